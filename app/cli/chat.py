@@ -1,0 +1,196 @@
+"""`ponder chat`: stream a model's reasoning and answer to the terminal or as JSON Lines."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from types import FrameType
+from typing import Any, TextIO
+
+from app.cli.output import print_error, print_json, style
+from app.core.conversation import Conversation
+from app.core.errors import AppError, BadInputError, ModelFileError
+from app.core.events import (
+    AnswerDelta,
+    Done,
+    ErrorEvent,
+    Event,
+    GenerationStats,
+    ReasoningDelta,
+    event_to_json,
+)
+from app.core.gguf import check_loadable, read_header
+from app.core.paths import app_paths
+from app.inference.client import EngineClient
+from app.inference.protocol import (
+    DEFAULT_MAX_TOKENS,
+    R1_TEMPERATURE,
+    R1_TOP_P,
+    LoadSpec,
+    ReplaySpec,
+    SamplingParams,
+)
+
+
+def add_parser(sub: Any) -> None:
+    p = sub.add_parser("chat", help="chat with a model (streams reasoning and answer)")
+    src = p.add_mutually_exclusive_group(required=True)
+    src.add_argument("-m", "--model", help="path to a .gguf file")
+    src.add_argument("--replay", metavar="FILE.jsonl",
+                     help="replay recorded model text instead of running a model")
+    p.add_argument("-p", "--prompt", help="the message (default: one turn per stdin line)")
+    p.add_argument("--max-tokens", type=_positive, default=DEFAULT_MAX_TOKENS)
+    p.add_argument("--temp", type=float, default=R1_TEMPERATURE, help="temperature (R1: 0.6)")
+    p.add_argument("--top-p", type=float, default=R1_TOP_P, help="nucleus sampling (R1: 0.95)")
+    p.add_argument("--seed", type=int, default=None, help="sampling seed, for repeatable runs")
+    p.add_argument("--ctx", type=_non_negative, default=0,
+                   help="context size in tokens (default: the model's, at most 16384)")
+    p.add_argument("--gpu-layers", default="auto", type=_gpu_layers,
+                   help="layers to offload to the GPU: a number, or auto (all when a GPU "
+                        "backend is compiled in)")
+    p.add_argument("--think-budget", type=_positive, default=None, metavar="N",
+                   help="after N reasoning tokens, make the model answer")
+    p.add_argument("--system", default="", help="system prompt (R1 works best without one)")
+    p.add_argument("--json", action="store_true", help="JSON Lines events on stdout")
+    p.set_defaults(func=run)
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return value
+
+
+def _non_negative(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError("must be 0 or more")
+    return value
+
+
+def _gpu_layers(text: str) -> int:
+    if text == "auto":
+        return -1
+    try:
+        return _non_negative(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError("must be a number or auto") from None
+
+
+def resolve_model(arg: str) -> Path:
+    """A model argument to a loadable GGUF path (validated before the engine sees it)."""
+    path = Path(arg).expanduser()
+    if not path.exists():
+        raise ModelFileError(f"No model file at {arg}.", "Give the path to a .gguf file.")
+    check_loadable(read_header(path))
+    return path.resolve()
+
+
+def _turns(args: argparse.Namespace) -> Iterator[str]:
+    if args.prompt is not None:
+        yield args.prompt
+        return
+    if sys.stdin.isatty():
+        sys.stderr.write("Type a message and press Enter (Ctrl+D to quit).\n")
+        while True:
+            try:
+                line = input("> ")
+            except EOFError:
+                return
+            if line.strip():
+                yield line
+    else:
+        for line in sys.stdin:
+            if line.strip():
+                yield line.rstrip("\n")
+
+
+class _TextPrinter:
+    """Human-readable output: reasoning dimmed (or inside <think> when piped), then the answer."""
+
+    def __init__(self, out: TextIO) -> None:
+        self.out = out
+        self.part: str | None = None
+
+    def write(self, event: Event) -> None:
+        if isinstance(event, ReasoningDelta):
+            if self.part is None:
+                self.out.write(style("Thinking...\n", "2;3", self.out) if self.out.isatty()
+                               else "<think>\n")
+            self.part = "reasoning"
+            self.out.write(style(event.text, "2", self.out))
+        elif isinstance(event, AnswerDelta):
+            if self.part == "reasoning":
+                self.out.write("\n\n" if self.out.isatty() else "\n</think>\n\n")
+            self.part = "answer"
+            self.out.write(event.text)
+        self.out.flush()
+
+    def end(self, stats: GenerationStats) -> None:
+        if self.part == "reasoning" and not self.out.isatty():
+            self.out.write("\n</think>")
+        self.out.write("\n")
+        self.out.flush()
+        rate = f"{stats.decode_tok_s:.1f} tok/s" if stats.decode_tok_s else "-"
+        thought = f" · thought {stats.reasoning_s:.1f} s" if stats.reasoning_s else ""
+        sys.stderr.write(style(
+            f"[{stats.reasoning_tokens + stats.answer_tokens:,} tokens · {rate}{thought} · "
+            f"{stats.backend} · {stats.stop_reason}]\n", "2", sys.stderr))
+
+
+def run(args: argparse.Namespace) -> int:
+    model: LoadSpec | ReplaySpec
+    if args.replay:
+        if not Path(args.replay).is_file():
+            raise BadInputError(f"No replay file at {args.replay}.", "Check the path.")
+        model = ReplaySpec(str(Path(args.replay).resolve()))
+    else:
+        model = LoadSpec(str(resolve_model(args.model)), n_ctx=args.ctx,
+                         n_gpu_layers=args.gpu_layers)
+    sampling = SamplingParams(temperature=args.temp, top_p=args.top_p, seed=args.seed,
+                              max_tokens=args.max_tokens, think_budget=args.think_budget)
+    paths = app_paths().ensure()
+    client = EngineClient(paths.engine_log)
+    conversation = Conversation(system=args.system)
+    printer = None if args.json else _TextPrinter(sys.stdout)
+    exit_code = 0
+
+    def on_sigint(signum: int, frame: FrameType | None) -> None:
+        # First Ctrl+C stops the reply; a second one quits.
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        client.cancel()
+
+    try:
+        for text in _turns(args):
+            signal.signal(signal.SIGINT, on_sigint)
+            conversation.add_user(text)
+            reasoning: list[str] = []
+            answer: list[str] = []
+            for event in client.generate(model, conversation.prompt_messages(), sampling):
+                if isinstance(event, ReasoningDelta):
+                    reasoning.append(event.text)
+                elif isinstance(event, AnswerDelta):
+                    answer.append(event.text)
+                if args.json:
+                    if not isinstance(event, ReasoningDelta | AnswerDelta | Done | ErrorEvent):
+                        continue
+                    print_json(event_to_json(event))
+                elif printer is not None and isinstance(event, Done):
+                    printer.end(event.stats)
+                elif printer is not None:
+                    printer.write(event)
+                if isinstance(event, ErrorEvent):
+                    print_error(AppError(event.message, event.hint))
+                    exit_code = 2 if event.kind in ("bad_input", "bad_model",
+                                                    "context_overflow") else 1
+            conversation.add_assistant("".join(answer), "".join(reasoning))
+    except KeyboardInterrupt:
+        return 130
+    finally:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        client.close()
+    return exit_code

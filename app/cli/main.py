@@ -1,0 +1,54 @@
+"""The `ponder` command line: parses arguments, runs a command, turns errors into one line."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+from app import __version__
+from app.cli import chat, inspect_cmd
+from app.cli.output import print_error
+from app.core.errors import AppError
+from app.core.paths import app_paths
+
+log = logging.getLogger("ponder")
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # type: ignore[override]
+        # argparse's own usage errors: exit 2 with one line, as for any bad input.
+        self.exit(2, f"ponder: {message} (see `ponder {self.prog.split()[-1]} --help`)\n"
+                  if " " in self.prog else f"ponder: {message} (see `ponder --help`)\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="ponder", description="Chat offline with local reasoning models. "
+                     "Run with no arguments to open the app.")
+    parser.add_argument("--version", action="version", version=f"ponder {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    chat.add_parser(sub)
+    inspect_cmd.add_parser(sub)
+    return parser
+
+
+def run(argv: list[str]) -> int:
+    """Run a CLI command; returns the exit code (0 ok, 2 bad input, 1 other failure)."""
+    args = build_parser().parse_args(argv)
+    if not getattr(args, "func", None):
+        build_parser().print_help()
+        return 2
+    try:
+        return int(args.func(args))
+    except AppError as exc:
+        print_error(exc)
+        return exc.exit_code
+    except BrokenPipeError:
+        return 1
+    except Exception:
+        paths = app_paths().ensure()
+        logging.basicConfig(filename=paths.app_log, level=logging.INFO)
+        log.exception("unexpected error in `ponder %s`", " ".join(argv))
+        sys.stderr.write(f"ponder: unexpected error; this is a bug. Details are in "
+                         f"{paths.app_log}.\n")
+        return 1

@@ -1,0 +1,33 @@
+"""Printing helpers shared by the commands: JSON Lines, errors, terminal styling."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any, TextIO
+
+from app.core.errors import AppError
+
+
+def print_json(obj: Any, stream: TextIO | None = None) -> None:
+    out = stream or sys.stdout
+    out.write(json.dumps(obj, ensure_ascii=False) + "\n")
+    out.flush()
+
+
+def print_error(error: AppError) -> None:
+    """One clear line on stderr (the message, then what to do)."""
+    sys.stderr.write(f"ponder: {error}\n")
+    sys.stderr.flush()
+
+
+def style(text: str, code: str, stream: TextIO) -> str:
+    """ANSI styling only when writing to a terminal."""
+    return f"\033[{code}m{text}\033[0m" if stream.isatty() else text
+
+
+def human_bytes(n: int) -> str:
+    for unit, size in (("GB", 1e9), ("MB", 1e6), ("KB", 1e3)):
+        if n >= size:
+            return f"{n / size:.2f} {unit}"
+    return f"{n} B"

@@ -1,0 +1,60 @@
+"""Errors a user can hit, each one clear sentence plus what to do about it.
+
+Anything that is not an ``AppError`` is a bug: the boundary (CLI, GUI) shows a
+report with the log path instead of a traceback.
+"""
+
+from __future__ import annotations
+
+
+class AppError(Exception):
+    """A problem the user can understand and act on.
+
+    Attributes:
+        message: One sentence saying what went wrong.
+        hint: One sentence saying what to do next (may be empty).
+        kind: Stable machine-readable name, used in ``--json`` error events.
+        exit_code: 2 for bad input or usage, 1 for other failures.
+    """
+
+    kind = "error"
+    exit_code = 1
+
+    def __init__(self, message: str, hint: str = "") -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def __str__(self) -> str:
+        return f"{self.message} {self.hint}".strip()
+
+
+class BadInputError(AppError):
+    """The user asked for something that cannot work as given."""
+
+    kind = "bad_input"
+    exit_code = 2
+
+
+class ModelFileError(BadInputError):
+    """The model file is missing, not a GGUF, truncated or corrupt."""
+
+    kind = "bad_model"
+
+
+class ContextOverflowError(BadInputError):
+    """The prompt does not fit in the model's context window."""
+
+    kind = "context_overflow"
+
+
+class EngineCrashedError(AppError):
+    """The inference process died; the conversation is intact."""
+
+    kind = "engine_crashed"
+
+
+class EngineError(AppError):
+    """llama.cpp refused an operation (load or decode failed)."""
+
+    kind = "engine_error"

@@ -1,0 +1,104 @@
+"""Events that cross threads and processes: small, frozen, picklable.
+
+The CLI's ``--json`` output is these events, one JSON object per line (see DESIGN.md).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+StopReason = Literal["eos", "length", "stopped", "think_budget", "error"]
+ThinkingEnd = Literal["model", "answer_now", "think_budget"]
+
+
+@dataclass(frozen=True, slots=True)
+class ReasoningDelta:
+    """More of the model's chain of thought."""
+
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class AnswerDelta:
+    """More of the model's answer."""
+
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class GenerationStats:
+    """Measured figures for one reply.
+
+    Times are seconds from the moment the engine received the request. ``decode_tok_s``
+    counts every generated token after the first (reasoning and answer alike);
+    ``prefill_tok_s`` counts only the prompt tokens actually evaluated, i.e. after reuse of
+    the KV cache from the previous turn.
+    """
+
+    prompt_tokens: int = 0
+    prompt_eval_tokens: int = 0
+    reasoning_tokens: int = 0
+    answer_tokens: int = 0
+    ttft_s: float | None = None
+    reasoning_s: float | None = None
+    first_answer_token_s: float | None = None
+    decode_tok_s: float | None = None
+    prefill_tok_s: float | None = None
+    total_s: float = 0.0
+    stop_reason: StopReason = "eos"
+    thinking_ended_by: ThinkingEnd | None = None
+    load_s: float | None = None
+    backend: str = ""
+    model: str = ""
+    n_ctx: int = 0
+    n_gpu_layers: int = 0
+    seed: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class LiveStats:
+    """Progress while generating, at most a few times a second (for status bars)."""
+
+    generated_tokens: int
+    elapsed_s: float
+    decode_tok_s: float | None
+    reasoning: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Done:
+    """The reply is complete (for any reason in ``stats.stop_reason``)."""
+
+    stats: GenerationStats
+
+
+@dataclass(frozen=True, slots=True)
+class ErrorEvent:
+    """The reply failed; ``kind`` is an ``AppError.kind``."""
+
+    kind: str
+    message: str
+    hint: str = ""
+    stats: GenerationStats | None = field(default=None)
+
+
+Event = ReasoningDelta | AnswerDelta | LiveStats | Done | ErrorEvent
+
+
+def event_to_json(event: Event) -> dict[str, Any]:
+    """The JSON Lines form of an event, as documented in DESIGN.md."""
+    if isinstance(event, ReasoningDelta):
+        return {"event": "reasoning", "text": event.text}
+    if isinstance(event, AnswerDelta):
+        return {"event": "answer", "text": event.text}
+    if isinstance(event, Done):
+        return {"event": "done", "stats": asdict(event.stats)}
+    if isinstance(event, LiveStats):
+        return {"event": "progress", **asdict(event)}
+    out: dict[str, Any] = {"event": "error", "kind": event.kind, "message": event.message}
+    if event.hint:
+        out["hint"] = event.hint
+    if event.stats is not None:
+        out["stats"] = asdict(event.stats)
+    return out

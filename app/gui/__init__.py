@@ -1,0 +1,1 @@
+"""Qt only: workers (QObjects on QThreads), viewmodels, views."""

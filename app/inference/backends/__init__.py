@@ -1,0 +1,1 @@
+"""Engine backends: llama.cpp for real models, replay for recorded streams."""

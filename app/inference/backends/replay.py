@@ -1,0 +1,91 @@
+"""Replay recorded raw model text through the same pipeline as a real model.
+
+File format (JSON Lines): an optional first line ``{"prompt": "..."}`` with the rendered
+prompt (it tells the splitter whether the prompt opened ``<think>``), then one
+``{"chunk": "raw model text"}`` per line; each chunk counts as one token.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+from app.core.errors import BadInputError
+from app.core.reasoning import CLOSE_TAG, prompt_opens_reasoning
+from app.inference.backends.base import Control, Emit
+from app.inference.protocol import GenerateRequest, ReplaySpec
+from app.inference.reply import ReplyAssembler
+
+
+def load_replay(path: str | Path) -> tuple[str, list[str]]:
+    """Read a replay file: (rendered prompt or "", chunks)."""
+    p = Path(path)
+    try:
+        lines = p.read_text(encoding="utf-8").splitlines()
+    except FileNotFoundError:
+        raise BadInputError(f"No replay file at {p}.", "Check the path.") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise BadInputError(f"Could not read the replay file {p}: {exc}.",
+                            "It must be UTF-8 JSON Lines.") from None
+    prompt, chunks = "", []
+    for n, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            obj = json.loads(line)
+        except json.JSONDecodeError:
+            raise BadInputError(f"Line {n} of {p.name} is not valid JSON.",
+                                'Each line must look like {"chunk": "text"}.') from None
+        if isinstance(obj, dict) and isinstance(obj.get("chunk"), str):
+            chunks.append(obj["chunk"])
+        elif isinstance(obj, dict) and isinstance(obj.get("prompt"), str) and not chunks:
+            prompt = obj["prompt"]
+        else:
+            raise BadInputError(f"Line {n} of {p.name} has no \"chunk\" text.",
+                                'Each line must look like {"chunk": "text"}.')
+    return prompt, chunks
+
+
+class ReplayBackend:
+    def __init__(self, spec: ReplaySpec) -> None:
+        self.spec = spec
+        self.prompt, self.chunks = load_replay(spec.path)
+        self.load_s = 0.0
+
+    def close(self) -> None:
+        pass
+
+    def generate(self, request: GenerateRequest, control: Control, emit: Emit) -> None:
+        sp = request.sampling
+        asm = ReplyAssembler(emit, prompt_opened=prompt_opens_reasoning(self.prompt),
+                             stops=sp.stop, think_budget=sp.think_budget)
+        asm.start_prefill(0, 0)
+        asm.end_prefill()
+        extra = {"backend": "replay", "model": Path(self.spec.path).name}
+        interval = 1.0 / self.spec.tokens_per_s if self.spec.tokens_per_s else 0.0
+        chunks, i = self.chunks, 0
+        next_at = time.perf_counter()
+        while i < len(chunks):
+            if control.cancelled:
+                asm.finish("stopped", **extra)
+                return
+            if asm.in_reasoning and (control.answer_now or asm.budget_exhausted()):
+                asm.force_answer("answer_now" if control.answer_now else "think_budget")
+                # A model would now write its answer: continue after the recorded </think>.
+                rest = "".join(chunks[i:])
+                end = rest.find(CLOSE_TAG)
+                chunks, i = ([rest[end + len(CLOSE_TAG):]] if end >= 0 else []), 0
+                continue
+            if asm.generated_tokens >= sp.max_tokens:
+                asm.finish("length", **extra)
+                return
+            if interval:
+                next_at += interval
+                delay = next_at - time.perf_counter()
+                if delay > 0:
+                    time.sleep(delay)
+            if asm.add_token(chunks[i]):
+                break
+            i += 1
+        asm.finish("eos", **extra)

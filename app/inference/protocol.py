@@ -1,0 +1,65 @@
+"""Messages between the engine client and the engine host process (all picklable)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+# R1's recommended sampling (DeepSeek's model card): temperature 0.6, top-p 0.95.
+R1_TEMPERATURE = 0.6
+R1_TOP_P = 0.95
+DEFAULT_CONTEXT = 16384
+DEFAULT_MAX_TOKENS = 8192
+FORCE_ANSWER_TEXT = "\n</think>\n\n"
+
+
+@dataclass(frozen=True, slots=True)
+class LoadSpec:
+    """How to load a GGUF. ``n_gpu_layers=-1`` offloads every layer; ``n_ctx=0`` picks
+    ``min(trained context, DEFAULT_CONTEXT)``."""
+
+    model_path: str
+    n_ctx: int = 0
+    n_gpu_layers: int = 0
+    n_threads: int | None = None
+    flash_attn: bool = True
+    use_mmap: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class ReplaySpec:
+    """Replay recorded raw model text instead of running a model (see DESIGN.md)."""
+
+    path: str
+    tokens_per_s: float | None = None  # pace chunks like a model would (GUI benchmarks)
+
+
+@dataclass(frozen=True, slots=True)
+class SamplingParams:
+    temperature: float = R1_TEMPERATURE
+    top_p: float = R1_TOP_P
+    top_k: int = 40
+    min_p: float = 0.05
+    seed: int | None = None
+    max_tokens: int = DEFAULT_MAX_TOKENS
+    think_budget: int | None = None
+    stop: tuple[str, ...] = ()
+    ignore_eos: bool = False  # benchmarks only: generate exactly max_tokens
+
+
+@dataclass(frozen=True, slots=True)
+class GenerateRequest:
+    request_id: int
+    model: LoadSpec | ReplaySpec
+    messages: list[dict[str, str]]
+    sampling: SamplingParams = field(default_factory=SamplingParams)
+    raw_prompt: str | None = None  # benchmarks: bypass the chat template
+
+
+@dataclass(frozen=True, slots=True)
+class Shutdown:
+    pass
+
+
+# Indices into the shared control array the client writes and the host polls per token.
+CANCEL_SLOT = 0
+ANSWER_NOW_SLOT = 1

