@@ -2,13 +2,41 @@
 
 from __future__ import annotations
 
+import logging
 import multiprocessing
 import sys
+from types import TracebackType
+
+from app.core.paths import app_paths
+
+log = logging.getLogger("ponder")
+
+
+def _install_logging() -> None:
+    """Log to the app's log file; an uncaught exception is logged there, not lost."""
+    paths = app_paths().ensure()
+    logging.basicConfig(
+        filename=paths.app_log,
+        level=logging.INFO,
+        format="%(asctime)s %(name)s %(levelname)s: %(message)s",
+    )
+
+    def excepthook(
+        kind: type[BaseException], value: BaseException, tb: TracebackType | None
+    ) -> None:
+        log.critical("uncaught exception", exc_info=(kind, value, tb))
+        sys.stderr.write(
+            f"ponder: unexpected error ({kind.__name__}); this is a bug. "
+            f"Details are in {paths.app_log}.\n"
+        )
+
+    sys.excepthook = excepthook
 
 
 def main(argv: list[str] | None = None) -> int:
     multiprocessing.freeze_support()  # the engine process of a frozen app starts here
     args = sys.argv[1:] if argv is None else argv
+    _install_logging()
     if not args:
         from app.gui.app import run_gui
 

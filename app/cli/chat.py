@@ -39,20 +39,36 @@ def add_parser(sub: Any) -> None:
     p = sub.add_parser("chat", help="chat with a model (streams reasoning and answer)")
     src = p.add_mutually_exclusive_group(required=True)
     src.add_argument("-m", "--model", help="path to a .gguf file")
-    src.add_argument("--replay", metavar="FILE.jsonl",
-                     help="replay recorded model text instead of running a model")
+    src.add_argument(
+        "--replay",
+        metavar="FILE.jsonl",
+        help="replay recorded model text instead of running a model",
+    )
     p.add_argument("-p", "--prompt", help="the message (default: one turn per stdin line)")
     p.add_argument("--max-tokens", type=_positive, default=DEFAULT_MAX_TOKENS)
     p.add_argument("--temp", type=float, default=R1_TEMPERATURE, help="temperature (R1: 0.6)")
     p.add_argument("--top-p", type=float, default=R1_TOP_P, help="nucleus sampling (R1: 0.95)")
     p.add_argument("--seed", type=int, default=None, help="sampling seed, for repeatable runs")
-    p.add_argument("--ctx", type=_non_negative, default=0,
-                   help="context size in tokens (default: the model's, at most 16384)")
-    p.add_argument("--gpu-layers", default="auto", type=_gpu_layers,
-                   help="layers to offload to the GPU: a number, or auto (all when a GPU "
-                        "backend is compiled in)")
-    p.add_argument("--think-budget", type=_positive, default=None, metavar="N",
-                   help="after N reasoning tokens, make the model answer")
+    p.add_argument(
+        "--ctx",
+        type=_non_negative,
+        default=0,
+        help="context size in tokens (default: the model's, at most 16384)",
+    )
+    p.add_argument(
+        "--gpu-layers",
+        default="auto",
+        type=_gpu_layers,
+        help="layers to offload to the GPU: a number, or auto (all when a GPU "
+        "backend is compiled in)",
+    )
+    p.add_argument(
+        "--think-budget",
+        type=_positive,
+        default=None,
+        metavar="N",
+        help="after N reasoning tokens, make the model answer",
+    )
     p.add_argument("--system", default="", help="system prompt (R1 works best without one)")
     p.add_argument("--json", action="store_true", help="JSON Lines events on stdout")
     p.set_defaults(func=run)
@@ -119,8 +135,9 @@ class _TextPrinter:
     def write(self, event: Event) -> None:
         if isinstance(event, ReasoningDelta):
             if self.part is None:
-                self.out.write(style("Thinking...\n", "2;3", self.out) if self.out.isatty()
-                               else "<think>\n")
+                self.out.write(
+                    style("Thinking...\n", "2;3", self.out) if self.out.isatty() else "<think>\n"
+                )
             self.part = "reasoning"
             self.out.write(style(event.text, "2", self.out))
         elif isinstance(event, AnswerDelta):
@@ -137,9 +154,14 @@ class _TextPrinter:
         self.out.flush()
         rate = f"{stats.decode_tok_s:.1f} tok/s" if stats.decode_tok_s else "-"
         thought = f" · thought {stats.reasoning_s:.1f} s" if stats.reasoning_s else ""
-        sys.stderr.write(style(
-            f"[{stats.reasoning_tokens + stats.answer_tokens:,} tokens · {rate}{thought} · "
-            f"{stats.backend} · {stats.stop_reason}]\n", "2", sys.stderr))
+        sys.stderr.write(
+            style(
+                f"[{stats.reasoning_tokens + stats.answer_tokens:,} tokens · {rate}{thought} · "
+                f"{stats.backend} · {stats.stop_reason}]\n",
+                "2",
+                sys.stderr,
+            )
+        )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -149,10 +171,16 @@ def run(args: argparse.Namespace) -> int:
             raise BadInputError(f"No replay file at {args.replay}.", "Check the path.")
         model = ReplaySpec(str(Path(args.replay).resolve()))
     else:
-        model = LoadSpec(str(resolve_model(args.model)), n_ctx=args.ctx,
-                         n_gpu_layers=args.gpu_layers)
-    sampling = SamplingParams(temperature=args.temp, top_p=args.top_p, seed=args.seed,
-                              max_tokens=args.max_tokens, think_budget=args.think_budget)
+        model = LoadSpec(
+            str(resolve_model(args.model)), n_ctx=args.ctx, n_gpu_layers=args.gpu_layers
+        )
+    sampling = SamplingParams(
+        temperature=args.temp,
+        top_p=args.top_p,
+        seed=args.seed,
+        max_tokens=args.max_tokens,
+        think_budget=args.think_budget,
+    )
     paths = app_paths().ensure()
     client = EngineClient(paths.engine_log)
     conversation = Conversation(system=args.system)
@@ -185,8 +213,9 @@ def run(args: argparse.Namespace) -> int:
                     printer.write(event)
                 if isinstance(event, ErrorEvent):
                     print_error(AppError(event.message, event.hint))
-                    exit_code = 2 if event.kind in ("bad_input", "bad_model",
-                                                    "context_overflow") else 1
+                    exit_code = (
+                        2 if event.kind in ("bad_input", "bad_model", "context_overflow") else 1
+                    )
             conversation.add_assistant("".join(answer), "".join(reasoning))
     except KeyboardInterrupt:
         return 130

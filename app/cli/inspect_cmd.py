@@ -59,8 +59,11 @@ def run(args: argparse.Namespace) -> int:
         ("Context length", f"{info['context_length']:,}" if info["context_length"] else "?"),
         ("Chat template", "yes" if info["chat_template"] else "no (plain format)"),
         ("Tensor data", human_bytes(info["tensor_bytes"])),
-        ("File", f"{human_bytes(info['file_size'])}"
-                 + ("  INCOMPLETE: cannot be loaded" if info["truncated"] else "")),
+        (
+            "File",
+            f"{human_bytes(info['file_size'])}"
+            + ("  INCOMPLETE: cannot be loaded" if info["truncated"] else ""),
+        ),
     ]
     width = max(len(k) for k, _ in rows)
     for key, value in rows:

@@ -18,13 +18,20 @@ log = logging.getLogger("ponder")
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # type: ignore[override]
         # argparse's own usage errors: exit 2 with one line, as for any bad input.
-        self.exit(2, f"ponder: {message} (see `ponder {self.prog.split()[-1]} --help`)\n"
-                  if " " in self.prog else f"ponder: {message} (see `ponder --help`)\n")
+        self.exit(
+            2,
+            f"ponder: {message} (see `ponder {self.prog.split()[-1]} --help`)\n"
+            if " " in self.prog
+            else f"ponder: {message} (see `ponder --help`)\n",
+        )
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="ponder", description="Chat offline with local reasoning models. "
-                     "Run with no arguments to open the app.")
+    parser = _Parser(
+        prog="ponder",
+        description="Chat offline with local reasoning models. "
+        "Run with no arguments to open the app.",
+    )
     parser.add_argument("--version", action="version", version=f"ponder {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     chat.add_parser(sub)
@@ -46,9 +53,9 @@ def run(argv: list[str]) -> int:
     except BrokenPipeError:
         return 1
     except Exception:
-        paths = app_paths().ensure()
-        logging.basicConfig(filename=paths.app_log, level=logging.INFO)
+        paths = app_paths()
         log.exception("unexpected error in `ponder %s`", " ".join(argv))
-        sys.stderr.write(f"ponder: unexpected error; this is a bug. Details are in "
-                         f"{paths.app_log}.\n")
+        sys.stderr.write(
+            f"ponder: unexpected error; this is a bug. Details are in {paths.app_log}.\n"
+        )
         return 1

@@ -8,6 +8,7 @@ request starts a fresh process.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import logging
 import multiprocessing as mp
@@ -84,8 +85,12 @@ class EngineClient:
             return
         self._cleanup()
         parent, child = self._mp.Pipe()
-        proc = self._mp.Process(target=host_main, args=(child, self._slots, str(self._log_path)),
-                                name="ponder-engine", daemon=True)
+        proc = self._mp.Process(
+            target=host_main,
+            args=(child, self._slots, str(self._log_path)),
+            name="ponder-engine",
+            daemon=True,
+        )
         proc.start()
         child.close()
         self._proc, self._conn = proc, parent
@@ -112,32 +117,42 @@ class EngineClient:
         except (BrokenPipeError, OSError):
             yield self._crashed()
             return
+        finished = False
         try:
             while True:
                 ready = wait([conn, proc.sentinel], timeout=POLL_S)
                 if conn in ready:
                     try:
-                        got, event = conn.recv()
+                        got, batch = conn.recv()
                     except (EOFError, OSError):
                         yield self._crashed()
                         return
                     if got != rid:
-                        continue  # a late event of an earlier, abandoned request
-                    yield event
-                    if isinstance(event, Done | ErrorEvent):
-                        return
+                        continue  # a late batch of an earlier, abandoned request
+                    for event in batch:
+                        finished = isinstance(event, Done | ErrorEvent)
+                        yield event
+                        if finished:
+                            return
                 elif proc.sentinel in ready:
                     yield self._crashed()
                     return
-                elif self._cancel_at is not None and \
-                        time.monotonic() - self._cancel_at > self._cancel_grace_s:
-                    log.warning("engine did not stop within %.0f s; terminating it",
-                                self._cancel_grace_s)
+                elif (
+                    self._cancel_at is not None
+                    and time.monotonic() - self._cancel_at > self._cancel_grace_s
+                ):
+                    log.warning(
+                        "engine did not stop within %.0f s; terminating it", self._cancel_grace_s
+                    )
                     self._terminate()
                     yield Done(GenerationStats(stop_reason="stopped"))
                     return
         finally:
             with self._lock:
+                if not finished:
+                    # The caller stopped listening (closed the iterator): stop the engine
+                    # too, or the next request would wait behind an unwanted reply.
+                    self._slots[CANCEL_SLOT] = rid
                 self._current = 0
 
     def cancel(self) -> None:
@@ -158,10 +173,8 @@ class EngineClient:
         if self._proc is None:
             return
         if self._proc.is_alive() and self._conn is not None:
-            try:
+            with contextlib.suppress(BrokenPipeError, OSError):
                 self._conn.send(Shutdown())
-            except (BrokenPipeError, OSError):
-                pass
             self._proc.join(timeout=5)
         self._terminate()
 

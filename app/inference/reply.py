@@ -134,8 +134,11 @@ class ReplyAssembler:
             self.answer_tokens += 1
         if now >= self._next_live:
             self._next_live = now + LIVE_STATS_INTERVAL_S
-            self._emit(LiveStats(self.generated_tokens, now - self.t0, self._decode_rate(),
-                                 self.in_reasoning))
+            self._emit(
+                LiveStats(
+                    self.generated_tokens, now - self.t0, self._decode_rate(), self.in_reasoning
+                )
+            )
         return stopped
 
     def budget_exhausted(self) -> bool:
@@ -155,8 +158,7 @@ class ReplyAssembler:
     def finish(self, stop_reason: StopReason, **extra: Any) -> GenerationStats:
         """Flush held text, emit ``Done`` and return the stats."""
         now = self._clock()
-        tail = self._stops.flush() if stop_reason != "stopped" else ""
-        self._route(self._splitter.feed(tail) + self._splitter.finish(), now)
+        self._route(self._splitter.feed(self._stops.flush()) + self._splitter.finish(), now)
         if self.reasoning_tokens and self._t_think_end is None:
             self._t_think_end = now
         if stop_reason == "eos" and self.thinking_ended_by == "think_budget":
@@ -165,8 +167,9 @@ class ReplyAssembler:
         self._emit(Done(stats))
         return stats
 
-    def stats(self, stop_reason: StopReason, now: float | None = None, **extra: Any
-              ) -> GenerationStats:
+    def stats(
+        self, stop_reason: StopReason, now: float | None = None, **extra: Any
+    ) -> GenerationStats:
         now = self._clock() if now is None else now
         prefill_s = (self._t_prefill_end or now) - self._t_prefill_start
         reasoning_s = None
@@ -181,8 +184,11 @@ class ReplyAssembler:
             reasoning_s=reasoning_s,
             first_answer_token_s=_since(self._t_first_answer, self.t0),
             decode_tok_s=self._decode_rate(),
-            prefill_tok_s=(round(self.prompt_eval_tokens / prefill_s, 2)
-                           if self.prompt_eval_tokens and prefill_s > 0 else None),
+            prefill_tok_s=(
+                round(self.prompt_eval_tokens / prefill_s, 2)
+                if self.prompt_eval_tokens and prefill_s > 0
+                else None
+            ),
             total_s=round(now - self.t0, 4),
             stop_reason=stop_reason,
             thinking_ended_by=self.thinking_ended_by,
@@ -204,8 +210,11 @@ class ReplyAssembler:
                 if self._t_first_answer is None:
                     self._t_first_answer = now
                 self._emit(AnswerDelta(seg.text))
-        if self._t_think_end is None and self._splitter.state is SplitState.ANSWER \
-                and self.reasoning_tokens:
+        if (
+            self._t_think_end is None
+            and self._splitter.state is SplitState.ANSWER
+            and self.reasoning_tokens
+        ):
             self._t_think_end = now
             if self.thinking_ended_by is None:
                 self.thinking_ended_by = "model"

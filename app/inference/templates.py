@@ -41,8 +41,9 @@ class ChatTemplate:
         add_bos: Whether the model wants BOS at the start (``tokenizer.ggml.add_bos_token``).
     """
 
-    def __init__(self, template: str | None, bos_token: str = "", eos_token: str = "",
-                 add_bos: bool = True) -> None:
+    def __init__(
+        self, template: str | None, bos_token: str = "", eos_token: str = "", add_bos: bool = True
+    ) -> None:
         self._bos = bos_token
         self._add_bos = add_bos
         self._formatter = None
@@ -68,13 +69,14 @@ class ChatTemplate:
     def render(self, messages: list[dict[str, str]]) -> RenderedPrompt:
         if self._formatter is not None:
             try:
-                text = self._formatter(messages=messages).prompt  # type: ignore[arg-type]
+                text = self._formatter(messages=messages).prompt
             except (jinja2.TemplateError, ValueError, TypeError) as exc:
                 log.warning("chat template failed (%s); using the plain format", exc)
             else:
                 has_bos = bool(self._bos) and text.startswith(self._bos)
-                return RenderedPrompt(text, self._add_bos and not has_bos,
-                                      prompt_opens_reasoning(text))
+                return RenderedPrompt(
+                    text, self._add_bos and not has_bos, prompt_opens_reasoning(text)
+                )
         return render_fallback(messages, self._add_bos)
 
 

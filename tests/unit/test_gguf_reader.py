@@ -60,7 +60,12 @@ def test_missing_file_and_folder(tmp_path: Path) -> None:
 
 def test_absurd_counts_are_rejected_without_allocating(tmp_path: Path) -> None:
     p = tmp_path / "huge.gguf"
-    p.write_bytes(b"GGUF" + (3).to_bytes(4, "little") + (2**60).to_bytes(8, "little")
-                  + (1).to_bytes(8, "little") + b"\0" * 64)
+    p.write_bytes(
+        b"GGUF"
+        + (3).to_bytes(4, "little")
+        + (2**60).to_bytes(8, "little")
+        + (1).to_bytes(8, "little")
+        + b"\0" * 64
+    )
     with pytest.raises(GGUFError, match="more header entries"):
         read_header(p)

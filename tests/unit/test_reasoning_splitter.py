@@ -12,34 +12,69 @@ from app.core.reasoning import ReasoningSplitter, prompt_opens_reasoning
 
 # (name, prompt_opened, raw output, expected reasoning, expected answer)
 CASES = [
-    ("model opens and closes", False,
-     "<think>\nLet me add: 2+2=4.\n</think>\n\nThe answer is **4**.",
-     "Let me add: 2+2=4.", "The answer is **4**."),
-    ("prompt opened <think>", True,
-     "\nLet me add: 2+2=4.\n\n</think>\n\nThe answer is 4.",
-     "Let me add: 2+2=4.", "The answer is 4."),
-    ("no tags at all", False, "Paris is the capital of France.", "",
-     "Paris is the capital of France."),
-    ("ends while thinking", False, "<think>\nStill weighing the options...\n",
-     "Still weighing the options...", ""),
+    (
+        "model opens and closes",
+        False,
+        "<think>\nLet me add: 2+2=4.\n</think>\n\nThe answer is **4**.",
+        "Let me add: 2+2=4.",
+        "The answer is **4**.",
+    ),
+    (
+        "prompt opened <think>",
+        True,
+        "\nLet me add: 2+2=4.\n\n</think>\n\nThe answer is 4.",
+        "Let me add: 2+2=4.",
+        "The answer is 4.",
+    ),
+    (
+        "no tags at all",
+        False,
+        "Paris is the capital of France.",
+        "",
+        "Paris is the capital of France.",
+    ),
+    (
+        "ends while thinking",
+        False,
+        "<think>\nStill weighing the options...\n",
+        "Still weighing the options...",
+        "",
+    ),
     ("prompt opened, ends while thinking", True, "Hmm, 17 is prime", "Hmm, 17 is prime", ""),
-    ("whitespace after </think> dropped", False, "<think>r</think> \n\n \t Answer.", "r",
-     "Answer."),
-    ("literal <think> inside the answer", False,
-     "<think>plan</think>Wrap it like `<think>x</think>`:\n```\n<think>\n```",
-     "plan", "Wrap it like `<think>x</think>`:\n```\n<think>\n```"),
-    ("answer that starts with a code block holding <think>", False,
-     "```xml\n<think>not reasoning</think>\n```", "",
-     "```xml\n<think>not reasoning</think>\n```"),
+    (
+        "whitespace after </think> dropped",
+        False,
+        "<think>r</think> \n\n \t Answer.",
+        "r",
+        "Answer.",
+    ),
+    (
+        "literal <think> inside the answer",
+        False,
+        "<think>plan</think>Wrap it like `<think>x</think>`:\n```\n<think>\n```",
+        "plan",
+        "Wrap it like `<think>x</think>`:\n```\n<think>\n```",
+    ),
+    (
+        "answer that starts with a code block holding <think>",
+        False,
+        "```xml\n<think>not reasoning</think>\n```",
+        "",
+        "```xml\n<think>not reasoning</think>\n```",
+    ),
     ("leading whitespace before <think>", False, "\n\n<think>r</think>a", "r", "a"),
-    ("almost a closing tag inside reasoning", False, "<think>a </thin b </ c</think>d",
-     "a </thin b </ c", "d"),
+    (
+        "almost a closing tag inside reasoning",
+        False,
+        "<think>a </thin b </ c</think>d",
+        "a </thin b </ c",
+        "d",
+    ),
     ("ends on a partial closing tag", True, "abc </thi", "abc </thi", ""),
     ("a tag-like word is not a tag", False, "<thinker> is a word", "", "<thinker> is a word"),
     ("empty output", False, "", "", ""),
     ("only whitespace", False, " \n ", "", ""),
-    ("unicode around tags", True, "Über 世界 🤔\n</think>\n\nÉtat: ✓", "Über 世界 🤔",
-     "État: ✓"),
+    ("unicode around tags", True, "Über 世界 🤔\n</think>\n\nÉtat: ✓", "Über 世界 🤔", "État: ✓"),
     ("empty reasoning", False, "<think>\n\n</think>\n\nDirect answer.", "", "Direct answer."),
 ]
 
@@ -55,31 +90,36 @@ def run(prompt_opened: bool, chunks: list[str]) -> tuple[str, str]:
     return "".join(reasoning), "".join(answer)
 
 
-@pytest.mark.parametrize(("name", "opened", "raw", "reasoning", "answer"), CASES,
-                         ids=[c[0] for c in CASES])
+@pytest.mark.parametrize(
+    ("name", "opened", "raw", "reasoning", "answer"), CASES, ids=[c[0] for c in CASES]
+)
 def test_whole_output(name: str, opened: bool, raw: str, reasoning: str, answer: str) -> None:
     assert run(opened, [raw]) == (reasoning, answer)
 
 
-@pytest.mark.parametrize(("name", "opened", "raw", "reasoning", "answer"), CASES,
-                         ids=[c[0] for c in CASES])
-def test_split_at_every_pair_of_positions(name: str, opened: bool, raw: str, reasoning: str,
-                                          answer: str) -> None:
+@pytest.mark.parametrize(
+    ("name", "opened", "raw", "reasoning", "answer"), CASES, ids=[c[0] for c in CASES]
+)
+def test_split_at_every_pair_of_positions(
+    name: str, opened: bool, raw: str, reasoning: str, answer: str
+) -> None:
     for i, j in itertools.combinations_with_replacement(range(len(raw) + 1), 2):
         chunks = [raw[:i], raw[i:j], raw[j:]]
         assert run(opened, chunks) == (reasoning, answer), (i, j)
 
 
-@pytest.mark.parametrize(("name", "opened", "raw", "reasoning", "answer"), CASES,
-                         ids=[c[0] for c in CASES])
-def test_one_character_at_a_time(name: str, opened: bool, raw: str, reasoning: str,
-                                 answer: str) -> None:
+@pytest.mark.parametrize(
+    ("name", "opened", "raw", "reasoning", "answer"), CASES, ids=[c[0] for c in CASES]
+)
+def test_one_character_at_a_time(
+    name: str, opened: bool, raw: str, reasoning: str, answer: str
+) -> None:
     assert run(opened, list(raw)) == (reasoning, answer)
 
 
 @given(st.data())
 def test_random_chunking_matches_whole(data: st.DataObject) -> None:
-    name, opened, raw, reasoning, answer = data.draw(st.sampled_from(CASES))
+    _name, opened, raw, reasoning, answer = data.draw(st.sampled_from(CASES))
     cuts = sorted(data.draw(st.lists(st.integers(0, len(raw)), max_size=12)))
     bounds = [0, *cuts, len(raw)]
     chunks = [raw[a:b] for a, b in itertools.pairwise(bounds)]
@@ -102,11 +142,14 @@ def test_text_is_released_as_soon_as_it_is_certain() -> None:
     assert "".join(s.text for s in segs) == "First idea. Second"
 
 
-@pytest.mark.parametrize(("prompt", "opened"), [
-    ("<｜User｜>hi<｜Assistant｜><think>\n", True),
-    ("<|im_start|>assistant\n<think>", True),
-    ("<｜User｜>hi<｜Assistant｜>", False),
-    ("User: hi\nAssistant:", False),
-])
+@pytest.mark.parametrize(
+    ("prompt", "opened"),
+    [
+        ("<｜User｜>hi<｜Assistant｜><think>\n", True),
+        ("<|im_start|>assistant\n<think>", True),
+        ("<｜User｜>hi<｜Assistant｜>", False),
+        ("User: hi\nAssistant:", False),
+    ],
+)
 def test_prompt_opens_reasoning(prompt: str, opened: bool) -> None:
     assert prompt_opens_reasoning(prompt) is opened

@@ -34,34 +34,48 @@ def test_history_sent_to_the_model_has_no_reasoning(r1_template: ChatTemplate) -
     conv.add_user("And 3+3?")
     out = r1_template.render(conv.prompt_messages())
     assert "carry nothing" not in out.text
-    assert out.text == (f"{BOS}<｜User｜>What is 2+2?<｜Assistant｜>4{EOS}"
-                        "<｜User｜>And 3+3?<｜Assistant｜>")
+    assert out.text == (
+        f"{BOS}<｜User｜>What is 2+2?<｜Assistant｜>4{EOS}<｜User｜>And 3+3?<｜Assistant｜>"
+    )
 
 
 def test_newer_template_that_opens_think_is_detected() -> None:
-    template = ("{{ bos_token }}{% for m in messages %}<｜{{ m['role'] }}｜>{{ m['content'] }}"
-                "{% endfor %}{% if add_generation_prompt %}<｜Assistant｜><think>\n{% endif %}")
+    template = (
+        "{{ bos_token }}{% for m in messages %}<｜{{ m['role'] }}｜>{{ m['content'] }}"
+        "{% endfor %}{% if add_generation_prompt %}<｜Assistant｜><think>\n{% endif %}"
+    )
     out = ChatTemplate(template, bos_token=BOS, eos_token=EOS).render(
-        [{"role": "user", "content": "hi"}])
+        [{"role": "user", "content": "hi"}]
+    )
     assert out.opens_reasoning is True
 
 
 def test_template_cannot_run_code(tmp_path: Path) -> None:
     marker = tmp_path / "pwned"
-    evil = ("{{ cycler.__init__.__globals__.os.popen('touch " + str(marker) + "').read() }}"
-            "{% for m in messages %}{{ m['content'] }}{% endfor %}")
+    evil = (
+        "{{ cycler.__init__.__globals__.os.popen('touch " + str(marker) + "').read() }}"
+        "{% for m in messages %}{{ m['content'] }}{% endfor %}"
+    )
     out = ChatTemplate(evil).render([{"role": "user", "content": "hi"}])
     assert not marker.exists()
     assert out.used_template is False  # the sandbox refused; the plain format was used
 
 
 def test_model_without_template_gets_the_plain_format() -> None:
-    out = ChatTemplate(None).render([{"role": "user", "content": "hi"},
-                                     {"role": "assistant", "content": "hello"},
-                                     {"role": "user", "content": "bye"}])
+    out = ChatTemplate(None).render(
+        [
+            {"role": "user", "content": "hi"},
+            {"role": "assistant", "content": "hello"},
+            {"role": "user", "content": "bye"},
+        ]
+    )
     assert out.text == "User: hi\nAssistant: hello\nUser: bye\nAssistant:"
     assert out.add_bos is True
     assert out.stops == ("\nUser:",)
-    assert out == render_fallback([{"role": "user", "content": "hi"},
-                                   {"role": "assistant", "content": "hello"},
-                                   {"role": "user", "content": "bye"}])
+    assert out == render_fallback(
+        [
+            {"role": "user", "content": "hi"},
+            {"role": "assistant", "content": "hello"},
+            {"role": "user", "content": "bye"},
+        ]
+    )

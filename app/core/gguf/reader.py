@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from app.core.errors import ModelFileError
-from app.core.gguf import constants as C
+from app.core.gguf import constants as g
 
 ReadAt = Callable[[int, int], bytes]
 _CHUNK = 1 << 20
@@ -41,7 +41,7 @@ class TensorInfo:
 
     @property
     def type_name(self) -> str:
-        return C.GGML_TYPES[self.type_id][0]
+        return g.GGML_TYPES[self.type_id][0]
 
     @property
     def n_elements(self) -> int:
@@ -104,8 +104,8 @@ class GGUFHeader:
     @property
     def quantization(self) -> str:
         file_type = self.metadata.get("general.file_type")
-        if isinstance(file_type, int) and file_type in C.FILE_TYPES:
-            return C.FILE_TYPES[file_type]
+        if isinstance(file_type, int) and file_type in g.FILE_TYPES:
+            return g.FILE_TYPES[file_type]
         by_type: dict[str, int] = {}
         for t in self.tensors:
             by_type[t.type_name] = by_type.get(t.type_name, 0) + t.n_bytes
@@ -169,23 +169,26 @@ _REDOWNLOAD = "The file is corrupt; download it again."
 
 
 def _read_value(cur: _Cursor, type_id: int, key: str, depth: int = 0) -> Any:
-    if type_id in C.SCALAR_FORMATS:
-        return cur.unpack(C.SCALAR_FORMATS[type_id], key)
-    if type_id == C.STRING:
+    if type_id in g.SCALAR_FORMATS:
+        return cur.unpack(g.SCALAR_FORMATS[type_id], key)
+    if type_id == g.STRING:
         return cur.string(key)
-    if type_id != C.ARRAY:
+    if type_id != g.ARRAY:
         raise GGUFError(f"The header has an unknown value type {type_id} for {key}.", _REDOWNLOAD)
     if depth >= _MAX_ARRAY_DEPTH:
         raise GGUFError(f"The header nests arrays too deeply at {key}.", _REDOWNLOAD)
     elem_type = cur.unpack("<I", key)
     count = cur.unpack("<Q", key)
-    min_size = 8 if elem_type in (C.STRING, C.ARRAY) else 1
+    min_size = 8 if elem_type in (g.STRING, g.ARRAY) else 1
     if count * min_size > cur.remaining():
-        raise GGUFError(f"The header claims more items in {key} than the file holds; the file "
-                        "is truncated or corrupt.", "Download the model again.")
+        raise GGUFError(
+            f"The header claims more items in {key} than the file holds; the file "
+            "is truncated or corrupt.",
+            "Download the model again.",
+        )
     keep = count <= _KEEP_ARRAY_MAX or key in _KEEP_ARRAYS
-    if elem_type in C.SCALAR_FORMATS:
-        fmt = C.SCALAR_FORMATS[elem_type]
+    if elem_type in g.SCALAR_FORMATS:
+        fmt = g.SCALAR_FORMATS[elem_type]
         raw = cur.take(count * struct.calcsize(fmt), key)
         if not keep:
             return ArrayStub(elem_type, count)
@@ -195,7 +198,7 @@ def _read_value(cur: _Cursor, type_id: int, key: str, depth: int = 0) -> Any:
 
 
 def _tensor_bytes(name: str, shape: tuple[int, ...], type_id: int) -> int:
-    _, block, block_bytes = C.GGML_TYPES[type_id]
+    _, block, block_bytes = g.GGML_TYPES[type_id]
     if shape[0] % block:
         raise GGUFError(f"Tensor {name} has a row size that does not fit its type.", _REDOWNLOAD)
     n = block_bytes * (shape[0] // block)
@@ -207,7 +210,7 @@ def _tensor_bytes(name: str, shape: tuple[int, ...], type_id: int) -> int:
 def _read_tensor(cur: _Cursor) -> TensorInfo:
     name = cur.string("a tensor name")
     n_dims = cur.unpack("<I", name)
-    if not 1 <= n_dims <= C.MAX_DIMS:
+    if not 1 <= n_dims <= g.MAX_DIMS:
         raise GGUFError(f"Tensor {name} has {n_dims} dimensions (at most 4).", _REDOWNLOAD)
     shape = tuple(cur.unpack("<Q", name) for _ in range(n_dims))
     total = 1
@@ -218,7 +221,7 @@ def _read_tensor(cur: _Cursor) -> TensorInfo:
     if total >= 1 << 62:
         raise GGUFError(f"Tensor {name} is impossibly large.", _REDOWNLOAD)
     type_id = cur.unpack("<I", name)
-    if type_id not in C.GGML_TYPES:
+    if type_id not in g.GGML_TYPES:
         raise GGUFError(
             f"Tensor {name} uses tensor type {type_id}, which this llama.cpp does not know.",
             "Update Ponder, or use another quantization of this model.",
@@ -230,19 +233,24 @@ def _read_tensor(cur: _Cursor) -> TensorInfo:
 def parse_header(read_at: ReadAt, size: int, source: str) -> GGUFHeader:
     """Parse and validate a GGUF header from any byte source of known ``size``."""
     cur = _Cursor(read_at, size)
-    if size < 24 or cur.take(4, "the magic") != C.GGUF_MAGIC:
-        raise GGUFError(f"{source} is not a GGUF model file.",
-                        "Choose a .gguf file (llama.cpp's model format).")
+    if size < 24 or cur.take(4, "the magic") != g.GGUF_MAGIC:
+        raise GGUFError(
+            f"{source} is not a GGUF model file.", "Choose a .gguf file (llama.cpp's model format)."
+        )
     version = cur.unpack("<I", "the version")
-    if version not in C.SUPPORTED_VERSIONS:
-        raise GGUFError(f"{source} uses GGUF version {version}, which is not supported.",
-                        "Use a file converted with a recent llama.cpp (GGUF v3).")
+    if version not in g.SUPPORTED_VERSIONS:
+        raise GGUFError(
+            f"{source} uses GGUF version {version}, which is not supported.",
+            "Use a file converted with a recent llama.cpp (GGUF v3).",
+        )
     n_tensors = cur.unpack("<Q", "the tensor count")
     n_kv = cur.unpack("<Q", "the metadata count")
     # Each metadata entry needs >= 13 bytes and each tensor entry >= 28: bound both.
     if n_kv * 13 > cur.remaining() or n_tensors * 28 > cur.remaining():
-        raise GGUFError(f"{source} claims more header entries than the file holds; it is "
-                        "truncated or corrupt.", "Download the model again.")
+        raise GGUFError(
+            f"{source} claims more header entries than the file holds; it is truncated or corrupt.",
+            "Download the model again.",
+        )
 
     metadata: dict[str, Any] = {}
     for _ in range(n_kv):
@@ -252,7 +260,7 @@ def parse_header(read_at: ReadAt, size: int, source: str) -> GGUFHeader:
         metadata[key] = _read_value(cur, cur.unpack("<I", key), key)
 
     tensors = [_read_tensor(cur) for _ in range(n_tensors)]
-    alignment = metadata.get("general.alignment", C.DEFAULT_ALIGNMENT)
+    alignment = metadata.get("general.alignment", g.DEFAULT_ALIGNMENT)
     if not isinstance(alignment, int) or alignment <= 0 or alignment & (alignment - 1):
         raise GGUFError("The header's alignment is not a power of two.", _REDOWNLOAD)
     data_offset = -(-cur.pos // alignment) * alignment
@@ -279,9 +287,9 @@ def _validate(h: GGUFHeader) -> None:
     if not arch:
         raise GGUFError("The header does not name a model architecture.", _REDOWNLOAD)
     blocks = h.arch_get("block_count")
-    if blocks is not None and (not isinstance(blocks, int) or not 0 < blocks <= C.MAX_BLOCK_COUNT):
+    if blocks is not None and (not isinstance(blocks, int) or not 0 < blocks <= g.MAX_BLOCK_COUNT):
         raise GGUFError(f"The header claims {blocks} layers (at most 512).", _REDOWNLOAD)
-    if arch not in C.KNOWN_ARCHITECTURES:
+    if arch not in g.KNOWN_ARCHITECTURES:
         h.warnings.append(f"Architecture {arch!r} is not one llama.cpp is known to support.")
 
 
@@ -302,7 +310,9 @@ def read_header(path: str | Path) -> GGUFHeader:
 
             return parse_header(read_at, size, p.name)
     except OSError as exc:
-        raise ModelFileError(f"Could not read {p}: {exc.strerror}.", "Check the file's permissions.") from exc
+        raise ModelFileError(
+            f"Could not read {p}: {exc.strerror}.", "Check the file's permissions."
+        ) from exc
 
 
 def check_loadable(header: GGUFHeader) -> None:

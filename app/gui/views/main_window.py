@@ -53,7 +53,8 @@ class MainWindow(QMainWindow):
         self.transcript = QPlainTextEdit(readOnly=True)
         self.transcript.setAccessibleName("Conversation")
         self.transcript.setPlaceholderText(
-            "Open a GGUF model, then ask directly: the model thinks on its own.")
+            "Open a GGUF model, then ask directly: the model thinks on its own."
+        )
         self.composer = QPlainTextEdit()
         self.composer.setAccessibleName("Message")
         self.composer.setPlaceholderText("Ask directly; the model thinks on its own")
@@ -75,8 +76,8 @@ class MainWindow(QMainWindow):
         layout.addWidget(self.transcript, 1)
         layout.addLayout(row)
         self.setCentralWidget(central)
-        QShortcut(QKeySequence("Ctrl+Return"), self, activated=self._on_send_clicked)
-        QShortcut(QKeySequence(Qt.Key.Key_Escape), self, activated=self.worker.stop)
+        QShortcut(QKeySequence("Ctrl+Return"), self, self._on_send_clicked)
+        QShortcut(QKeySequence(Qt.Key.Key_Escape), self, self.worker.stop)
 
         worker.reasoning.connect(self._on_reasoning)
         worker.answer.connect(self._on_answer)
@@ -92,13 +93,15 @@ class MainWindow(QMainWindow):
             self.statusBar().showMessage(str(exc))
             return
         self.model = LoadSpec(str(path), n_gpu_layers=-1)
-        self.model_label.setText(f"  {header.get('general.name') or path.name} · "
-                                 f"{header.quantization}")
+        self.model_label.setText(
+            f"  {header.get('general.name') or path.name} · {header.quantization}"
+        )
         self.statusBar().showMessage(f"Model: {path}")
 
     def _on_open_clicked(self) -> None:
-        name, _ = QFileDialog.getOpenFileName(self, "Open a GGUF model", str(Path.home()),
-                                              "GGUF models (*.gguf);;All files (*)")
+        name, _ = QFileDialog.getOpenFileName(
+            self, "Open a GGUF model", str(Path.home()), "GGUF models (*.gguf);;All files (*)"
+        )
         if name:
             self.open_model(Path(name))
 
@@ -115,8 +118,7 @@ class MainWindow(QMainWindow):
         self.send_button.setEnabled(False)
         self.stop_button.setEnabled(True)
         self.statusBar().showMessage("Generating...")
-        self.worker.generate_requested.emit(self.model, self.conversation.prompt_messages(),
-                                            SamplingParams())
+        self.worker.submit(self.model, self.conversation.prompt_messages(), SamplingParams())
 
     def _append(self, text: str) -> None:
         cursor = self.transcript.textCursor()
@@ -146,7 +148,8 @@ class MainWindow(QMainWindow):
         self._end_reply()
         rate = f"{stats.decode_tok_s:.1f} tok/s" if stats.decode_tok_s else "-"
         self.statusBar().showMessage(
-            f"{stats.reasoning_tokens + stats.answer_tokens} tokens · {rate} · {stats.backend}")
+            f"{stats.reasoning_tokens + stats.answer_tokens} tokens · {rate} · {stats.backend}"
+        )
 
     def _on_failed(self, kind: str, message: str, hint: str) -> None:
         self._end_reply()

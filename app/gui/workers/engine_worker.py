@@ -1,19 +1,25 @@
-"""Runs the Qt-free ``EngineClient`` on a worker thread and re-emits its events as signals."""
+"""Runs the Qt-free ``EngineClient`` on its own thread and re-emits its events as signals."""
 
 from __future__ import annotations
 
-from PySide6.QtCore import QObject, QThread, Signal, Slot
+import queue
+
+from PySide6.QtCore import QThread, Signal
 
 from app.core.events import AnswerDelta, Done, ErrorEvent, LiveStats, ReasoningDelta
 from app.inference.client import EngineClient
 from app.inference.protocol import LoadSpec, ReplaySpec, SamplingParams
 
+_Request = tuple[LoadSpec | ReplaySpec, list[dict[str, str]], SamplingParams]
 
-class EngineWorker(QObject):
-    """Lives on its own QThread; ``generate_requested`` starts a reply there.
 
-    Stop and answer-now do not go through the worker's queue (they would wait behind the
-    reply they should stop): they set the client's shared flags directly.
+class EngineWorker(QThread):
+    """A thread that serves generation requests one at a time, in order.
+
+    ``submit`` queues a request from the GUI thread; the signals below are emitted from the
+    worker thread and reach GUI slots as queued calls, so only the GUI thread touches Qt
+    models. Stop and answer-now do not wait in the queue (they would wait behind the reply
+    they should stop): they set the client's shared flags directly.
 
     Signals:
         reasoning(str): more chain of thought.
@@ -23,7 +29,6 @@ class EngineWorker(QObject):
         failed(str, str, str): kind, message, hint.
     """
 
-    generate_requested = Signal(object, object, object)
     reasoning = Signal(str)
     answer = Signal(str)
     progress = Signal(object)
@@ -32,27 +37,32 @@ class EngineWorker(QObject):
 
     def __init__(self, client: EngineClient) -> None:
         super().__init__()
+        self.setObjectName("engine-worker")
         self.client = client
-        self.thread_ = QThread()
-        self.thread_.setObjectName("engine-worker")
-        self.moveToThread(self.thread_)
-        self.generate_requested.connect(self._on_generate_requested)
-        self.thread_.start()
+        self._requests: queue.Queue[_Request | None] = queue.Queue()
+        self.start()
 
-    @Slot(object, object, object)
-    def _on_generate_requested(self, model: LoadSpec | ReplaySpec,
-                               messages: list[dict[str, str]], sampling: SamplingParams) -> None:
-        for event in self.client.generate(model, messages, sampling):
-            if isinstance(event, ReasoningDelta):
-                self.reasoning.emit(event.text)
-            elif isinstance(event, AnswerDelta):
-                self.answer.emit(event.text)
-            elif isinstance(event, LiveStats):
-                self.progress.emit(event)
-            elif isinstance(event, Done):
-                self.finished.emit(event.stats)
-            elif isinstance(event, ErrorEvent):
-                self.failed.emit(event.kind, event.message, event.hint)
+    def submit(
+        self,
+        model: LoadSpec | ReplaySpec,
+        messages: list[dict[str, str]],
+        sampling: SamplingParams,
+    ) -> None:
+        self._requests.put((model, messages, sampling))
+
+    def run(self) -> None:
+        while (request := self._requests.get()) is not None:
+            for event in self.client.generate(*request):
+                if isinstance(event, ReasoningDelta):
+                    self.reasoning.emit(event.text)
+                elif isinstance(event, AnswerDelta):
+                    self.answer.emit(event.text)
+                elif isinstance(event, LiveStats):
+                    self.progress.emit(event)
+                elif isinstance(event, Done):
+                    self.finished.emit(event.stats)
+                elif isinstance(event, ErrorEvent):
+                    self.failed.emit(event.kind, event.message, event.hint)
 
     def stop(self) -> None:
         self.client.cancel()
@@ -61,7 +71,8 @@ class EngineWorker(QObject):
         self.client.answer_now()
 
     def shutdown(self) -> None:
+        """Stop the running reply, end the thread and the engine process."""
         self.client.cancel()
-        self.thread_.quit()
-        self.thread_.wait(15000)
+        self._requests.put(None)
+        self.wait(15000)
         self.client.close()

@@ -62,8 +62,10 @@ class LlamaBackend:
         can_offload = bool(accel) and llama_cpp.llama_supports_gpu_offload()
         self.n_gpu_layers = spec.n_gpu_layers if can_offload else 0
         n_layers = int(header.arch_get("block_count") or 0)
-        self.offloaded_layers = (n_layers + 1 if self.n_gpu_layers < 0
-                                 else min(self.n_gpu_layers, n_layers + 1))
+        self.n_swa = int(header.arch_get("attention.sliding_window") or 0)
+        self.offloaded_layers = (
+            n_layers + 1 if self.n_gpu_layers < 0 else min(self.n_gpu_layers, n_layers + 1)
+        )
         self.backend_name = accel[0] if can_offload and self.offloaded_layers else "CPU"
 
         t0 = time.perf_counter()
@@ -90,6 +92,11 @@ class LlamaBackend:
                 n_threads=threads,
                 n_threads_batch=os.cpu_count() or threads,
                 flash_attn=flash_attn,
+                # Like llama.cpp's server: sliding-window layers keep only their window.
+                # A full-size cache would make every layer attend over the whole context
+                # (much slower at depth, and up to 6x the KV memory on Gemma-style models);
+                # the price is re-evaluating the prompt when a follow-up has slid past it.
+                swa_full=False,
                 use_mmap=spec.use_mmap,
                 verbose=True,  # llama.cpp's log goes to the engine log file, not a terminal
             )
@@ -109,23 +116,30 @@ class LlamaBackend:
 
     def generate(self, request: GenerateRequest, control: Control, emit: Emit) -> None:
         sp = request.sampling
-        rendered = (RenderedPrompt(request.raw_prompt, True,
-                                   prompt_opens_reasoning(request.raw_prompt))
-                    if request.raw_prompt is not None
-                    else self.template.render(request.messages))
+        rendered = (
+            RenderedPrompt(request.raw_prompt, True, prompt_opens_reasoning(request.raw_prompt))
+            if request.raw_prompt is not None
+            else self.template.render(request.messages)
+        )
         tokens = self.tokenize(rendered.text, add_bos=rendered.add_bos)
         if len(tokens) >= self.n_ctx:
             raise ContextOverflowError(
-                f"The conversation is {len(tokens):,} tokens but the context holds "
-                f"{self.n_ctx:,}.",
+                f"The conversation is {len(tokens):,} tokens but the context holds {self.n_ctx:,}.",
                 "Start a new chat, shorten the message, or raise the context size (--ctx).",
             )
-        asm = ReplyAssembler(emit, prompt_opened=rendered.opens_reasoning,
-                             stops=(*rendered.stops, *sp.stop), think_budget=sp.think_budget)
+        asm = ReplyAssembler(
+            emit,
+            prompt_opened=rendered.opens_reasoning,
+            stops=(*rendered.stops, *sp.stop),
+            think_budget=sp.think_budget,
+        )
         seed = sp.seed if sp.seed is not None else random.randrange(2**31)
         extra: dict[str, Any] = {
-            "backend": self.backend_name, "model": self.model_name, "n_ctx": self.n_ctx,
-            "n_gpu_layers": self.offloaded_layers, "seed": seed,
+            "backend": self.backend_name,
+            "model": self.model_name,
+            "n_ctx": self.n_ctx,
+            "n_gpu_layers": self.offloaded_layers,
+            "seed": seed,
         }
         reuse = self._keep_prefix(tokens)
         asm.start_prefill(len(tokens), len(tokens) - reuse)
@@ -140,13 +154,22 @@ class LlamaBackend:
             llama_cpp.llama_sampler_free(sampler)
         asm.finish(stop_reason, **extra)
 
-    def _loop(self, asm: ReplyAssembler, sampler: Any, sp: SamplingParams,
-              control: Control) -> StopReason:
+    def _loop(
+        self, asm: ReplyAssembler, sampler: Any, sp: SamplingParams, control: Control
+    ) -> StopReason:
         # Locals: this runs once per generated token.
-        ctx, vocab, cached, one, batch = (self._ctx, self._vocab, self._cached,
-                                          self._one, self._one_batch)
-        sample, is_eog, decode = (llama_cpp.llama_sampler_sample, llama_cpp.llama_vocab_is_eog,
-                                  llama_cpp.llama_decode)
+        ctx, vocab, cached, one, batch = (
+            self._ctx,
+            self._vocab,
+            self._cached,
+            self._one,
+            self._one_batch,
+        )
+        sample, is_eog, decode = (
+            llama_cpp.llama_sampler_sample,
+            llama_cpp.llama_vocab_is_eog,
+            llama_cpp.llama_decode,
+        )
         pieces, detok = self._pieces, IncrementalDetokenizer()
         n_ctx, max_tokens, ignore_eos = self.n_ctx, sp.max_tokens, sp.ignore_eos
         while True:
@@ -176,8 +199,10 @@ class LlamaBackend:
             rc = decode(ctx, batch)
             if rc != 0:
                 self._reset_cache()
-                raise EngineError(f"llama.cpp failed while generating (code {rc}).",
-                                  "Try again; if it repeats, lower the context size.")
+                raise EngineError(
+                    f"llama.cpp failed while generating (code {rc}).",
+                    "Try again; if it repeats, lower the context size.",
+                )
             cached.append(token)
 
     # -- helpers ---------------------------------------------------------------------
@@ -206,8 +231,10 @@ class LlamaBackend:
         n = min(n, len(tokens) - 1)  # the last prompt token must be evaluated for logits
         if n > 0 and n < len(cached):
             removed = llama_cpp.llama_memory_seq_rm(self._mem, 0, n, -1)
-            # A sliding-window cache may have dropped positions the suffix still needs.
-            if not removed or llama_cpp.llama_memory_seq_pos_min(self._mem, 0) > 0:
+            # A sliding-window cache has dropped positions older than its window; the
+            # suffix can only reuse the prefix if the window before it is still there.
+            oldest = llama_cpp.llama_memory_seq_pos_min(self._mem, 0)
+            if not removed or (self.n_swa and oldest > max(0, n - self.n_swa)):
                 n = 0
         if n <= 0:
             self._reset_cache()
@@ -229,8 +256,10 @@ class LlamaBackend:
             rc = llama_cpp.llama_decode(self._ctx, llama_cpp.llama_batch_get_one(arr, len(chunk)))
             if rc != 0:
                 self._reset_cache()
-                raise EngineError(f"llama.cpp failed to evaluate the prompt (code {rc}).",
-                                  "Try again; if it repeats, lower the context size.")
+                raise EngineError(
+                    f"llama.cpp failed to evaluate the prompt (code {rc}).",
+                    "Try again; if it repeats, lower the context size.",
+                )
             self._cached.extend(chunk)
         return True
 

@@ -26,8 +26,9 @@ def load_replay(path: str | Path) -> tuple[str, list[str]]:
     except FileNotFoundError:
         raise BadInputError(f"No replay file at {p}.", "Check the path.") from None
     except (OSError, UnicodeDecodeError) as exc:
-        raise BadInputError(f"Could not read the replay file {p}: {exc}.",
-                            "It must be UTF-8 JSON Lines.") from None
+        raise BadInputError(
+            f"Could not read the replay file {p}: {exc}.", "It must be UTF-8 JSON Lines."
+        ) from None
     prompt, chunks = "", []
     for n, line in enumerate(lines, 1):
         if not line.strip():
@@ -35,15 +36,19 @@ def load_replay(path: str | Path) -> tuple[str, list[str]]:
         try:
             obj = json.loads(line)
         except json.JSONDecodeError:
-            raise BadInputError(f"Line {n} of {p.name} is not valid JSON.",
-                                'Each line must look like {"chunk": "text"}.') from None
+            raise BadInputError(
+                f"Line {n} of {p.name} is not valid JSON.",
+                'Each line must look like {"chunk": "text"}.',
+            ) from None
         if isinstance(obj, dict) and isinstance(obj.get("chunk"), str):
             chunks.append(obj["chunk"])
         elif isinstance(obj, dict) and isinstance(obj.get("prompt"), str) and not chunks:
             prompt = obj["prompt"]
         else:
-            raise BadInputError(f"Line {n} of {p.name} has no \"chunk\" text.",
-                                'Each line must look like {"chunk": "text"}.')
+            raise BadInputError(
+                f'Line {n} of {p.name} has no "chunk" text.',
+                'Each line must look like {"chunk": "text"}.',
+            )
     return prompt, chunks
 
 
@@ -58,8 +63,12 @@ class ReplayBackend:
 
     def generate(self, request: GenerateRequest, control: Control, emit: Emit) -> None:
         sp = request.sampling
-        asm = ReplyAssembler(emit, prompt_opened=prompt_opens_reasoning(self.prompt),
-                             stops=sp.stop, think_budget=sp.think_budget)
+        asm = ReplyAssembler(
+            emit,
+            prompt_opened=prompt_opens_reasoning(self.prompt),
+            stops=sp.stop,
+            think_budget=sp.think_budget,
+        )
         asm.start_prefill(0, 0)
         asm.end_prefill()
         extra = {"backend": "replay", "model": Path(self.spec.path).name}
@@ -75,7 +84,7 @@ class ReplayBackend:
                 # A model would now write its answer: continue after the recorded </think>.
                 rest = "".join(chunks[i:])
                 end = rest.find(CLOSE_TAG)
-                chunks, i = ([rest[end + len(CLOSE_TAG):]] if end >= 0 else []), 0
+                chunks, i = ([rest[end + len(CLOSE_TAG) :]] if end >= 0 else []), 0
                 continue
             if asm.generated_tokens >= sp.max_tokens:
                 asm.finish("length", **extra)

@@ -1,0 +1,226 @@
+"""Decode speed of Ponder's engine against llama-cpp-python and native llama.cpp.
+
+One model, one prompt, one run; at each length the methods alternate, in a rotating order,
+for ``--rounds`` rounds, and the median of each method's rounds is reported:
+
+- ponder: our engine (child process, own generation loop, splitter, events over a pipe);
+- raw generate: llama-cpp-python's ``Llama.generate`` loop, tokens only;
+- create_completion: ``Llama.create_completion(stream=True)``;
+- native: ``llama-bench`` built from the llama.cpp that llama-cpp-python vendors, ``tg``
+  of the same length from an empty context (so the same depths are averaged).
+
+All use the same threads, flash attention, sliding-window cache (not full-size, as
+llama-bench and llama.cpp's server) and sampler settings (top-k 40, top-p 0.95,
+min-p 0.05, temperature 0.6; llama-bench does not sample). End-of-generation tokens are
+ignored so every method produces exactly N tokens. Rates are (N-1) / (last - first token)
+for the Python methods, llama-bench's own t/s for native.
+
+Usage: python benchmarks/engine_overhead.py [--model GGUF] [--lengths 1024 4096 8192]
+Writes benchmarks/results/engine_overhead.json and .md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import statistics
+import subprocess
+import sys
+import time
+from importlib.metadata import version
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import llama_cpp  # noqa: E402
+
+from app.core.events import Done  # noqa: E402
+from app.inference.backends.llama import default_threads  # noqa: E402
+from app.inference.client import EngineClient  # noqa: E402
+from app.inference.protocol import LoadSpec, SamplingParams  # noqa: E402
+from benchmarks.llama_bench_build import llama_bench_path  # noqa: E402
+
+PROMPT = "Once upon a time"
+SAMPLING = {"top_k": 40, "top_p": 0.95, "min_p": 0.05, "temp": 0.6}
+RESULTS = ROOT / "benchmarks" / "results"
+METHODS = ("native", "ponder", "raw_generate", "create_completion")
+
+
+def rate(times: list[float]) -> float:
+    return (len(times) - 1) / (times[-1] - times[0])
+
+
+def run_ponder(client: EngineClient, spec: LoadSpec, n: int) -> float:
+    sampling = SamplingParams(
+        temperature=SAMPLING["temp"],
+        top_p=SAMPLING["top_p"],
+        top_k=SAMPLING["top_k"],
+        min_p=SAMPLING["min_p"],
+        seed=1,
+        max_tokens=n,
+        ignore_eos=True,
+    )
+    for event in client.generate(spec, [], sampling, raw_prompt=PROMPT):
+        if isinstance(event, Done):
+            assert event.stats.answer_tokens + event.stats.reasoning_tokens == n
+            assert event.stats.decode_tok_s is not None
+            return event.stats.decode_tok_s
+    raise RuntimeError("the engine did not finish")
+
+
+def run_raw_generate(llm: llama_cpp.Llama, n: int) -> float:
+    llm.reset()
+    tokens = llm.tokenize(PROMPT.encode())
+    times: list[float] = []
+    for _ in llm.generate(
+        tokens,
+        top_k=SAMPLING["top_k"],
+        top_p=SAMPLING["top_p"],
+        min_p=SAMPLING["min_p"],
+        temp=SAMPLING["temp"],
+        reset=True,
+    ):
+        times.append(time.perf_counter())
+        if len(times) == n:
+            break
+    return rate(times)
+
+
+def run_create_completion(llm: llama_cpp.Llama, n: int) -> float:
+    llm.reset()
+    times = []
+    for _ in llm.create_completion(
+        PROMPT,
+        max_tokens=n,
+        stream=True,
+        seed=1,
+        temperature=SAMPLING["temp"],
+        top_p=SAMPLING["top_p"],
+        top_k=SAMPLING["top_k"],
+        min_p=SAMPLING["min_p"],
+    ):
+        times.append(time.perf_counter())
+    return rate(times)
+
+
+def run_native(bench: Path, model: Path, n: int, threads: int) -> float:
+    out = subprocess.run(
+        [
+            str(bench),
+            "-m",
+            str(model),
+            "-p",
+            "0",
+            "-n",
+            str(n),
+            "-r",
+            "1",
+            "-t",
+            str(threads),
+            "-fa",
+            "1",
+            "-o",
+            "json",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return float(json.loads(out.stdout)[0]["avg_ts"])
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument(
+        "--model", type=Path, default=ROOT / ".cache" / "test-models" / "gemma-3-270m-q4_k_m.gguf"
+    )
+    ap.add_argument("--lengths", type=int, nargs="+", default=[1024, 4096, 8192])
+    ap.add_argument("--rounds", type=int, default=2)
+    args = ap.parse_args()
+    threads = default_threads()
+    n_ctx = max(args.lengths) + 256
+    bench = llama_bench_path()
+
+    # create_completion stops at end-of-generation; make it run the full length like the
+    # others (only in this process: the engine runs in its own).
+    llama_cpp.llama_cpp.llama_vocab_is_eog = lambda vocab, token: False  # type: ignore[attr-defined]
+    llm = llama_cpp.Llama(
+        str(args.model),
+        n_ctx=n_ctx,
+        n_batch=512,
+        n_threads=threads,
+        flash_attn=True,
+        seed=1,
+        verbose=False,
+    )
+    client = EngineClient(RESULTS / "engine_overhead.engine.log")
+    spec = LoadSpec(str(args.model), n_ctx=n_ctx, n_threads=threads, flash_attn=True)
+    run_ponder(client, spec, 16)  # load the engine's model before timing
+
+    def measure(method: str, n: int) -> float:
+        if method == "ponder":
+            return run_ponder(client, spec, n)
+        if method == "raw_generate":
+            return run_raw_generate(llm, n)
+        if method == "create_completion":
+            return run_create_completion(llm, n)
+        return run_native(bench, args.model, n, threads)
+
+    rows: list[dict[str, Any]] = []
+    turn = 0
+    for n in args.lengths:
+        runs: dict[str, list[float]] = {m: [] for m in METHODS}
+        for _ in range(args.rounds):
+            order = METHODS[turn % 4 :] + METHODS[: turn % 4]  # rotate who goes first
+            turn += 1
+            for method in order:
+                runs[method].append(measure(method, n))
+                print(f"{n:>6} tokens  {method:<18} {runs[method][-1]:7.2f} tok/s", flush=True)
+        row: dict[str, Any] = {"tokens": n, "runs": runs}
+        row.update({m: statistics.median(v) for m, v in runs.items()})
+        row["ponder_vs_raw"] = row["ponder"] / row["raw_generate"]
+        row["ponder_vs_native"] = row["ponder"] / row["native"]
+        rows.append(row)
+    client.close()
+
+    meta = {
+        "model": args.model.name,
+        "threads": threads,
+        "rounds": args.rounds,
+        "n_ctx": n_ctx,
+        "flash_attn": True,
+        "llama_cpp_python": version("llama-cpp-python"),
+        "python": platform.python_version(),
+        "machine": f"{platform.machine()} {platform.processor() or ''}".strip(),
+        "cpu_count": __import__("os").cpu_count(),
+        "date": time.strftime("%Y-%m-%d %H:%M"),
+    }
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / "engine_overhead.json").write_text(
+        json.dumps({"meta": meta, "rows": rows}, indent=2) + "\n"
+    )
+    lines = [
+        f"# Engine overhead ({meta['model']}, {threads} threads, {meta['date']})",
+        "",
+        f"Decode tok/s, median of {args.rounds} alternating rounds per length.",
+        "",
+        "| tokens | native llama-bench | ponder | raw generate | create_completion "
+        "| ponder / raw | ponder / native |",
+        "|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    lines += [
+        f"| {r['tokens']} | {r['native']:.2f} | {r['ponder']:.2f} | {r['raw_generate']:.2f} "
+        f"| {r['create_completion']:.2f} | {r['ponder_vs_raw']:.3f} "
+        f"| {r['ponder_vs_native']:.3f} |"
+        for r in rows
+    ]
+    (RESULTS / "engine_overhead.md").write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
