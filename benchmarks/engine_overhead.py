@@ -156,7 +156,7 @@ def main() -> int:
         seed=1,
         verbose=False,
     )
-    client = EngineClient(RESULTS / "engine_overhead.engine.log")
+    client = EngineClient(ROOT / ".cache" / "bench-engine.log")
     spec = LoadSpec(str(args.model), n_ctx=n_ctx, n_threads=threads, flash_attn=True)
     run_ponder(client, spec, 16)  # load the engine's model before timing
 
