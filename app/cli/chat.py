@@ -12,7 +12,7 @@ from typing import Any, TextIO
 
 from app.cli.output import print_error, print_json, style
 from app.core.conversation import Conversation
-from app.core.errors import AppError, BadInputError, ModelFileError
+from app.core.errors import AppError, BadInputError, ModelFileError, ModelTooLargeError
 from app.core.events import (
     AnswerDelta,
     Done,
@@ -22,8 +22,11 @@ from app.core.events import (
     ReasoningDelta,
     event_to_json,
 )
-from app.core.gguf import check_loadable, read_header
+from app.core.gguf import GGUFHeader, check_loadable, read_header
 from app.core.paths import app_paths
+from app.hardware.planner import gb, plan
+from app.hardware.probe import probe
+from app.hardware.shape import shape_from_header
 from app.inference.client import EngineClient
 from app.inference.protocol import (
     DEFAULT_MAX_TOKENS,
@@ -33,6 +36,7 @@ from app.inference.protocol import (
     ReplaySpec,
     SamplingParams,
 )
+from app.inference.system import accelerator_backend
 
 
 def add_parser(sub: Any) -> None:
@@ -97,13 +101,37 @@ def _gpu_layers(text: str) -> int:
         raise argparse.ArgumentTypeError("must be a number or auto") from None
 
 
-def resolve_model(arg: str) -> Path:
-    """A model argument to a loadable GGUF path (validated before the engine sees it)."""
+def resolve_model(arg: str) -> tuple[Path, GGUFHeader]:
+    """A model argument to a loadable GGUF (validated before the engine sees it)."""
     path = Path(arg).expanduser()
     if not path.exists():
         raise ModelFileError(f"No model file at {arg}.", "Give the path to a .gguf file.")
-    check_loadable(read_header(path))
-    return path.resolve()
+    header = read_header(path)
+    check_loadable(header)
+    return path.resolve(), header
+
+
+def load_spec(args: argparse.Namespace) -> LoadSpec:
+    """Where the layers go and how much context: planned for this machine unless given."""
+    path, header = resolve_model(args.model)
+    layers, ctx = args.gpu_layers, args.ctx
+    if layers < 0 or ctx == 0:
+        fit = plan(
+            shape_from_header(header),
+            probe(backend=accelerator_backend(), bandwidth=False),
+            n_ctx=ctx or None,
+            gpu_layers=None if layers < 0 else layers,
+        )
+        if fit.verdict == "too_large":
+            raise ModelTooLargeError(
+                f"{path.name} needs about {gb(fit.memory.ram + fit.memory.vram)} to run but "
+                f"this machine has {gb(fit.ram_budget + fit.vram_budget)} free.",
+                "Pick a smaller size or quantization (`ponder hw` shows what fits), or close "
+                "other programs.",
+            )
+        layers = fit.n_gpu_layers if layers < 0 else layers
+        ctx = ctx or fit.n_ctx
+    return LoadSpec(str(path), n_ctx=ctx, n_gpu_layers=layers)
 
 
 def _turns(args: argparse.Namespace) -> Iterator[str]:
@@ -171,9 +199,7 @@ def run(args: argparse.Namespace) -> int:
             raise BadInputError(f"No replay file at {args.replay}.", "Check the path.")
         model = ReplaySpec(str(Path(args.replay).resolve()))
     else:
-        model = LoadSpec(
-            str(resolve_model(args.model)), n_ctx=args.ctx, n_gpu_layers=args.gpu_layers
-        )
+        model = load_spec(args)
     sampling = SamplingParams(
         temperature=args.temp,
         top_p=args.top_p,

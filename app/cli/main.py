@@ -7,7 +7,7 @@ import logging
 import sys
 
 from app import __version__
-from app.cli import chat, inspect_cmd
+from app.cli import chat, fit_cmd, inspect_cmd
 from app.cli.output import print_error
 from app.core.errors import AppError
 from app.core.paths import app_paths
@@ -36,6 +36,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     chat.add_parser(sub)
     inspect_cmd.add_parser(sub)
+    fit_cmd.add_parsers(sub)
     return parser
 
 

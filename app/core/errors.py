@@ -58,3 +58,9 @@ class EngineError(AppError):
     """llama.cpp refused an operation (load or decode failed)."""
 
     kind = "engine_error"
+
+
+class ModelTooLargeError(AppError):
+    """The model is predicted not to fit in this machine's memory at all."""
+
+    kind = "too_large"

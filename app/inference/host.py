@@ -120,7 +120,9 @@ class _Host:
             traceback.print_exc()
             emit(
                 ErrorEvent(
-                    "engine_error", f"The engine failed: {exc}.", f"Details are in {self.log_path}."
+                    "engine_error",
+                    f"The engine failed: {str(exc)[:200]}.",
+                    f"Details are in {self.log_path}.",
                 )
             )
         emit.flush()

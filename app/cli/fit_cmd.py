@@ -1,0 +1,155 @@
+"""`ponder hw` and `ponder fit MODEL`: what this machine can run, and the numbers behind it."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from app.cli.output import human_bytes, print_json
+from app.core.gguf import read_header
+from app.core.paths import app_paths
+from app.hardware.planner import FitPlan, plan
+from app.hardware.probe import HardwareSnapshot, probe
+from app.hardware.shape import (
+    ModelShape,
+    catalog_entry,
+    default_quant,
+    load_catalog,
+    shape_from_catalog,
+    shape_from_header,
+)
+from app.inference.system import accelerator_backend
+
+
+def add_parsers(sub: Any) -> None:
+    hw = sub.add_parser("hw", help="this machine's hardware and which R1 sizes it can run")
+    hw.add_argument("--json", action="store_true")
+    hw.set_defaults(func=run_hw)
+    fit = sub.add_parser("fit", help="memory breakdown, offload plan and predicted speed")
+    fit.add_argument("model", help="a .gguf file (a partial download works) or a catalog id")
+    fit.add_argument("--quant", help="quantization, for a catalog id (default Q4_K_M)")
+    fit.add_argument("--ctx", type=int, default=None, help="context size (default: planned)")
+    fit.add_argument("--json", action="store_true")
+    fit.set_defaults(func=run_fit)
+
+
+def snapshot() -> HardwareSnapshot:
+    paths = app_paths().ensure()
+    return probe(paths.models_dir, accelerator_backend(), paths.cache_dir)
+
+
+def resolve_shape(model: str, quant: str | None = None) -> ModelShape:
+    if Path(model).expanduser().exists() or model.endswith(".gguf"):
+        return shape_from_header(read_header(Path(model).expanduser()))
+    return shape_from_catalog(catalog_entry(model), quant)
+
+
+def plan_json(p: FitPlan) -> dict[str, Any]:
+    m = p.memory
+    return {
+        "verdict": p.verdict,
+        "summary": p.summary,
+        "n_gpu_layers": p.n_gpu_layers,
+        "n_layers": p.n_layers,
+        "n_ctx": p.n_ctx,
+        "memory": {
+            "weights": m.weights,
+            "weights_gpu": m.weights_gpu,
+            "weights_cpu": m.weights_cpu,
+            "kv_cache": m.kv,
+            "kv_cache_gpu": m.kv_gpu,
+            "compute": m.compute,
+            "reserve_ram": m.ram_reserve,
+            "reserve_gpu": m.gpu_reserve,
+            "ram_needed": m.ram,
+            "vram_needed": m.vram,
+        },
+        "ram_available": p.ram_budget,
+        "vram_available": p.vram_budget,
+        "speed_tok_s": None
+        if p.speed is None
+        else {"low": round(p.speed.low, 2), "high": round(p.speed.high, 2)},
+    }
+
+
+def _hw_lines(hw: HardwareSnapshot) -> list[str]:
+    lines = [
+        f"CPU      {hw.cpu_model} ({hw.physical_cores} cores, {hw.logical_cores} threads"
+        + (f"; {' '.join(hw.cpu_flags)})" if hw.cpu_flags else ")"),
+        f"RAM      {human_bytes(hw.ram_available)} free of {human_bytes(hw.ram_total)}"
+        + (f"; ~{hw.cpu_bandwidth / 1e9:.0f} GB/s measured" if hw.cpu_bandwidth else ""),
+    ]
+    for g in hw.gpus:
+        lines.append(
+            f"GPU      {g.name}: {human_bytes(g.vram_free)} free of "
+            f"{human_bytes(g.vram_total)}" + (" (unified)" if g.unified else "")
+        )
+    if not hw.gpus:
+        lines.append("GPU      none found")
+    lines.append(f"Engine   llama.cpp built for {hw.backend}")
+    if hw.disk_free is not None:
+        lines.append(f"Disk     {human_bytes(hw.disk_free)} free for models")
+    lines += [f"Note     {n}" for n in hw.notes]
+    return lines
+
+
+def run_hw(args: argparse.Namespace) -> int:
+    hw = snapshot()
+    ladder = []
+    for entry in load_catalog()["models"]:
+        quant = default_quant(entry)
+        p = plan(shape_from_catalog(entry, quant), hw)
+        ladder.append(
+            {
+                "id": entry["id"],
+                "name": entry["name"],
+                "size": entry["size_label"],
+                "quant": quant,
+                **plan_json(p),
+            }
+        )
+    if args.json:
+        print_json({"hardware": hw.to_json(), "ladder": ladder})
+        return 0
+    print("\n".join(_hw_lines(hw)))
+    print()
+    width = max(len(r["name"]) + len(r["quant"]) + 1 for r in ladder)
+    for r in ladder:
+        print(f"{r['name'] + ' ' + r['quant']:<{width}}  {r['summary']}")
+    return 0
+
+
+def run_fit(args: argparse.Namespace) -> int:
+    shape = resolve_shape(args.model, args.quant)
+    p = plan(shape, snapshot(), n_ctx=args.ctx)
+    if args.json:
+        print_json({"model": shape.name, **plan_json(p)})
+        return 0
+    m = p.memory
+    rows = [
+        ("Model", shape.name),
+        ("Verdict", p.summary),
+        ("Plan", f"{p.n_gpu_layers}/{p.n_layers + 1} layers on the GPU, context {p.n_ctx:,}"),
+        (
+            "Weights",
+            f"{human_bytes(m.weights)} (GPU {human_bytes(m.weights_gpu)}, "
+            f"CPU {human_bytes(m.weights_cpu)})",
+        ),
+        ("KV cache", human_bytes(m.kv)),
+        ("Compute", human_bytes(m.compute)),
+        ("Reserve", f"RAM {human_bytes(m.ram_reserve)}, GPU {human_bytes(m.gpu_reserve)}"),
+        (
+            "Needs",
+            f"RAM {human_bytes(m.ram)} of {human_bytes(p.ram_budget)} free"
+            + (
+                f", VRAM {human_bytes(m.vram)} of {human_bytes(p.vram_budget)} free"
+                if p.gpu
+                else ""
+            ),
+        ),
+    ]
+    width = max(len(k) for k, _ in rows)
+    for k, v in rows:
+        print(f"{k:<{width}}  {v}")
+    return 0

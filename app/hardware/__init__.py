@@ -1,0 +1,1 @@
+"""Hardware: probe, memory estimator, offload planner, speed predictor. Qt-free."""

@@ -1,0 +1,122 @@
+"""Where a model's layers go, how much context it gets, and the honest verdict.
+
+Rules: every layer plus the output head on the GPU when they fit with the reserve (the
+head counts: leaving it on the CPU halves speed); otherwise shrink the context, not below
+4096, before offloading less; otherwise the most layers that fit; otherwise the CPU;
+otherwise refuse, saying how much is needed and how much there is.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from app.hardware.estimator import MemoryBreakdown, breakdown
+from app.hardware.probe import GpuInfo, HardwareSnapshot
+from app.hardware.shape import ModelShape
+from app.hardware.speed import SpeedRange, predict_speed
+
+MIN_CTX = 4096
+DEFAULT_CTX = 16384
+
+Verdict = Literal["gpu", "partial", "cpu", "too_large"]
+
+
+@dataclass(frozen=True)
+class FitPlan:
+    verdict: Verdict
+    n_gpu_layers: int
+    n_ctx: int
+    memory: MemoryBreakdown
+    speed: SpeedRange | None
+    gpu: GpuInfo | None
+    ram_budget: int
+    vram_budget: int
+    n_layers: int
+    wanted_ctx: int
+
+    @property
+    def summary(self) -> str:
+        speed = f", ~{self.speed}" if self.speed else ""
+        if self.verdict != "too_large" and self.n_ctx < self.wanted_ctx:
+            speed += f" (context {self.n_ctx:,})"
+        if self.verdict == "gpu":
+            return f"Fits on GPU{speed}"
+        if self.verdict == "partial":
+            return f"Partial offload {self.n_gpu_layers}/{self.n_layers + 1} layers{speed}"
+        if self.verdict == "cpu":
+            return f"CPU only{speed}"
+        need = self.memory.ram + self.memory.vram
+        have = self.ram_budget + self.vram_budget
+        return f"Too large: needs {gb(need)}, has {gb(have)}"
+
+
+def gb(n: float) -> str:
+    return f"{n / 1e9:.1f} GB"
+
+
+def _best_gpu(hw: HardwareSnapshot) -> GpuInfo | None:
+    if hw.backend == "CPU" or not hw.gpus:
+        return None
+    return max(hw.gpus, key=lambda g: g.vram_free)
+
+
+def plan(
+    shape: ModelShape, hw: HardwareSnapshot, n_ctx: int | None = None, gpu_layers: int | None = None
+) -> FitPlan:
+    """Plan a load. ``n_ctx=None`` picks the largest context up to 16,384 (and the trained
+    length) that keeps the best placement; ``gpu_layers`` forces a layer count."""
+    wanted = n_ctx or min(DEFAULT_CTX, shape.n_ctx_train or DEFAULT_CTX)
+    gpu = _best_gpu(hw)
+    vram = gpu.vram_free if gpu else 0
+    # Unified memory: what the GPU takes comes out of the same RAM.
+    ram = hw.ram_available
+    contexts = [wanted] if n_ctx else _shrinking(wanted)
+    n = shape.n_layers
+
+    def fits(mem: MemoryBreakdown) -> bool:
+        if gpu is not None and gpu.unified:
+            return mem.vram <= vram and mem.vram + mem.ram - mem.ram_reserve <= ram
+        return mem.vram <= vram and mem.ram <= ram
+
+    def make(verdict: Verdict, layers: int, ctx: int) -> FitPlan:
+        mem = breakdown(shape, ctx, layers)
+        return FitPlan(
+            verdict,
+            layers,
+            ctx,
+            mem,
+            predict_speed(shape, hw, gpu, gpu_layers=layers, n_ctx=ctx),
+            gpu,
+            ram,
+            vram,
+            n,
+            wanted,
+        )
+
+    if gpu_layers is not None:
+        layers = min(gpu_layers, n + 1) if gpu else 0
+        for ctx in contexts:
+            if fits(breakdown(shape, ctx, layers)):
+                return make("gpu" if layers > n else "partial" if layers else "cpu", layers, ctx)
+        return make("too_large", layers, contexts[-1])
+
+    if gpu is not None:
+        for ctx in contexts:
+            if fits(breakdown(shape, ctx, n + 1)):
+                return make("gpu", n + 1, ctx)
+        ctx = contexts[-1]
+        best = max((k for k in range(1, n + 1) if fits(breakdown(shape, ctx, k))), default=0)
+        if best:
+            return make("partial", best, ctx)
+    for ctx in contexts:
+        if fits(breakdown(shape, ctx, 0)):
+            return make("cpu", 0, ctx)
+    return make("too_large", 0, contexts[-1])
+
+
+def _shrinking(n_ctx: int) -> list[int]:
+    out = [n_ctx]
+    while out[-1] > MIN_CTX:
+        out.append(max(MIN_CTX, out[-1] // 2))
+    return out

@@ -1,0 +1,186 @@
+"""What the estimator needs to know about a model, from a GGUF header or the catalog."""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from app.core.errors import BadInputError
+from app.core.gguf import GGUFHeader
+
+CATALOG = Path(__file__).resolve().parents[2] / "resources" / "catalog.json"
+
+# Sliding-window layer patterns llama.cpp uses when a GGUF does not state one:
+# every n-th layer attends globally, the others only over the window.
+SWA_PATTERNS = {"gemma2": 2, "gemma3": 6, "gemma3n": 5, "cohere2": 4, "gpt-oss": 2}
+_LAYER = re.compile(r"^blk\.(\d+)\.")
+
+
+@dataclass(frozen=True)
+class ModelShape:
+    """Sizes in bytes and the attention geometry of one model file (or catalog entry)."""
+
+    name: str
+    architecture: str
+    n_layers: int
+    n_embd: int
+    n_ff: int
+    n_vocab: int
+    n_head: int
+    n_head_kv: int
+    head_k: int
+    head_v: int
+    n_ctx_train: int
+    layer_bytes: tuple[int, ...]
+    embed_bytes: int  # token embeddings: always kept in RAM by llama.cpp
+    output_bytes: int  # output head + final norm (the embeddings again when tied)
+    n_swa: int = 0  # sliding window size, 0 when none
+    swa_pattern: int = 0  # every n-th layer is global; 0: all layers slide (when n_swa)
+    mla_kv: int = 0  # DeepSeek MLA: cached elements per token per layer (K only)
+    active_fraction: float = 1.0  # MoE: share of layer bytes read per token
+    tied_output: bool = False  # output head shares the embeddings (no extra RAM on CPU)
+
+    @property
+    def weights_bytes(self) -> int:
+        return sum(self.layer_bytes) + self.embed_bytes + self.output_bytes
+
+    def is_swa_layer(self, il: int) -> bool:
+        if not self.n_swa:
+            return False
+        if not self.swa_pattern:
+            return True
+        return il % self.swa_pattern < self.swa_pattern - 1
+
+    def kv_per_token(self, il: int) -> int:
+        """Cached elements per token in layer ``il`` (K and V together)."""
+        if self.mla_kv:
+            return self.mla_kv
+        return self.n_head_kv * (self.head_k + self.head_v)
+
+
+def shape_from_header(h: GGUFHeader) -> ModelShape:
+    """The real byte counts of a GGUF's tensor table, grouped the way llama.cpp places them."""
+    n_layers = int(h.arch_get("block_count") or 0)
+    layer_bytes = [0] * n_layers
+    expert_bytes = 0
+    embed = output = 0
+    tied = True
+    for t in h.tensors:
+        m = _LAYER.match(t.name)
+        if m and int(m.group(1)) < n_layers:
+            layer_bytes[int(m.group(1))] += t.n_bytes
+            if "_exps." in t.name:
+                expert_bytes += t.n_bytes
+        elif t.name.startswith("token_embd."):
+            embed += t.n_bytes
+        else:
+            output += t.n_bytes
+            tied = tied and not t.name.startswith("output.weight")
+    if tied:
+        output += embed  # llama.cpp duplicates tied embeddings as the output head
+    n_head = int(h.arch_get("attention.head_count") or 0)
+    n_embd = int(h.arch_get("embedding_length") or 0)
+    head_k = int(h.arch_get("attention.key_length") or (n_embd // n_head if n_head else 0))
+    head_v = int(h.arch_get("attention.value_length") or head_k)
+    kv_lora = int(h.arch_get("attention.kv_lora_rank") or 0)
+    rope = int(h.arch_get("rope.dimension_count") or 0)
+    n_expert = int(h.arch_get("expert_count") or 0)
+    n_used = int(h.arch_get("expert_used_count") or 0)
+    total_layers = sum(layer_bytes) or 1
+    active = 1.0
+    if n_expert and n_used:
+        active = (total_layers - expert_bytes + expert_bytes * n_used / n_expert) / total_layers
+    tokens = h.get("tokenizer.ggml.tokens")
+    return ModelShape(
+        name=str(h.get("general.name") or h.source),
+        architecture=h.architecture,
+        n_layers=n_layers,
+        n_embd=n_embd,
+        n_ff=_first_int(h.arch_get("feed_forward_length")),
+        n_vocab=len(tokens) if isinstance(tokens, list) else int(h.arch_get("vocab_size") or 0),
+        n_head=n_head,
+        n_head_kv=_first_int(h.arch_get("attention.head_count_kv")) or n_head,
+        head_k=head_k,
+        head_v=head_v,
+        n_ctx_train=int(h.arch_get("context_length") or 0),
+        layer_bytes=tuple(layer_bytes),
+        embed_bytes=embed,
+        output_bytes=output,
+        n_swa=int(h.arch_get("attention.sliding_window") or 0),
+        swa_pattern=int(
+            h.arch_get("attention.sliding_window_pattern") or SWA_PATTERNS.get(h.architecture, 0)
+        ),
+        mla_kv=kv_lora + rope if kv_lora else 0,
+        active_fraction=active,
+        tied_output=tied,
+    )
+
+
+def _first_int(value: Any) -> int:
+    """Per-layer arrays (some GGUFs store head counts per layer): the first value."""
+    if isinstance(value, list):
+        return int(value[0]) if value else 0
+    return int(value or 0)
+
+
+@cache
+def load_catalog() -> dict[str, Any]:
+    data: dict[str, Any] = json.loads(CATALOG.read_text(encoding="utf-8"))
+    return data
+
+
+def catalog_entry(model_id: str) -> dict[str, Any]:
+    for entry in load_catalog()["models"]:
+        if entry["id"] == model_id:
+            return dict(entry)
+    ids = ", ".join(e["id"] for e in load_catalog()["models"])
+    raise BadInputError(f"No catalog model called {model_id}.", f"Known models: {ids}.")
+
+
+def default_quant(entry: dict[str, Any]) -> str:
+    quants = list(entry["quants"])
+    return "Q4_K_M" if "Q4_K_M" in quants and entry.get("active_parameters") is None else quants[0]
+
+
+def shape_from_catalog(entry: dict[str, Any], quant: str | None = None) -> ModelShape:
+    """An estimate before download: sizes from parameters x bits per weight (or the
+    exact file size when the catalog has it), split like a real file of that shape."""
+    quant = quant or default_quant(entry)
+    if quant not in entry["quants"]:
+        raise BadInputError(
+            f"{entry['name']} has no {quant} build in the catalog.",
+            f"Choose one of: {', '.join(entry['quants'])}.",
+        )
+    bpw = load_catalog()["bits_per_weight"][quant]
+    total = entry["quants"][quant].get("size_bytes") or int(entry["parameters"] * bpw / 8)
+    n_vocab, n_embd = entry["vocab_size"], entry["embedding_length"]
+    embed = int(n_vocab * n_embd * bpw / 8)
+    output = int(n_vocab * n_embd * max(bpw, 6.56) / 8)  # quantizers keep the head larger
+    n_layers = entry["layers"]
+    per_layer = max(total - embed - output, 0) // n_layers
+    active = 1.0
+    if entry.get("active_parameters"):
+        active = entry["active_parameters"] / entry["parameters"]
+    kv_lora = entry.get("kv_lora_rank", 0)
+    return ModelShape(
+        name=f"{entry['name']} {quant}",
+        architecture=entry["architecture"],
+        n_layers=n_layers,
+        n_embd=n_embd,
+        n_ff=entry["feed_forward_length"],
+        n_vocab=n_vocab,
+        n_head=entry["heads"],
+        n_head_kv=entry["kv_heads"],
+        head_k=entry["key_length"],
+        head_v=entry["value_length"],
+        n_ctx_train=entry["context_length"],
+        layer_bytes=(per_layer,) * n_layers,
+        embed_bytes=embed,
+        output_bytes=output,
+        mla_kv=kv_lora + entry.get("rope_dimension", 0) if kv_lora else 0,
+        active_fraction=active,
+    )
