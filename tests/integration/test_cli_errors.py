@@ -72,3 +72,28 @@ def test_inspect_reports_a_truncated_header(r1_header_path: Path) -> None:
     assert info["architecture"] == "qwen2" and info["layers"] == 28
     assert info["quantization"] == "Q4_K_M" and info["chat_template"] is True
     assert info["truncated"] is True
+
+
+def test_fit_on_the_r1_header_reports_the_kv_formula_and_tensor_sum(r1_header_path: Path) -> None:
+    r = ponder("fit", str(r1_header_path), "--ctx", "8192", "--json")
+    assert r.code == 0, r.stderr
+    fit = r.events[0]
+    assert fit["memory"]["kv_cache"] == 28 * 8192 * 4 * (128 + 128) * 2
+    assert fit["memory"]["weights"] == 4_677_120_000
+    assert fit["n_ctx"] == 8192
+
+
+def test_hw_prints_a_verdict_for_every_size() -> None:
+    r = ponder("hw")
+    assert r.code == 0, r.stderr
+    for size in ("1.5B", "7B", "8B", "14B", "32B", "70B", "671B"):
+        assert size in r.stdout
+    verdict_lines = [line for line in r.stdout.splitlines() if "DeepSeek-R1" in line]
+    assert len(verdict_lines) == 8
+    assert all(("CPU only" in v) or ("Too large" in v) or ("GPU" in v) for v in verdict_lines)
+
+
+def test_unknown_catalog_id_lists_the_known_ones() -> None:
+    r = ponder("fit", "r1-9000b")
+    assert r.code == 2
+    assert "Known models: r1-distill-qwen-1.5b" in assert_one_clear_line(r.stderr)

@@ -1,0 +1,123 @@
+"""Memory estimate, offload plan and verdicts.
+
+GPUs cannot run here, so GPU cases use a hand-made ``HardwareSnapshot`` (the probe's own
+output type) describing a GPU; the numbers checked are the planner's decisions.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import pytest
+
+from app.core.gguf import read_header
+from app.hardware.estimator import breakdown, kv_cache_bytes
+from app.hardware.planner import plan
+from app.hardware.probe import GpuInfo, HardwareSnapshot
+from app.hardware.shape import (
+    ModelShape,
+    catalog_entry,
+    load_catalog,
+    shape_from_catalog,
+    shape_from_header,
+)
+
+GB = 10**9
+
+
+def machine(ram_gb: float, vram_gb: float = 0, backend: str = "CUDA") -> HardwareSnapshot:
+    gpus = (
+        (GpuInfo("Test GPU", "nvidia", int(vram_gb * GB), int(vram_gb * GB), 1000e9),)
+        if vram_gb
+        else ()
+    )
+    return HardwareSnapshot(
+        "Test CPU",
+        8,
+        16,
+        ("avx2",),
+        int(ram_gb * GB),
+        int(ram_gb * GB),
+        gpus,
+        cpu_bandwidth=50e9,
+        backend=backend if vram_gb else "CPU",
+    )
+
+
+@pytest.fixture(scope="module")
+def r1_7b(r1_header_path: Path) -> ModelShape:
+    return shape_from_header(read_header(r1_header_path))
+
+
+def test_r1_7b_kv_cache_and_weights_match_the_hand_worked_formula(
+    r1_7b: ModelShape, r1_header_path: Path
+) -> None:
+    # 28 layers x 8192 tokens x 4 KV heads x (128 K + 128 V) x 2 bytes (f16)
+    assert kv_cache_bytes(r1_7b, 8192) == 28 * 8192 * 4 * (128 + 128) * 2 == 469_762_048
+    assert r1_7b.weights_bytes == read_header(r1_header_path).tensor_bytes == 4_677_120_000
+
+
+def test_sliding_window_layers_cache_only_their_window(gemma_path: Path) -> None:
+    gemma = shape_from_header(read_header(gemma_path))
+    assert (gemma.n_swa, gemma.swa_pattern) == (512, 6)
+    per_token = 1 * (256 + 256) * 2
+    # 3 of 18 layers are global (every 6th); the other 15 hold 512 + one 512-token batch.
+    assert kv_cache_bytes(gemma, 32768) == (3 * 32768 + 15 * 1024) * per_token
+
+
+def test_mla_caches_one_latent_per_token() -> None:
+    r1 = shape_from_catalog(catalog_entry("r1-671b"))
+    assert r1.mla_kv == 512 + 64
+    assert kv_cache_bytes(r1, 8192) == 61 * 8192 * 576 * 2
+
+
+def test_fits_on_gpu_with_the_output_head() -> None:
+    p = plan(shape_from_catalog(catalog_entry("r1-distill-qwen-7b")), machine(32, 24))
+    assert p.verdict == "gpu"
+    assert p.n_gpu_layers == 29  # 28 layers + the output head
+    assert p.n_ctx == 16384
+    assert p.summary.startswith("Fits on GPU, ~")
+
+
+def test_context_shrinks_before_layers_leave_the_gpu() -> None:
+    shape = shape_from_catalog(catalog_entry("r1-distill-qwen-7b"))
+    full_16k = breakdown(shape, 16384, 29).vram
+    full_4k = breakdown(shape, 4096, 29).vram
+    vram = (full_16k + full_4k) / 2 / GB  # room for every layer, but not at 16k
+    p = plan(shape, machine(32, vram))
+    assert p.verdict == "gpu" and p.n_ctx < 16384
+    assert f"(context {p.n_ctx:,})" in p.summary
+
+
+def test_partial_offload_when_the_gpu_is_small() -> None:
+    p = plan(shape_from_catalog(catalog_entry("r1-distill-llama-70b")), machine(64, 24))
+    assert p.verdict == "partial"
+    assert 10 < p.n_gpu_layers < 80
+    assert p.memory.vram <= 24 * GB
+    assert p.summary.startswith(f"Partial offload {p.n_gpu_layers}/81 layers")
+
+
+def test_too_large_says_how_much_it_needs_and_has() -> None:
+    p = plan(shape_from_catalog(catalog_entry("r1-671b")), machine(24))
+    assert p.verdict == "too_large"
+    assert p.summary.startswith("Too large: needs 13") and "has 24.0 GB" in p.summary
+
+
+def test_every_catalog_size_gets_a_verdict_on_this_kind_of_machine() -> None:
+    hw = machine(24)
+    verdicts = {
+        e["size_label"]: plan(shape_from_catalog(e), hw).verdict for e in load_catalog()["models"]
+    }
+    assert verdicts["1.5B"] == "cpu" and verdicts["671B"] == "too_large"
+    assert len(load_catalog()["models"]) == 8
+
+
+def test_unified_memory_counts_gpu_and_cpu_use_together() -> None:
+    mac = dataclasses.replace(
+        machine(16),
+        backend="Metal",
+        gpus=(GpuInfo("Apple M2", "apple", int(10.5 * GB), int(10.5 * GB), 100e9, unified=True),),
+    )
+    p = plan(shape_from_catalog(catalog_entry("r1-distill-qwen-14b")), mac)
+    assert p.memory.vram + p.memory.ram - p.memory.ram_reserve <= 16 * GB
