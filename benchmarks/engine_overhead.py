@@ -138,7 +138,8 @@ def main() -> int:
         "--model", type=Path, default=ROOT / ".cache" / "test-models" / "gemma-3-270m-q4_k_m.gguf"
     )
     ap.add_argument("--lengths", type=int, nargs="+", default=[1024, 4096, 8192])
-    ap.add_argument("--rounds", type=int, default=2)
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--name", default="engine_overhead", help="results file name (no suffix)")
     args = ap.parse_args()
     threads = default_threads()
     n_ctx = max(args.lengths) + 256
@@ -199,7 +200,7 @@ def main() -> int:
         "date": time.strftime("%Y-%m-%d %H:%M"),
     }
     RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "engine_overhead.json").write_text(
+    (RESULTS / f"{args.name}.json").write_text(
         json.dumps({"meta": meta, "rows": rows}, indent=2) + "\n"
     )
     lines = [
@@ -217,7 +218,7 @@ def main() -> int:
         f"| {r['ponder_vs_native']:.3f} |"
         for r in rows
     ]
-    (RESULTS / "engine_overhead.md").write_text("\n".join(lines) + "\n")
+    (RESULTS / f"{args.name}.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
     return 0
 
