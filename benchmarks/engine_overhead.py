@@ -154,6 +154,7 @@ def main() -> int:
         n_batch=512,
         n_threads=threads,
         flash_attn=True,
+        swa_full=False,  # as the engine and llama-bench: a windowed cache for SWA layers
         seed=1,
         verbose=False,
     )

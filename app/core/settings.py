@@ -1,0 +1,85 @@
+"""User settings: typed, saved as versioned JSON, never a reason not to start.
+
+A value that is missing, of the wrong type or out of range falls back to its default
+(and is logged), so a hand-edited or older settings file cannot stop the app.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from app.core.atomic import write_atomic
+
+log = logging.getLogger(__name__)
+
+SCHEMA_VERSION = 1
+
+
+@dataclass(frozen=True)
+class Settings:
+    n_ctx: int = 0  # 0: planned for this machine
+    gpu_layers: int = -1  # -1: auto (planned)
+    threads: int = 0  # 0: physical cores
+    temperature: float = 0.6
+    top_p: float = 0.95
+    max_tokens: int = 8192
+    think_budget: int = 0  # 0: no budget
+    thinking_panel: Literal["open", "collapsed"] = "open"
+    theme: Literal["system", "light", "dark"] = "system"
+    font_size: int = 11
+    boxed_answers: bool = False  # ask for the final answer in \\boxed{} (math)
+    system_prompt: str = ""  # R1 works best without one
+
+    def validated(self) -> Settings:
+        """A copy with every out-of-range value replaced by its default."""
+        default = Settings()
+        checks: dict[str, bool] = {
+            "n_ctx": self.n_ctx == 0 or 256 <= self.n_ctx <= 1_048_576,
+            "gpu_layers": self.gpu_layers >= -1,
+            "threads": 0 <= self.threads <= 1024,
+            "temperature": 0.0 <= self.temperature <= 2.0,
+            "top_p": 0.0 < self.top_p <= 1.0,
+            "max_tokens": 1 <= self.max_tokens <= 1_048_576,
+            "think_budget": self.think_budget >= 0,
+            "thinking_panel": self.thinking_panel in ("open", "collapsed"),
+            "theme": self.theme in ("system", "light", "dark"),
+            "font_size": 6 <= self.font_size <= 48,
+        }
+        bad = {name: getattr(default, name) for name, ok in checks.items() if not ok}
+        for name, fallback in bad.items():
+            log.warning(
+                "setting %s=%r is out of range; using %r", name, getattr(self, name), fallback
+            )
+        return dataclasses.replace(self, **bad)
+
+
+def load_settings(path: Path) -> Settings:
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return Settings()
+    except (OSError, ValueError) as exc:
+        log.warning("settings file %s unreadable (%s); using defaults", path, exc)
+        return Settings()
+    if not isinstance(raw, dict):
+        return Settings()
+    values: dict[str, Any] = {}
+    for f in dataclasses.fields(Settings):
+        if f.name not in raw:
+            continue
+        value, default = raw[f.name], getattr(Settings(), f.name)
+        if type(value) is type(default) or (isinstance(default, float) and type(value) is int):
+            values[f.name] = type(default)(value)
+        else:
+            log.warning("setting %s has the wrong type (%r); using the default", f.name, value)
+    return Settings(**values).validated()
+
+
+def save_settings(path: Path, settings: Settings) -> None:
+    data = {"schema_version": SCHEMA_VERSION, **dataclasses.asdict(settings)}
+    write_atomic(path, json.dumps(data, indent=2) + "\n")

@@ -1,0 +1,272 @@
+"""Conversations in SQLite: saved as they happen, recovered after a crash.
+
+WAL mode with ``synchronous=NORMAL``: each committed write survives the app or the engine
+being killed. A user message is saved when it is sent; a streaming reply is saved when it
+starts and checkpointed while it streams, so after a crash it reappears, marked
+interrupted, with what had been saved. The schema has a version (``PRAGMA user_version``)
+and forward migrations.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from app.core.errors import AppError
+
+MessageState = Literal["complete", "streaming", "interrupted", "stopped", "error"]
+
+
+def _v1(db: sqlite3.Connection) -> None:
+    # Statement by statement: executescript() would commit the migration's transaction.
+    _run_script(
+        db,
+        """
+        CREATE TABLE conversations (
+            id INTEGER PRIMARY KEY,
+            title TEXT NOT NULL DEFAULT '',
+            model TEXT NOT NULL DEFAULT '',
+            system TEXT NOT NULL DEFAULT '',
+            created_at REAL NOT NULL,
+            updated_at REAL NOT NULL,
+            deleted_at REAL
+        );
+        CREATE TABLE messages (
+            id INTEGER PRIMARY KEY,
+            conversation_id INTEGER NOT NULL REFERENCES conversations(id) ON DELETE CASCADE,
+            position INTEGER NOT NULL,
+            role TEXT NOT NULL CHECK (role IN ('system', 'user', 'assistant')),
+            content TEXT NOT NULL DEFAULT '',
+            reasoning TEXT NOT NULL DEFAULT '',
+            state TEXT NOT NULL DEFAULT 'complete',
+            model TEXT NOT NULL DEFAULT '',
+            stats TEXT,
+            created_at REAL NOT NULL,
+            updated_at REAL NOT NULL
+        );
+        CREATE INDEX messages_by_conversation ON messages(conversation_id, position);
+        CREATE INDEX conversations_by_update ON conversations(updated_at);
+        """,
+    )
+
+
+def _run_script(db: sqlite3.Connection, script: str) -> None:
+    for statement in script.split(";"):
+        if statement.strip():
+            db.execute(statement)
+
+
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_v1]
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+@dataclass(frozen=True)
+class ConversationRow:
+    id: int
+    title: str
+    model: str
+    system: str
+    created_at: float
+    updated_at: float
+
+
+@dataclass(frozen=True)
+class MessageRow:
+    id: int
+    conversation_id: int
+    position: int
+    role: str
+    content: str
+    reasoning: str
+    state: MessageState
+    model: str
+    stats: dict[str, Any] | None
+    created_at: float
+
+
+class _Tx:
+    def __init__(self, db: sqlite3.Connection) -> None:
+        self.db = db
+
+    def __enter__(self) -> sqlite3.Connection:
+        self.db.execute("BEGIN")
+        return self.db
+
+    def __exit__(self, kind: object, value: object, tb: object) -> None:
+        self.db.execute("COMMIT" if kind is None else "ROLLBACK")
+
+
+class ChatStore:
+    """One SQLite file of conversations. Use from one thread (the GUI thread)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self.db = sqlite3.connect(path, isolation_level=None)
+            self.db.execute("PRAGMA journal_mode=WAL")
+            self.db.execute("PRAGMA synchronous=NORMAL")
+            self.db.execute("PRAGMA foreign_keys=ON")
+            self._migrate()
+        except sqlite3.DatabaseError as exc:
+            raise AppError(
+                f"The chat database {path} cannot be opened: {exc}.",
+                "Move the file aside to start fresh; Ponder will create a new one.",
+            ) from exc
+
+    def _migrate(self) -> None:
+        version = self.db.execute("PRAGMA user_version").fetchone()[0]
+        if version > SCHEMA_VERSION:
+            raise AppError(
+                f"The chat database was written by a newer Ponder (schema {version}).",
+                "Update Ponder to open it.",
+            )
+        for n in range(version, SCHEMA_VERSION):
+            with self.transaction():
+                MIGRATIONS[n](self.db)
+                self.db.execute(f"PRAGMA user_version = {n + 1}")
+
+    def transaction(self) -> _Tx:
+        """``with store.transaction():`` commits the block, or rolls it back on error."""
+        return _Tx(self.db)
+
+    def close(self) -> None:
+        self.db.close()
+
+    # -- conversations -----------------------------------------------------------------
+
+    def create_conversation(self, title: str = "", model: str = "", system: str = "") -> int:
+        now = time.time()
+        cur = self.db.execute(
+            "INSERT INTO conversations (title, model, system, created_at, updated_at) "
+            "VALUES (?, ?, ?, ?, ?)",
+            (title, model, system, now, now),
+        )
+        return int(cur.lastrowid or 0)
+
+    def conversations(self, query: str = "") -> list[ConversationRow]:
+        """Newest first; ``query`` matches titles and message text (case-insensitive)."""
+        sql = (
+            "SELECT id, title, model, system, created_at, updated_at FROM conversations c "
+            "WHERE deleted_at IS NULL"
+        )
+        args: tuple[Any, ...] = ()
+        if query:
+            like = f"%{_escape_like(query)}%"
+            sql += (
+                " AND (title LIKE ? ESCAPE '\\' OR EXISTS (SELECT 1 FROM messages m WHERE "
+                "m.conversation_id = c.id AND m.content LIKE ? ESCAPE '\\'))"
+            )
+            args = (like, like)
+        rows = self.db.execute(sql + " ORDER BY updated_at DESC, id DESC", args).fetchall()
+        return [ConversationRow(*r) for r in rows]
+
+    def conversation(self, cid: int) -> ConversationRow | None:
+        row = self.db.execute(
+            "SELECT id, title, model, system, created_at, updated_at "
+            "FROM conversations WHERE id = ?",
+            (cid,),
+        ).fetchone()
+        return ConversationRow(*row) if row else None
+
+    def rename(self, cid: int, title: str) -> None:
+        self.db.execute("UPDATE conversations SET title = ? WHERE id = ?", (title, cid))
+
+    def delete(self, cid: int) -> None:
+        """Hide a conversation (``undelete`` brings it back until ``purge_deleted``)."""
+        self.db.execute("UPDATE conversations SET deleted_at = ? WHERE id = ?", (time.time(), cid))
+
+    def undelete(self, cid: int) -> None:
+        self.db.execute("UPDATE conversations SET deleted_at = NULL WHERE id = ?", (cid,))
+
+    def purge_deleted(self) -> None:
+        self.db.execute("DELETE FROM conversations WHERE deleted_at IS NOT NULL")
+
+    # -- messages ----------------------------------------------------------------------
+
+    def add_message(
+        self,
+        cid: int,
+        role: str,
+        content: str,
+        *,
+        reasoning: str = "",
+        state: MessageState = "complete",
+        model: str = "",
+    ) -> int:
+        now = time.time()
+        with self.transaction():
+            pos = self.db.execute(
+                "SELECT COALESCE(MAX(position) + 1, 0) FROM messages WHERE conversation_id = ?",
+                (cid,),
+            ).fetchone()[0]
+            cur = self.db.execute(
+                "INSERT INTO messages (conversation_id, position, role, content, reasoning, "
+                "state, model, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (cid, pos, role, content, reasoning, state, model, now, now),
+            )
+            self.db.execute("UPDATE conversations SET updated_at = ? WHERE id = ?", (now, cid))
+        return int(cur.lastrowid or 0)
+
+    def checkpoint(self, mid: int, content: str, reasoning: str) -> None:
+        """Save a streaming reply's text so far."""
+        self.db.execute(
+            "UPDATE messages SET content = ?, reasoning = ?, updated_at = ? WHERE id = ?",
+            (content, reasoning, time.time(), mid),
+        )
+
+    def finish_message(
+        self,
+        mid: int,
+        content: str,
+        reasoning: str,
+        state: MessageState,
+        stats: dict[str, Any] | None = None,
+    ) -> None:
+        self.db.execute(
+            "UPDATE messages SET content = ?, reasoning = ?, state = ?, stats = ?, "
+            "updated_at = ? WHERE id = ?",
+            (content, reasoning, state, json.dumps(stats) if stats else None, time.time(), mid),
+        )
+
+    def truncate_after(self, cid: int, position: int) -> None:
+        """Remove the messages after ``position`` (edit-and-resend replaces them)."""
+        self.db.execute(
+            "DELETE FROM messages WHERE conversation_id = ? AND position > ?", (cid, position)
+        )
+
+    def messages(self, cid: int) -> list[MessageRow]:
+        rows = self.db.execute(
+            "SELECT id, conversation_id, position, role, content, reasoning, state, model, "
+            "stats, created_at FROM messages WHERE conversation_id = ? ORDER BY position",
+            (cid,),
+        ).fetchall()
+        return [
+            MessageRow(
+                id=r[0],
+                conversation_id=r[1],
+                position=r[2],
+                role=r[3],
+                content=r[4],
+                reasoning=r[5],
+                state=r[6],
+                model=r[7],
+                stats=json.loads(r[8]) if r[8] else None,
+                created_at=r[9],
+            )
+            for r in rows
+        ]
+
+    def recover_interrupted(self) -> int:
+        """At start-up: replies still marked streaming were cut off by a crash."""
+        cur = self.db.execute("UPDATE messages SET state = 'interrupted' WHERE state = 'streaming'")
+        return cur.rowcount
+
+
+def _escape_like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")

@@ -1,0 +1,44 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from app.core.settings import SCHEMA_VERSION, Settings, load_settings, save_settings
+
+
+def test_round_trip_with_schema_version(tmp_path: Path) -> None:
+    path = tmp_path / "settings.json"
+    s = Settings(
+        n_ctx=8192,
+        gpu_layers=20,
+        temperature=0.7,
+        thinking_panel="collapsed",
+        theme="dark",
+        think_budget=2000,
+    )
+    save_settings(path, s)
+    assert json.loads(path.read_text())["schema_version"] == SCHEMA_VERSION
+    assert load_settings(path) == s
+
+
+def test_missing_file_gives_r1_defaults(tmp_path: Path) -> None:
+    s = load_settings(tmp_path / "nope.json")
+    assert (s.temperature, s.top_p, s.system_prompt) == (0.6, 0.95, "")
+
+
+def test_bad_values_fall_back_one_by_one(tmp_path: Path) -> None:
+    path = tmp_path / "settings.json"
+    path.write_text(
+        json.dumps(
+            {"temperature": 9, "top_p": "high", "font_size": 14, "theme": "purple", "n_ctx": 4096}
+        )
+    )
+    s = load_settings(path)
+    assert s.temperature == 0.6 and s.top_p == 0.95 and s.theme == "system"
+    assert s.font_size == 14 and s.n_ctx == 4096  # the good ones are kept
+
+
+def test_garbage_file_does_not_stop_the_app(tmp_path: Path) -> None:
+    path = tmp_path / "settings.json"
+    path.write_bytes(b"\x00{not json")
+    assert load_settings(path) == Settings()
