@@ -24,14 +24,13 @@ from app.core.events import (
 )
 from app.core.gguf import GGUFHeader, check_loadable, read_header
 from app.core.paths import app_paths
-from app.hardware.planner import gb, plan
+from app.core.units import R1_TEMPERATURE, R1_TOP_P, format_bytes
+from app.hardware.planner import plan
 from app.hardware.probe import probe
 from app.hardware.shape import shape_from_header
 from app.inference.client import EngineClient
 from app.inference.protocol import (
     DEFAULT_MAX_TOKENS,
-    R1_TEMPERATURE,
-    R1_TOP_P,
     LoadSpec,
     ReplaySpec,
     SamplingParams,
@@ -124,8 +123,8 @@ def load_spec(args: argparse.Namespace) -> LoadSpec:
         )
         if fit.verdict == "too_large":
             raise ModelTooLargeError(
-                f"{path.name} needs about {gb(fit.memory.ram + fit.memory.vram)} to run but "
-                f"this machine has {gb(fit.ram_budget + fit.vram_budget)} free.",
+                f"{path.name} needs about {format_bytes(fit.memory.ram + fit.memory.vram)} to "
+                f"run but this machine has {format_bytes(fit.ram_budget + fit.vram_budget)} free.",
                 "Pick a smaller size or quantization (`ponder hw` shows what fits), or close "
                 "other programs.",
             )

@@ -6,9 +6,10 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from app.cli.output import human_bytes, print_json
+from app.cli.output import print_json
 from app.core.gguf import read_header
 from app.core.paths import app_paths
+from app.core.units import format_bytes
 from app.hardware.planner import FitPlan, plan
 from app.hardware.probe import HardwareSnapshot, probe
 from app.hardware.shape import (
@@ -77,19 +78,19 @@ def _hw_lines(hw: HardwareSnapshot) -> list[str]:
     lines = [
         f"CPU      {hw.cpu_model} ({hw.physical_cores} cores, {hw.logical_cores} threads"
         + (f"; {' '.join(hw.cpu_flags)})" if hw.cpu_flags else ")"),
-        f"RAM      {human_bytes(hw.ram_available)} free of {human_bytes(hw.ram_total)}"
+        f"RAM      {format_bytes(hw.ram_available)} free of {format_bytes(hw.ram_total)}"
         + (f"; ~{hw.cpu_bandwidth / 1e9:.0f} GB/s measured" if hw.cpu_bandwidth else ""),
     ]
     for g in hw.gpus:
         lines.append(
-            f"GPU      {g.name}: {human_bytes(g.vram_free)} free of "
-            f"{human_bytes(g.vram_total)}" + (" (unified)" if g.unified else "")
+            f"GPU      {g.name}: {format_bytes(g.vram_free)} free of "
+            f"{format_bytes(g.vram_total)}" + (" (unified)" if g.unified else "")
         )
     if not hw.gpus:
         lines.append("GPU      none found")
     lines.append(f"Engine   llama.cpp built for {hw.backend}")
     if hw.disk_free is not None:
-        lines.append(f"Disk     {human_bytes(hw.disk_free)} free for models")
+        lines.append(f"Disk     {format_bytes(hw.disk_free)} free for models")
     lines += [f"Note     {n}" for n in hw.notes]
     return lines
 
@@ -133,17 +134,17 @@ def run_fit(args: argparse.Namespace) -> int:
         ("Plan", f"{p.n_gpu_layers}/{p.n_layers + 1} layers on the GPU, context {p.n_ctx:,}"),
         (
             "Weights",
-            f"{human_bytes(m.weights)} (GPU {human_bytes(m.weights_gpu)}, "
-            f"CPU {human_bytes(m.weights_cpu)})",
+            f"{format_bytes(m.weights)} (GPU {format_bytes(m.weights_gpu)}, "
+            f"CPU {format_bytes(m.weights_cpu)})",
         ),
-        ("KV cache", human_bytes(m.kv)),
-        ("Compute", human_bytes(m.compute)),
-        ("Reserve", f"RAM {human_bytes(m.ram_reserve)}, GPU {human_bytes(m.gpu_reserve)}"),
+        ("KV cache", format_bytes(m.kv)),
+        ("Compute", format_bytes(m.compute)),
+        ("Reserve", f"RAM {format_bytes(m.ram_reserve)}, GPU {format_bytes(m.gpu_reserve)}"),
         (
             "Needs",
-            f"RAM {human_bytes(m.ram)} of {human_bytes(p.ram_budget)} free"
+            f"RAM {format_bytes(m.ram)} of {format_bytes(p.ram_budget)} free"
             + (
-                f", VRAM {human_bytes(m.vram)} of {human_bytes(p.vram_budget)} free"
+                f", VRAM {format_bytes(m.vram)} of {format_bytes(p.vram_budget)} free"
                 if p.gpu
                 else ""
             ),

@@ -5,9 +5,10 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from app.cli.output import human_bytes, print_json
+from app.cli.output import print_json
 from app.core.gguf import GGUFHeader, read_header
 from app.core.reasoning import OPEN_TAG
+from app.core.units import format_bytes
 
 
 def add_parser(sub: Any) -> None:
@@ -58,10 +59,10 @@ def run(args: argparse.Namespace) -> int:
         ("Attention heads", f"{info['heads']} (KV {info['kv_heads']})"),
         ("Context length", f"{info['context_length']:,}" if info["context_length"] else "?"),
         ("Chat template", "yes" if info["chat_template"] else "no (plain format)"),
-        ("Tensor data", human_bytes(info["tensor_bytes"])),
+        ("Tensor data", format_bytes(info["tensor_bytes"])),
         (
             "File",
-            f"{human_bytes(info['file_size'])}"
+            f"{format_bytes(info['file_size'])}"
             + ("  INCOMPLETE: cannot be loaded" if info["truncated"] else ""),
         ),
     ]

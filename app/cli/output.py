@@ -24,10 +24,3 @@ def print_error(error: AppError) -> None:
 def style(text: str, code: str, stream: TextIO) -> str:
     """ANSI styling only when writing to a terminal."""
     return f"\033[{code}m{text}\033[0m" if stream.isatty() else text
-
-
-def human_bytes(n: int) -> str:
-    for unit, size in (("GB", 1e9), ("MB", 1e6), ("KB", 1e3)):
-        if n >= size:
-            return f"{n / size:.2f} {unit}"
-    return f"{n} B"

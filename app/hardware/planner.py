@@ -11,13 +11,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+from app.core.units import DEFAULT_CONTEXT, format_bytes
 from app.hardware.estimator import MemoryBreakdown, breakdown
 from app.hardware.probe import GpuInfo, HardwareSnapshot
 from app.hardware.shape import ModelShape
 from app.hardware.speed import SpeedRange, predict_speed
 
 MIN_CTX = 4096
-DEFAULT_CTX = 16384
 
 Verdict = Literal["gpu", "partial", "cpu", "too_large"]
 
@@ -48,11 +48,7 @@ class FitPlan:
             return f"CPU only{speed}"
         need = self.memory.ram + self.memory.vram
         have = self.ram_budget + self.vram_budget
-        return f"Too large: needs {gb(need)}, has {gb(have)}"
-
-
-def gb(n: float) -> str:
-    return f"{n / 1e9:.1f} GB"
+        return f"Too large: needs {format_bytes(need)}, has {format_bytes(have)}"
 
 
 def _best_gpu(hw: HardwareSnapshot) -> GpuInfo | None:
@@ -66,7 +62,7 @@ def plan(
 ) -> FitPlan:
     """Plan a load. ``n_ctx=None`` picks the largest context up to 16,384 (and the trained
     length) that keeps the best placement; ``gpu_layers`` forces a layer count."""
-    wanted = n_ctx or min(DEFAULT_CTX, shape.n_ctx_train or DEFAULT_CTX)
+    wanted = n_ctx or min(DEFAULT_CONTEXT, shape.n_ctx_train or DEFAULT_CONTEXT)
     gpu = _best_gpu(hw)
     vram = gpu.vram_free if gpu else 0
     # Unified memory: what the GPU takes comes out of the same RAM.

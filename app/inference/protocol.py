@@ -4,10 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-# R1's recommended sampling (DeepSeek's model card): temperature 0.6, top-p 0.95.
-R1_TEMPERATURE = 0.6
-R1_TOP_P = 0.95
-DEFAULT_CONTEXT = 16384
+from app.core.units import R1_TEMPERATURE, R1_TOP_P
+
 DEFAULT_MAX_TOKENS = 8192
 FORCE_ANSWER_TEXT = "\n</think>\n\n"
 

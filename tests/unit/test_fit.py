@@ -101,7 +101,7 @@ def test_partial_offload_when_the_gpu_is_small() -> None:
 def test_too_large_says_how_much_it_needs_and_has() -> None:
     p = plan(shape_from_catalog(catalog_entry("r1-671b")), machine(24))
     assert p.verdict == "too_large"
-    assert p.summary.startswith("Too large: needs 13") and "has 24.0 GB" in p.summary
+    assert p.summary.startswith("Too large: needs 13") and "has 24.00 GB" in p.summary
 
 
 def test_every_catalog_size_gets_a_verdict_on_this_kind_of_machine() -> None:

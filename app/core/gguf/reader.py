@@ -17,6 +17,7 @@ from typing import Any
 
 from app.core.errors import ModelFileError
 from app.core.gguf import constants as g
+from app.core.units import format_bytes
 
 ReadAt = Callable[[int, int], bytes]
 _CHUNK = 1 << 20
@@ -320,11 +321,8 @@ def check_loadable(header: GGUFHeader) -> None:
     if header.truncated:
         have, need = header.file_size, header.expected_size
         raise GGUFError(
-            f"{header.source} is incomplete: it holds {_gb(have)} of the {_gb(need)} its "
+            f"{header.source} is incomplete: it holds {format_bytes(have)} of the "
+            f"{format_bytes(need)} its "
             "header describes.",
             "The download probably stopped early; download the model again.",
         )
-
-
-def _gb(n: int) -> str:
-    return f"{n / 1e9:.2f} GB" if n >= 1e8 else f"{n / 1e6:.1f} MB"

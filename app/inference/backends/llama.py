@@ -25,9 +25,10 @@ from app.core.errors import ContextOverflowError, EngineError
 from app.core.events import StopReason
 from app.core.gguf import check_loadable, read_header
 from app.core.reasoning import prompt_opens_reasoning
+from app.core.units import DEFAULT_CONTEXT
 from app.inference.backends.base import Control, Emit
 from app.inference.detokenizer import IncrementalDetokenizer
-from app.inference.protocol import DEFAULT_CONTEXT, GenerateRequest, LoadSpec, SamplingParams
+from app.inference.protocol import GenerateRequest, LoadSpec, SamplingParams
 from app.inference.reply import ReplyAssembler
 from app.inference.templates import ChatTemplate, RenderedPrompt
 
