@@ -52,6 +52,7 @@ class ReasoningSplitter:
 
     def __init__(self, prompt_opened: bool = False) -> None:
         self.state = SplitState.REASONING if prompt_opened else SplitState.START
+        self.saw_reasoning = prompt_opened  # the output has (had) a reasoning part
         self._held = ""  # text not yet classified: partial tag and/or trailing whitespace
         self._skip_ws = True  # drop whitespace at the start of a part
 
@@ -91,6 +92,7 @@ class ReasoningSplitter:
         stripped = text.lstrip()
         if stripped.startswith(OPEN_TAG):
             self.state = SplitState.REASONING
+            self.saw_reasoning = True
             self._skip_ws = True
             return stripped[len(OPEN_TAG) :]
         if not stripped or OPEN_TAG.startswith(stripped):

@@ -159,7 +159,7 @@ class ReplyAssembler:
         """Flush held text, emit ``Done`` and return the stats."""
         now = self._clock()
         self._route(self._splitter.feed(self._stops.flush()) + self._splitter.finish(), now)
-        if self.reasoning_tokens and self._t_think_end is None:
+        if self._splitter.saw_reasoning and self._t_think_end is None:
             self._t_think_end = now
         if stop_reason == "eos" and self.thinking_ended_by == "think_budget":
             stop_reason = "think_budget"
@@ -173,7 +173,7 @@ class ReplyAssembler:
         now = self._clock() if now is None else now
         prefill_s = (self._t_prefill_end or now) - self._t_prefill_start
         reasoning_s = None
-        if self.reasoning_tokens and self._t_first is not None:
+        if self._splitter.saw_reasoning and self._t_first is not None:
             reasoning_s = round((self._t_think_end or now) - self._t_first, 4)
         stats = GenerationStats(
             prompt_tokens=self.prompt_tokens,
@@ -212,8 +212,8 @@ class ReplyAssembler:
                 self._emit(AnswerDelta(seg.text))
         if (
             self._t_think_end is None
-            and self._splitter.state is SplitState.ANSWER
-            and self.reasoning_tokens
+            and self._splitter.saw_reasoning
+            and (self._splitter.state is SplitState.ANSWER)
         ):
             self._t_think_end = now
             if self.thinking_ended_by is None:

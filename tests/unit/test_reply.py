@@ -95,3 +95,15 @@ def test_stop_matcher_releases_a_false_alarm() -> None:
     m = StopMatcher(["\nUser:"])
     assert m.feed("a\nUs") == ("a", False)
     assert m.feed("ually") == ("\nUsually", False)
+
+
+def test_reasoning_closed_by_the_first_token_still_counts_as_thinking() -> None:
+    clock, events = Clock(), []
+    asm = ReplyAssembler(events.append, prompt_opened=True, clock=clock)
+    clock.t += 0.1
+    asm.add_token("</think>")
+    clock.t += 5.0
+    asm.add_token("Answer")
+    stats = asm.finish("eos")
+    assert stats.thinking_ended_by == "model"
+    assert stats.reasoning_s == pytest.approx(0.0)
