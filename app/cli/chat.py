@@ -12,7 +12,7 @@ from typing import Any, TextIO
 
 from app.cli.output import print_error, print_json, style
 from app.core.conversation import Conversation
-from app.core.errors import AppError, BadInputError, ModelFileError, ModelTooLargeError
+from app.core.errors import AppError, BadInputError, ModelFileError
 from app.core.events import (
     AnswerDelta,
     Done,
@@ -24,10 +24,7 @@ from app.core.events import (
 )
 from app.core.gguf import GGUFHeader, check_loadable, read_header
 from app.core.paths import app_paths
-from app.core.units import R1_TEMPERATURE, R1_TOP_P, format_bytes
-from app.hardware.planner import plan
-from app.hardware.probe import probe
-from app.hardware.shape import shape_from_header
+from app.core.units import R1_TEMPERATURE, R1_TOP_P
 from app.inference.client import EngineClient
 from app.inference.protocol import (
     DEFAULT_MAX_TOKENS,
@@ -35,7 +32,6 @@ from app.inference.protocol import (
     ReplaySpec,
     SamplingParams,
 )
-from app.inference.system import accelerator_backend
 
 
 def add_parser(sub: Any) -> None:
@@ -111,26 +107,9 @@ def resolve_model(arg: str) -> tuple[Path, GGUFHeader]:
 
 
 def load_spec(args: argparse.Namespace) -> LoadSpec:
-    """Where the layers go and how much context: planned for this machine unless given."""
-    path, header = resolve_model(args.model)
-    layers, ctx = args.gpu_layers, args.ctx
-    if layers < 0 or ctx == 0:
-        fit = plan(
-            shape_from_header(header),
-            probe(backend=accelerator_backend(), bandwidth=False),
-            n_ctx=ctx or None,
-            gpu_layers=None if layers < 0 else layers,
-        )
-        if fit.verdict == "too_large":
-            raise ModelTooLargeError(
-                f"{path.name} needs about {format_bytes(fit.memory.ram + fit.memory.vram)} to "
-                f"run but this machine has {format_bytes(fit.ram_budget + fit.vram_budget)} free.",
-                "Pick a smaller size or quantization (`ponder hw` shows what fits), or close "
-                "other programs.",
-            )
-        layers = fit.n_gpu_layers if layers < 0 else layers
-        ctx = ctx or fit.n_ctx
-    return LoadSpec(str(path), n_ctx=ctx, n_gpu_layers=layers)
+    """The load request; the engine plans GPU layers and context when they are left auto."""
+    path, _ = resolve_model(args.model)
+    return LoadSpec(str(path), n_ctx=args.ctx, n_gpu_layers=args.gpu_layers)
 
 
 def _turns(args: argparse.Namespace) -> Iterator[str]:

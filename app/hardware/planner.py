@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+from app.core.errors import ModelTooLargeError
 from app.core.units import DEFAULT_CONTEXT, format_bytes
 from app.hardware.estimator import MemoryBreakdown, breakdown
 from app.hardware.probe import GpuInfo, HardwareSnapshot
@@ -109,6 +110,27 @@ def plan(
         if fits(breakdown(shape, ctx, 0)):
             return make("cpu", 0, ctx)
     return make("too_large", 0, contexts[-1])
+
+
+def plan_load(
+    shape: ModelShape, hw: HardwareSnapshot, n_ctx: int = 0, gpu_layers: int = -1
+) -> tuple[int, int]:
+    """(GPU layers, context) to load with; 0 context and -1 layers mean "plan them".
+
+    Raises:
+        ModelTooLargeError: the model is predicted not to fit at all.
+    """
+    if gpu_layers >= 0 and n_ctx:
+        return gpu_layers, n_ctx
+    fit = plan(shape, hw, n_ctx=n_ctx or None, gpu_layers=None if gpu_layers < 0 else gpu_layers)
+    if fit.verdict == "too_large":
+        raise ModelTooLargeError(
+            f"{shape.name} needs about {format_bytes(fit.memory.ram + fit.memory.vram)} to "
+            f"run but this machine has {format_bytes(fit.ram_budget + fit.vram_budget)} free.",
+            "Pick a smaller size or quantization (`ponder hw` shows what fits), or close "
+            "other programs.",
+        )
+    return (fit.n_gpu_layers if gpu_layers < 0 else gpu_layers), (n_ctx or fit.n_ctx)
 
 
 def _shrinking(n_ctx: int) -> list[int]:

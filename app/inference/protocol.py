@@ -12,8 +12,8 @@ FORCE_ANSWER_TEXT = "\n</think>\n\n"
 
 @dataclass(frozen=True, slots=True)
 class LoadSpec:
-    """How to load a GGUF. ``n_gpu_layers=-1`` offloads every layer; ``n_ctx=0`` picks
-    ``min(trained context, DEFAULT_CONTEXT)``."""
+    """How to load a GGUF. ``n_gpu_layers=-1`` and ``n_ctx=0`` ask the engine to plan them
+    for this machine (``app.hardware.planner.plan_load``)."""
 
     model_path: str
     n_ctx: int = 0

@@ -121,3 +121,20 @@ def test_unified_memory_counts_gpu_and_cpu_use_together() -> None:
     )
     p = plan(shape_from_catalog(catalog_entry("r1-distill-qwen-14b")), mac)
     assert p.memory.vram + p.memory.ram - p.memory.ram_reserve <= 16 * GB
+
+
+def test_the_engine_refuses_a_model_that_cannot_fit_with_both_numbers() -> None:
+    from app.core.errors import ModelTooLargeError
+    from app.hardware.planner import plan_load
+
+    with pytest.raises(ModelTooLargeError) as err:
+        plan_load(shape_from_catalog(catalog_entry("r1-671b")), machine(24))
+    assert "needs about 13" in err.value.message and "has 24.00 GB free" in err.value.message
+    assert plan_load(shape_from_catalog(catalog_entry("r1-distill-qwen-7b")), machine(32, 24)) == (
+        29,
+        16384,
+    )
+    assert plan_load(shape_from_catalog(catalog_entry("r1-671b")), machine(24), 4096, 0) == (
+        0,
+        4096,
+    )  # both given: the user's choice stands

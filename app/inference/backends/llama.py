@@ -25,7 +25,9 @@ from app.core.errors import ContextOverflowError, EngineError
 from app.core.events import StopReason
 from app.core.gguf import check_loadable, read_header
 from app.core.reasoning import prompt_opens_reasoning
-from app.core.units import DEFAULT_CONTEXT
+from app.hardware.planner import plan_load
+from app.hardware.probe import probe
+from app.hardware.shape import shape_from_header
 from app.inference.backends.base import Control, Emit
 from app.inference.detokenizer import IncrementalDetokenizer
 from app.inference.protocol import GenerateRequest, LoadSpec, SamplingParams
@@ -56,17 +58,19 @@ class LlamaBackend:
         check_loadable(header)
         self.spec = spec
         self.model_name = os.path.basename(spec.model_path)
-        trained = header.arch_get("context_length") or DEFAULT_CONTEXT
-        self.n_ctx = spec.n_ctx or min(int(trained), DEFAULT_CONTEXT)
         self.template = ChatTemplate.from_header(header)
         accel = [b for b in compiled_backends() if b != "CPU"]
         can_offload = bool(accel) and llama_cpp.llama_supports_gpu_offload()
-        self.n_gpu_layers = spec.n_gpu_layers if can_offload else 0
+        # --gpu-layers auto and the default context come from the fit planner, here in the
+        # engine so every caller (CLI, GUI) loads the same way and a model that cannot fit
+        # is refused before llama.cpp tries.
+        hw = probe(backend=accel[0] if can_offload else "CPU", bandwidth=False)
+        layers, self.n_ctx = plan_load(
+            shape_from_header(header), hw, spec.n_ctx, spec.n_gpu_layers if can_offload else 0
+        )
         n_layers = int(header.arch_get("block_count") or 0)
         self.n_swa = int(header.arch_get("attention.sliding_window") or 0)
-        self.offloaded_layers = (
-            n_layers + 1 if self.n_gpu_layers < 0 else min(self.n_gpu_layers, n_layers + 1)
-        )
+        self.n_gpu_layers = self.offloaded_layers = min(layers, n_layers + 1)
         self.backend_name = accel[0] if can_offload and self.offloaded_layers else "CPU"
 
         t0 = time.perf_counter()
