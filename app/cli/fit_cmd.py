@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from app.cli.output import print_json
+from app.cli.output import print_json, print_rows
 from app.core.gguf import read_header
 from app.core.paths import app_paths
 from app.core.units import format_bytes
@@ -115,9 +115,7 @@ def run_hw(args: argparse.Namespace) -> int:
         return 0
     print("\n".join(_hw_lines(hw)))
     print()
-    width = max(len(r["name"]) + len(r["quant"]) + 1 for r in ladder)
-    for r in ladder:
-        print(f"{r['name'] + ' ' + r['quant']:<{width}}  {r['summary']}")
+    print_rows([(f"{r['name']} {r['quant']}", r["summary"]) for r in ladder])
     return 0
 
 
@@ -150,7 +148,5 @@ def run_fit(args: argparse.Namespace) -> int:
             ),
         ),
     ]
-    width = max(len(k) for k, _ in rows)
-    for k, v in rows:
-        print(f"{k:<{width}}  {v}")
+    print_rows(rows)
     return 0

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from app.cli.output import print_json
+from app.cli.output import print_json, print_rows
 from app.core.gguf import GGUFHeader, read_header
 from app.core.reasoning import OPEN_TAG
 from app.core.units import format_bytes
@@ -66,9 +66,7 @@ def run(args: argparse.Namespace) -> int:
             + ("  INCOMPLETE: cannot be loaded" if info["truncated"] else ""),
         ),
     ]
-    width = max(len(k) for k, _ in rows)
-    for key, value in rows:
-        print(f"{key:<{width}}  {value}")
+    print_rows(rows)
     for warning in info["warnings"]:
         print(f"Warning: {warning}")
     return 0

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Sequence
 from typing import Any, TextIO
 
 from app.core.errors import AppError
@@ -19,6 +20,13 @@ def print_error(error: AppError) -> None:
     """One clear line on stderr (the message, then what to do)."""
     sys.stderr.write(f"ponder: {error}\n")
     sys.stderr.flush()
+
+
+def print_rows(rows: Sequence[tuple[str, object]]) -> None:
+    """Label/value pairs with the values aligned in one column."""
+    width = max((len(k) for k, _ in rows), default=0)
+    for key, value in rows:
+        print(f"{key:<{width}}  {value}")
 
 
 def style(text: str, code: str, stream: TextIO) -> str:
