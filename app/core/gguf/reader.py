@@ -156,6 +156,13 @@ class _Cursor:
         self.pos += n
         return self._buf[start : start + n]
 
+    def skip(self, n: int, what: str) -> None:
+        """Advance like ``take`` without copying the bytes when they are buffered."""
+        if 0 <= n <= self.remaining() and self.pos + n <= self._buf_start + len(self._buf):
+            self.pos += n
+        else:
+            self.take(n, what)
+
     def unpack(self, fmt: str, what: str) -> Any:
         return struct.unpack(fmt, self.take(struct.calcsize(fmt), what))[0]
 
@@ -194,6 +201,16 @@ def _read_value(cur: _Cursor, type_id: int, key: str, depth: int = 0) -> Any:
         if not keep:
             return ArrayStub(elem_type, count)
         return list(struct.unpack(f"<{count}{fmt[1]}", raw))
+    if not keep and elem_type == g.STRING:
+        # e.g. 150k BPE merges: walk the lengths, build no strings.
+        for _ in range(count):
+            n = cur.unpack("<Q", key)
+            if n > _MAX_STRING:
+                raise GGUFError(
+                    f"The header has an impossible string length in {key}.", _REDOWNLOAD
+                )
+            cur.skip(n, key)
+        return ArrayStub(elem_type, count)
     items = [_read_value(cur, elem_type, key, depth + 1) for _ in range(count)]
     return items if keep else ArrayStub(elem_type, count)
 
