@@ -12,7 +12,7 @@ from typing import Any, TextIO
 
 from app.cli.output import print_error, print_json, style
 from app.core.conversation import Conversation
-from app.core.errors import AppError, BadInputError, ModelFileError
+from app.core.errors import AppError, BadInputError, ModelFileError, exit_code_for
 from app.core.events import (
     AnswerDelta,
     Done,
@@ -217,9 +217,7 @@ def run(args: argparse.Namespace) -> int:
                     printer.write(event)
                 if isinstance(event, ErrorEvent):
                     print_error(AppError(event.message, event.hint))
-                    exit_code = (
-                        2 if event.kind in ("bad_input", "bad_model", "context_overflow") else 1
-                    )
+                    exit_code = exit_code_for(event.kind)
             conversation.add_assistant("".join(answer), "".join(reasoning))
     except KeyboardInterrupt:
         return 130

@@ -64,3 +64,14 @@ class ModelTooLargeError(AppError):
     """The model is predicted not to fit in this machine's memory at all."""
 
     kind = "too_large"
+
+
+def exit_code_for(kind: str) -> int:
+    """The exit code of the error class named ``kind`` (error events carry only the kind)."""
+    pending: list[type[AppError]] = [AppError]
+    while pending:
+        cls = pending.pop()
+        if cls.kind == kind:
+            return cls.exit_code
+        pending.extend(cls.__subclasses__())
+    return AppError.exit_code
