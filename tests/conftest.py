@@ -8,6 +8,9 @@ from pathlib import Path
 
 import pytest
 
+# Tests never open a real screen (the Makefile sets this too; plain `pytest` needs it).
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
 ROOT = Path(__file__).resolve().parent.parent
 MODEL_CACHE = ROOT / ".cache" / "test-models"
 

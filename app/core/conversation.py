@@ -49,3 +49,46 @@ class Conversation:
             out.append({"role": "system", "content": self.system})
         out.extend({"role": m.role, "content": m.content} for m in self.messages)
         return out
+
+
+# DeepSeek's advice for math with R1: ask for the final answer in a box.
+BOXED_INSTRUCTION = "Please reason step by step, and put your final answer within \\boxed{}."
+
+
+def make_title(text: str, limit: int = 60) -> str:
+    """A conversation title from the user's first message: its first line, shortened at a
+    word boundary. Never from the reasoning (it starts with "Okay, so the user...")."""
+    line = next((ln.strip() for ln in text.splitlines() if ln.strip()), "")
+    line = " ".join(line.lstrip("#>*- ").split())
+    if len(line) <= limit:
+        return line
+    cut = line[:limit]
+    if " " in cut[limit // 2 :]:  # end at a word boundary unless that loses too much
+        cut = cut.rsplit(" ", 1)[0]
+    return cut.rstrip(" ,.;:") + "…"
+
+
+def conversation_from_turns(
+    turns: list[tuple[Role, str]], system: str = "", boxed: bool = False
+) -> Conversation:
+    """The history to send, from stored turns (role, answer text) in order.
+
+    A reply that failed or was stopped before writing any answer is left out together with
+    the question it answered, so roles keep alternating (several chat templates reject two
+    user turns in a row); the last user turn, the one being answered, always stays. With
+    ``boxed`` every question carries DeepSeek's "final answer within \\boxed{}" instruction
+    (every one, so the prompt prefix, and with it the engine's KV cache, stays stable).
+    """
+    conv = Conversation(system=system)
+    pending: str | None = None
+    for role, content in turns:
+        if role == "user":
+            pending = f"{content}\n\n{BOXED_INSTRUCTION}" if boxed else content
+        elif role == "assistant" and pending is not None:
+            if content.strip():
+                conv.add_user(pending)
+                conv.add_assistant(content)
+            pending = None
+    if pending is not None:
+        conv.add_user(pending)
+    return conv

@@ -39,6 +39,19 @@ class AppPaths:
     def app_log(self) -> Path:
         return self.log_dir / "ponder.log"
 
+    @property
+    def settings_file(self) -> Path:
+        return self.config_dir / "settings.json"
+
+    @property
+    def window_state(self) -> Path:
+        """Window geometry, splitter sizes, last model and chat (not settings)."""
+        return self.config_dir / "window.ini"
+
+    @property
+    def database(self) -> Path:
+        return self.data_dir / "chats.sqlite3"
+
     def ensure(self) -> AppPaths:
         for folder in (self.config_dir, self.data_dir, self.cache_dir, self.log_dir):
             folder.mkdir(parents=True, exist_ok=True)

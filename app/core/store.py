@@ -242,30 +242,41 @@ class ChatStore:
 
     def messages(self, cid: int) -> list[MessageRow]:
         rows = self.db.execute(
-            "SELECT id, conversation_id, position, role, content, reasoning, state, model, "
-            "stats, created_at FROM messages WHERE conversation_id = ? ORDER BY position",
+            f"SELECT {_MESSAGE_COLUMNS} FROM messages WHERE conversation_id = ? ORDER BY position",
             (cid,),
         ).fetchall()
-        return [
-            MessageRow(
-                id=r[0],
-                conversation_id=r[1],
-                position=r[2],
-                role=r[3],
-                content=r[4],
-                reasoning=r[5],
-                state=r[6],
-                model=r[7],
-                stats=json.loads(r[8]) if r[8] else None,
-                created_at=r[9],
-            )
-            for r in rows
-        ]
+        return [_message_row(r) for r in rows]
+
+    def message(self, mid: int) -> MessageRow | None:
+        row = self.db.execute(
+            f"SELECT {_MESSAGE_COLUMNS} FROM messages WHERE id = ?", (mid,)
+        ).fetchone()
+        return _message_row(row) if row else None
 
     def recover_interrupted(self) -> int:
         """At start-up: replies still marked streaming were cut off by a crash."""
         cur = self.db.execute("UPDATE messages SET state = 'interrupted' WHERE state = 'streaming'")
         return cur.rowcount
+
+
+_MESSAGE_COLUMNS = (
+    "id, conversation_id, position, role, content, reasoning, state, model, stats, created_at"
+)
+
+
+def _message_row(r: tuple[Any, ...]) -> MessageRow:
+    return MessageRow(
+        id=r[0],
+        conversation_id=r[1],
+        position=r[2],
+        role=r[3],
+        content=r[4],
+        reasoning=r[5],
+        state=r[6],
+        model=r[7],
+        stats=json.loads(r[8]) if r[8] else None,
+        created_at=r[9],
+    )
 
 
 def _escape_like(text: str) -> str:

@@ -1,156 +1,311 @@
-"""A first, minimal chat window: open a GGUF, send messages, watch reasoning and answer.
+"""The main window: conversations on the left, the chat on the right, the model on top.
 
-The full chat window (sidebar, persistence, Markdown, thinking panel) replaces this.
+It only assembles and wires: what is sent and saved lives in ``ChatController``, the list of
+chats in ``ConversationListModel``, each part of the screen in its own view.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import logging
 from pathlib import Path
 
-from PySide6.QtCore import Qt
-from PySide6.QtGui import QKeySequence, QShortcut, QTextCursor
+import psutil
+from PySide6.QtCore import QSettings, Qt, QTimer
+from PySide6.QtGui import QAction, QCloseEvent, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
+    QApplication,
     QFileDialog,
-    QHBoxLayout,
     QLabel,
     QMainWindow,
-    QPlainTextEdit,
-    QPushButton,
-    QToolBar,
+    QMessageBox,
+    QSizePolicy,
+    QSplitter,
     QVBoxLayout,
     QWidget,
 )
 
-from app.core.conversation import Conversation
 from app.core.errors import AppError
-from app.core.events import GenerationStats
-from app.core.gguf import check_loadable, read_header
-from app.gui.workers.engine_worker import EngineWorker
-from app.inference.protocol import LoadSpec, SamplingParams
+from app.core.events import GenerationStats, LiveStats
+from app.core.export import export_conversation
+from app.core.paths import app_paths
+from app.core.settings import Settings, save_settings
+from app.core.units import format_bytes
+from app.gui.render.math import MathRenderer
+from app.gui.style import stylesheet
+from app.gui.theme import apply_theme
+from app.gui.viewmodels.chat_controller import ChatController, ModelChoice
+from app.gui.viewmodels.conversation_list import ConversationListModel
+from app.gui.views.chat_view import ChatView
+from app.gui.views.composer import Composer
+from app.gui.views.model_picker import ModelPicker
+from app.gui.views.settings_dialog import SettingsDialog
+from app.gui.views.sidebar import Sidebar
+from app.gui.workers.model_check import ModelInfo
+
+log = logging.getLogger(__name__)
+
+MEMORY_POLL_MS = 2000
 
 
 class MainWindow(QMainWindow):
-    def __init__(self, worker: EngineWorker) -> None:
+    def __init__(
+        self,
+        controller: ChatController,
+        *,
+        math: MathRenderer | None = None,
+        state: QSettings | None = None,
+    ) -> None:
         super().__init__()
         self.setWindowTitle("Ponder")
-        self.resize(900, 680)
-        self.worker = worker
-        self.conversation = Conversation()
-        self.model: LoadSpec | None = None
-        self._reasoning: list[str] = []
-        self._answer: list[str] = []
+        self.setObjectName("mainWindow")
+        self.resize(1180, 780)
+        self.controller = controller
+        self.state = state
+        self.conversations = ConversationListModel(controller.store, self)
 
-        bar = QToolBar("Model")
-        bar.setMovable(False)
-        self.open_button = QPushButton("Open a GGUF file...")
-        self.open_button.setAccessibleName("Open a model file")
-        self.open_button.clicked.connect(self._on_open_clicked)
-        self.model_label = QLabel("No model loaded")
-        bar.addWidget(self.open_button)
-        bar.addWidget(self.model_label)
-        self.addToolBar(bar)
+        self.picker = ModelPicker(self)
+        toolbar = self.addToolBar("Model")
+        toolbar.setObjectName("modelToolbar")
+        toolbar.setMovable(False)
+        toolbar.addWidget(self.picker)
+        spacer = QWidget()
+        spacer.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
+        toolbar.addWidget(spacer)
+        self.settings_action = QAction("Settings", self)
+        self.settings_action.setShortcut(QKeySequence.StandardKey.Preferences)
+        self.settings_action.setToolTip("Model, sampling and appearance settings (Ctrl+,)")
+        self.settings_action.triggered.connect(self.open_settings)
+        toolbar.addAction(self.settings_action)
+        if (button := toolbar.widgetForAction(self.settings_action)) is not None:
+            button.setAccessibleName("Settings")
 
-        self.transcript = QPlainTextEdit(readOnly=True)
-        self.transcript.setAccessibleName("Conversation")
-        self.transcript.setPlaceholderText(
-            "Open a GGUF model, then ask directly: the model thinks on its own."
-        )
-        self.composer = QPlainTextEdit()
-        self.composer.setAccessibleName("Message")
-        self.composer.setPlaceholderText("Ask directly; the model thinks on its own")
-        self.composer.setMaximumHeight(90)
-        self.send_button = QPushButton("Send")
-        self.send_button.setAccessibleName("Send message")
-        self.send_button.clicked.connect(self._on_send_clicked)
-        self.stop_button = QPushButton("Stop")
-        self.stop_button.setAccessibleName("Stop generating")
-        self.stop_button.clicked.connect(self.worker.stop)
-        self.stop_button.setEnabled(False)
+        self.sidebar = Sidebar(self.conversations)
+        self.sidebar.setObjectName("sidebar")
+        self.sidebar.setAttribute(Qt.WidgetAttribute.WA_StyledBackground, True)
+        self.chat = ChatView(controller, math)
+        self.chat.thinking_open = controller.settings.thinking_panel == "open"
+        self.composer = Composer()
+        self.composer.boxed.setChecked(controller.settings.boxed_answers)
+        right = QWidget()
+        column = QVBoxLayout(right)
+        column.setContentsMargins(0, 0, 0, 0)
+        column.setSpacing(0)
+        column.addWidget(self.chat, 1)
+        column.addWidget(self.composer)
+        self.splitter = QSplitter(Qt.Orientation.Horizontal)
+        self.splitter.addWidget(self.sidebar)
+        self.splitter.addWidget(right)
+        self.splitter.setStretchFactor(1, 1)
+        self.splitter.setSizes([260, 920])
+        self.splitter.setChildrenCollapsible(False)
+        self.setCentralWidget(self.splitter)
 
-        row = QHBoxLayout()
-        row.addWidget(self.composer, 1)
-        row.addWidget(self.send_button)
-        row.addWidget(self.stop_button)
-        central = QWidget()
-        layout = QVBoxLayout(central)
-        layout.addWidget(self.transcript, 1)
-        layout.addLayout(row)
-        self.setCentralWidget(central)
-        QShortcut(QKeySequence("Ctrl+Return"), self, self._on_send_clicked)
-        QShortcut(QKeySequence(Qt.Key.Key_Escape), self, self.worker.stop)
+        self.rate_label = QLabel()
+        self.rate_label.setAccessibleName("Generation speed")
+        self.memory_label = QLabel()
+        self.memory_label.setAccessibleName("Memory use")
+        self.statusBar().addPermanentWidget(self.rate_label)
+        self.statusBar().addPermanentWidget(self.memory_label)
+        self._memory_timer = QTimer(self, interval=MEMORY_POLL_MS)
+        self._memory_timer.timeout.connect(self._update_memory)
+        self._memory_timer.start()
+        self._update_memory()
 
-        worker.reasoning.connect(self._on_reasoning)
-        worker.answer.connect(self._on_answer)
-        worker.finished.connect(self._on_finished)
-        worker.failed.connect(self._on_failed)
+        self._wire()
+        self._shortcuts()
+        self.setTabOrder(self.sidebar, self.chat)
+        self.setTabOrder(self.chat, self.composer.input)
+        self.setTabOrder(self.composer.input, self.composer.send_button)
+        self._restore_state()
+        self.restyle()
         self.statusBar().showMessage("Ready")
 
-    def open_model(self, path: Path) -> None:
+    # -- wiring -------------------------------------------------------------------------
+
+    def _wire(self) -> None:
+        c = self.controller
+        self.composer.send_requested.connect(self._send)
+        self.composer.stop_requested.connect(c.stop)
+        self.composer.boxed_toggled.connect(self._set_boxed)
+        self.chat.edit_requested.connect(self._edit_and_resend)
+        self.chat.copied.connect(lambda _text: self.statusBar().showMessage("Copied", 2000))
+        self.sidebar.conversation_selected.connect(c.open_conversation)
+        self.sidebar.new_requested.connect(self.new_chat)
+        self.sidebar.conversation_deleted.connect(c.forget)
+        self.sidebar.conversation_restored.connect(c.open_conversation)
+        self.sidebar.export_requested.connect(self.export_chat)
+        self.picker.model_chosen.connect(self._on_model_chosen)
+        self.picker.check_failed.connect(self._on_model_failed)
+        c.conversation_opened.connect(self._on_conversation_opened)
+        c.conversation_touched.connect(self.conversations.touch)
+        c.busy_changed.connect(self._on_busy)
+        c.live.connect(self._on_live)
+        c.reply_finished.connect(self._on_reply_finished)
+        c.notice.connect(lambda text: self.statusBar().showMessage(text, 8000))
+
+    def _shortcuts(self) -> None:
+        for keys, slot in (
+            ("Ctrl+N", self.new_chat),
+            ("Ctrl+F", self.sidebar.focus_search),
+            ("Ctrl+L", self.composer.focus),
+            ("Ctrl+O", self.picker.open_file),
+        ):
+            QShortcut(QKeySequence(keys), self, slot)
+        stop = QShortcut(QKeySequence(Qt.Key.Key_Escape), self, self.controller.stop)
+        stop.setContext(Qt.ShortcutContext.WindowShortcut)
+
+    # -- actions ------------------------------------------------------------------------
+
+    def new_chat(self) -> None:
+        self.controller.new_conversation()
+        self.composer.focus()
+
+    def _send(self, text: str) -> None:
+        if self.controller.send(text):
+            self.composer.accept()
+
+    def _edit_and_resend(self, position: int, text: str) -> None:
+        later = self.controller.later_messages(position)
+        if later > 1:
+            answer = QMessageBox.question(
+                self,
+                "Replace the rest of this chat?",
+                f"Sending the edited message replaces the {later} messages after it.",
+                QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel,
+            )
+            if answer != QMessageBox.StandardButton.Yes:
+                return
+        self.controller.edit_and_resend(position, text)
+
+    def _set_boxed(self, on: bool) -> None:
+        self._apply_settings(dataclasses.replace(self.controller.settings, boxed_answers=on))
+
+    def open_settings(self) -> None:
+        dialog = SettingsDialog(self.controller.settings, self)
+        dialog.settings_applied.connect(self._apply_settings)
+        dialog.exec()
+
+    def _apply_settings(self, settings: Settings) -> None:
+        self.controller.set_settings(settings)
+        self.chat.thinking_open = settings.thinking_panel == "open"
+        if self.composer.boxed.isChecked() != settings.boxed_answers:
+            self.composer.boxed.setChecked(settings.boxed_answers)
+        app = QApplication.instance()
+        if isinstance(app, QApplication):
+            apply_theme(app, settings.theme, settings.font_size)
+            self.restyle()
         try:
-            header = read_header(path)
-            check_loadable(header)
-        except AppError as exc:
-            self.statusBar().showMessage(str(exc))
+            save_settings(app_paths().ensure().settings_file, settings)
+        except OSError as exc:
+            self.statusBar().showMessage(f"Settings could not be saved: {exc.strerror}.", 8000)
+
+    def export_chat(self, cid: int) -> None:
+        conv = self.controller.store.conversation(cid)
+        if conv is None:
             return
-        self.model = LoadSpec(str(path), n_gpu_layers=-1)
-        self.model_label.setText(
-            f"  {header.get('general.name') or path.name} · {header.quantization}"
+        name = "".join(ch if ch.isalnum() or ch in " -_" else "_" for ch in conv.title)
+        path, chosen = QFileDialog.getSaveFileName(
+            self,
+            "Export chat",
+            str(Path.home() / f"{name.strip() or 'chat'}.md"),
+            "Markdown (*.md);;JSON (*.json)",
         )
-        self.statusBar().showMessage(f"Model: {path}")
-
-    def _on_open_clicked(self) -> None:
-        name, _ = QFileDialog.getOpenFileName(
-            self, "Open a GGUF model", str(Path.home()), "GGUF models (*.gguf);;All files (*)"
-        )
-        if name:
-            self.open_model(Path(name))
-
-    def _on_send_clicked(self) -> None:
-        text = self.composer.toPlainText().strip()
-        if not text or self.model is None or self.stop_button.isEnabled():
-            if self.model is None:
-                self.statusBar().showMessage("Open a GGUF model first.")
+        if not path:
             return
-        self.composer.clear()
-        self.conversation.add_user(text)
-        self._append(f"\nYou: {text}\n\n")
-        self._reasoning, self._answer = [], []
-        self.send_button.setEnabled(False)
-        self.stop_button.setEnabled(True)
-        self.statusBar().showMessage("Generating...")
-        self.worker.submit(self.model, self.conversation.prompt_messages(), SamplingParams())
+        target = Path(path)
+        if not target.suffix:
+            target = target.with_suffix(".json" if "JSON" in chosen else ".md")
+        try:
+            export_conversation(conv, self.controller.store.messages(cid), target)
+        except (OSError, AppError) as exc:
+            QMessageBox.warning(self, "Export failed", f"{exc}")
+            return
+        self.statusBar().showMessage(f"Exported to {target}", 8000)
 
-    def _append(self, text: str) -> None:
-        cursor = self.transcript.textCursor()
-        cursor.movePosition(QTextCursor.MoveOperation.End)
-        cursor.insertText(text)
-        self.transcript.setTextCursor(cursor)
+    def restyle(self) -> None:
+        """Colours follow the palette: recompute the style sheet after a theme change."""
+        self.setStyleSheet(stylesheet(QApplication.palette()))
 
-    def _on_reasoning(self, text: str) -> None:
-        if not self._reasoning:
-            self._append("Thinking: ")
-        self._reasoning.append(text)
-        self._append(text)
+    # -- model --------------------------------------------------------------------------
 
-    def _on_answer(self, text: str) -> None:
-        if not self._answer:
-            self._append("\n\nAnswer: " if self._reasoning else "Answer: ")
-        self._answer.append(text)
-        self._append(text)
+    def _on_model_chosen(self, info: ModelInfo) -> None:
+        self.controller.set_model(ModelChoice(name=info.label, path=info.path))
+        self.chat.set_empty_text(f"Model: {info.label}")
+        if self.state is not None:
+            self.state.setValue("model/last", info.path)
+            self.state.setValue("model/recent", self.picker.recent_paths())
 
-    def _end_reply(self) -> None:
-        self.conversation.add_assistant("".join(self._answer), "".join(self._reasoning))
-        self.send_button.setEnabled(True)
-        self.stop_button.setEnabled(False)
-        self._append("\n")
+    def _on_model_failed(self, path: str, message: str) -> None:
+        self.statusBar().showMessage(message, 15000)
 
-    def _on_finished(self, stats: GenerationStats) -> None:
-        self._end_reply()
-        rate = f"{stats.decode_tok_s:.1f} tok/s" if stats.decode_tok_s else "-"
-        self.statusBar().showMessage(
-            f"{stats.reasoning_tokens + stats.answer_tokens} tokens · {rate} · {stats.backend}"
-        )
+    # -- live status --------------------------------------------------------------------
 
-    def _on_failed(self, kind: str, message: str, hint: str) -> None:
-        self._end_reply()
-        self.statusBar().showMessage(f"{message} {hint}")
+    def _on_conversation_opened(self, cid: int, _rows: list[object]) -> None:
+        if cid:
+            self.sidebar.select(cid)
+            if self.state is not None:
+                self.state.setValue("chat/last", cid)
+
+    def _on_busy(self, busy: bool) -> None:
+        self.composer.set_busy(busy)
+        if busy:
+            self.rate_label.setText("Starting…")
+
+    def _on_live(self, stats: LiveStats) -> None:
+        what = "Thinking" if stats.reasoning else "Answering"
+        rate = f" · {stats.decode_tok_s:.1f} tok/s" if stats.decode_tok_s else ""
+        self.rate_label.setText(f"{what}{rate} · {stats.generated_tokens:,} tokens")
+
+    def _on_reply_finished(self, row: object) -> None:
+        stats = getattr(row, "stats", None) or {}
+        if "decode_tok_s" in stats:
+            done = GenerationStats(**{k: v for k, v in stats.items() if k != "error"})
+            tokens = done.reasoning_tokens + done.answer_tokens
+            rate = f" · {done.decode_tok_s:.1f} tok/s" if done.decode_tok_s else ""
+            self.rate_label.setText(f"{tokens:,} tokens{rate} · {done.backend}")
+        else:
+            self.rate_label.setText("")
+
+    def _update_memory(self) -> None:
+        vm = psutil.virtual_memory()
+        text = f"RAM free {format_bytes(vm.available)}"
+        pid = self.controller.worker.client.pid
+        if pid is not None:
+            try:
+                rss = psutil.Process(pid).memory_info().rss
+                text = f"Engine {format_bytes(rss)} · {text}"
+            except psutil.Error:
+                pass
+        self.memory_label.setText(text)
+
+    # -- state --------------------------------------------------------------------------
+
+    def _restore_state(self) -> None:
+        if self.state is None:
+            return
+        geometry = self.state.value("window/geometry")
+        if geometry is not None:
+            self.restoreGeometry(geometry)
+        splitter = self.state.value("window/splitter")
+        if splitter is not None:
+            self.splitter.restoreState(splitter)
+        recent = self.state.value("model/recent") or []
+        if isinstance(recent, str):
+            recent = [recent]
+        last = self.state.value("model/last")
+        self.picker.set_recent([str(p) for p in recent if Path(str(p)).exists()])
+        if last and Path(str(last)).exists():
+            self.picker.choose(Path(str(last)))
+        cid = self.state.value("chat/last")
+        if cid and self.controller.store.conversation(int(cid)) is not None:
+            self.controller.open_conversation(int(cid))
+        else:
+            self.controller.new_conversation()
+
+    def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 (Qt API)
+        if self.state is not None:
+            self.state.setValue("window/geometry", self.saveGeometry())
+            self.state.setValue("window/splitter", self.splitter.saveState())
+            self.state.sync()
+        super().closeEvent(event)

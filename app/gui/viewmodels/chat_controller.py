@@ -1,0 +1,324 @@
+"""The chat's brain on the GUI thread: what is sent, what is saved, what the views show.
+
+The controller owns the open conversation's rows and the one live reply. Every user message
+is saved before it is sent; the reply is saved when it starts and checkpointed every
+``CHECKPOINT_MS`` while it streams, so a crash of the app or the engine loses at most that
+much. Deltas from the engine worker are forwarded to the views untouched: they buffer them
+and repaint on their own clock (the controller does no per-token work that grows).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from PySide6.QtCore import QObject, QTimer, Signal
+
+from app.core.conversation import conversation_from_turns, make_title
+from app.core.events import GenerationStats, LiveStats
+from app.core.settings import Settings
+from app.core.store import ChatStore, MessageRow, MessageState
+from app.gui.workers.engine_worker import EngineWorker
+from app.inference.protocol import LoadSpec, ReplaySpec, SamplingParams
+
+log = logging.getLogger(__name__)
+
+CHECKPOINT_MS = 2000
+
+
+@dataclass(frozen=True)
+class ModelChoice:
+    """The model the next message goes to: a GGUF file, or a replay (tests, benchmarks)."""
+
+    name: str
+    path: str
+    replay_tokens_per_s: float | None = None
+    is_replay: bool = False
+
+    def spec(self, settings: Settings) -> LoadSpec | ReplaySpec:
+        if self.is_replay:
+            return ReplaySpec(self.path, tokens_per_s=self.replay_tokens_per_s)
+        return LoadSpec(
+            self.path,
+            n_ctx=settings.n_ctx,
+            n_gpu_layers=settings.gpu_layers,
+            n_threads=settings.threads or None,
+        )
+
+
+@dataclass
+class _Live:
+    """The reply being generated (it may belong to a conversation that is not shown)."""
+
+    cid: int
+    mid: int
+    model: str
+    started: float = field(default_factory=time.monotonic)
+    reasoning: list[str] = field(default_factory=list)
+    answer: list[str] = field(default_factory=list)
+    dirty: bool = False
+
+    def text(self) -> tuple[str, str]:
+        return "".join(self.answer), "".join(self.reasoning)
+
+
+class ChatController(QObject):
+    """Sends messages, streams replies into the store and the views. GUI thread only.
+
+    Signals:
+        conversation_opened(int, list): conversation id (0: a new, unsaved chat) and its rows.
+        message_added(object): a new ``MessageRow`` (the user's, or the reply starting).
+        messages_removed(int): rows after this position were removed (edit, regenerate).
+        reasoning(str) / answer(str): live text for the shown conversation's reply.
+        live(object): ``LiveStats`` of the live reply.
+        reply_finished(object): the reply's final ``MessageRow``.
+        busy_changed(bool): a reply is (not) being generated.
+        conversation_touched(int, str): a conversation got a message or a title.
+        notice(str): a one-line message for the status bar.
+    """
+
+    conversation_opened = Signal(int, list)
+    message_added = Signal(object)
+    messages_removed = Signal(int)
+    reasoning = Signal(str)
+    answer = Signal(str)
+    live = Signal(object)
+    reply_finished = Signal(object)
+    busy_changed = Signal(bool)
+    conversation_touched = Signal(int, str)
+    notice = Signal(str)
+
+    def __init__(
+        self,
+        store: ChatStore,
+        worker: EngineWorker,
+        settings: Settings,
+        parent: QObject | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.store = store
+        self.worker = worker
+        self.settings = settings
+        self.model: ModelChoice | None = None
+        self.cid = 0
+        self.rows: list[MessageRow] = []
+        self._live: _Live | None = None
+        self._checkpoint = QTimer(self, interval=CHECKPOINT_MS)
+        self._checkpoint.timeout.connect(self._save_checkpoint)
+        worker.reasoning.connect(self._on_reasoning)
+        worker.answer.connect(self._on_answer)
+        worker.progress.connect(self._on_progress)
+        worker.finished.connect(self._on_finished)
+        worker.failed.connect(self._on_failed)
+
+    # -- state --------------------------------------------------------------------------
+
+    @property
+    def busy(self) -> bool:
+        return self._live is not None
+
+    @property
+    def live_in_view(self) -> bool:
+        return self._live is not None and self._live.cid == self.cid and self.cid != 0
+
+    def set_model(self, model: ModelChoice | None) -> None:
+        self.model = model
+
+    def set_settings(self, settings: Settings) -> None:
+        self.settings = settings
+
+    # -- conversations ------------------------------------------------------------------
+
+    def new_conversation(self) -> None:
+        """Show an empty chat; it is saved when its first message is sent."""
+        self.cid, self.rows = 0, []
+        self.conversation_opened.emit(0, [])
+
+    def open_conversation(self, cid: int) -> None:
+        if self.store.conversation(cid) is None:
+            self.notice.emit("That chat no longer exists.")
+            self.new_conversation()
+            return
+        self.cid = cid
+        self.rows = self.store.messages(cid)
+        if self._live is not None and self._live.cid == cid:
+            # The store holds the last checkpoint; the view needs everything so far.
+            content, reasoning = self._live.text()
+            self.rows[-1] = dataclasses.replace(
+                self.rows[-1], content=content, reasoning=reasoning, state="streaming"
+            )
+        self.conversation_opened.emit(cid, list(self.rows))
+
+    def forget(self, cid: int) -> None:
+        """The conversation was deleted: leave it if it is open."""
+        if cid == self.cid:
+            self.new_conversation()
+
+    # -- sending ------------------------------------------------------------------------
+
+    def send(self, text: str) -> bool:
+        """Save the user's message and start the reply. False (with a notice) if it cannot."""
+        text = text.strip()
+        if not text:
+            return False
+        if not self._ready_to_send():
+            return False
+        assert self.model is not None
+        if self.cid == 0:
+            self.cid = self.store.create_conversation(
+                title=make_title(text), model=self.model.name, system=self.settings.system_prompt
+            )
+            self.conversation_opened.emit(self.cid, [])
+        self._append_row(self.store.add_message(self.cid, "user", text))
+        self._start_reply()
+        return True
+
+    def regenerate(self) -> bool:
+        """Answer the last question again (the old reply is replaced)."""
+        last_user = self._last_user_position()
+        if last_user is None or not self._ready_to_send():
+            return False
+        self._remove_after(last_user)
+        self._start_reply()
+        return True
+
+    def edit_and_resend(self, position: int, text: str) -> bool:
+        """Replace the question at ``position`` and everything after it, then answer it."""
+        text = text.strip()
+        if not text or not self._ready_to_send():
+            return False
+        if not any(r.position == position and r.role == "user" for r in self.rows):
+            return False
+        self._remove_after(position - 1)
+        self._append_row(self.store.add_message(self.cid, "user", text))
+        self._start_reply()
+        return True
+
+    def stop(self) -> None:
+        if self._live is not None:
+            self.worker.stop()
+
+    def answer_now(self) -> None:
+        if self._live is not None:
+            self.worker.answer_now()
+
+    def later_messages(self, position: int) -> int:
+        """How many messages an edit at ``position`` would replace."""
+        return sum(1 for r in self.rows if r.position > position)
+
+    def _ready_to_send(self) -> bool:
+        if self._live is not None:
+            self.notice.emit("Wait for the reply to finish, or stop it (Esc).")
+            return False
+        if self.model is None:
+            self.notice.emit("Choose a model first: pick one in the toolbar or open a GGUF file.")
+            return False
+        return True
+
+    def _last_user_position(self) -> int | None:
+        users = [r.position for r in self.rows if r.role == "user"]
+        return users[-1] if users else None
+
+    def _remove_after(self, position: int) -> None:
+        self.store.truncate_after(self.cid, position)
+        self.rows = [r for r in self.rows if r.position <= position]
+        self.messages_removed.emit(position)
+
+    def _append_row(self, mid: int) -> MessageRow:
+        row = self.store.message(mid)
+        assert row is not None
+        self.rows.append(row)
+        self.message_added.emit(row)
+        return row
+
+    def _start_reply(self) -> None:
+        assert self.model is not None
+        history = conversation_from_turns(
+            [(r.role, r.content) for r in self.rows if r.role in ("user", "assistant")],  # type: ignore[misc]
+            system=self.settings.system_prompt,
+            boxed=self.settings.boxed_answers,
+        )
+        mid = self.store.add_message(
+            self.cid, "assistant", "", state="streaming", model=self.model.name
+        )
+        self._live = _Live(self.cid, mid, self.model.name)  # before the views see the row
+        self._append_row(mid)
+        self._checkpoint.start()
+        self.busy_changed.emit(True)
+        self._touch()
+        s = self.settings
+        sampling = SamplingParams(
+            temperature=s.temperature,
+            top_p=s.top_p,
+            max_tokens=s.max_tokens,
+            think_budget=s.think_budget or None,
+        )
+        self.worker.submit(self.model.spec(s), history.prompt_messages(), sampling)
+
+    def _touch(self) -> None:
+        conv = self.store.conversation(self.cid)
+        if conv is not None:
+            self.conversation_touched.emit(conv.id, conv.title)
+
+    # -- the live reply -----------------------------------------------------------------
+
+    def _on_reasoning(self, text: str) -> None:
+        if self._live is None:
+            return
+        self._live.reasoning.append(text)
+        self._live.dirty = True
+        if self._live.cid == self.cid:
+            self.reasoning.emit(text)
+
+    def _on_answer(self, text: str) -> None:
+        if self._live is None:
+            return
+        self._live.answer.append(text)
+        self._live.dirty = True
+        if self._live.cid == self.cid:
+            self.answer.emit(text)
+
+    def _on_progress(self, stats: LiveStats) -> None:
+        if self._live is not None and self._live.cid == self.cid:
+            self.live.emit(stats)
+
+    def _save_checkpoint(self) -> None:
+        live = self._live
+        if live is None or not live.dirty:
+            return
+        content, reasoning = live.text()
+        self.store.checkpoint(live.mid, content, reasoning)
+        live.dirty = False
+
+    def _on_finished(self, stats: GenerationStats) -> None:
+        state: MessageState = "stopped" if stats.stop_reason == "stopped" else "complete"
+        self._end_reply(state, dataclasses.asdict(stats))
+
+    def _on_failed(self, kind: str, message: str, hint: str) -> None:
+        self._end_reply("error", {"error_kind": kind, "error": message, "hint": hint})
+        self.notice.emit(f"{message} {hint}".strip())
+
+    def _end_reply(self, state: MessageState, stats: dict[str, object]) -> None:
+        live = self._live
+        if live is None:
+            return
+        self._live = None
+        self._checkpoint.stop()
+        content, reasoning = live.text()
+        self.store.finish_message(live.mid, content, reasoning, state, stats)
+        if live.cid == self.cid:
+            for i, row in enumerate(self.rows):
+                if row.id == live.mid:
+                    self.rows[i] = final = dataclasses.replace(
+                        row, content=content, reasoning=reasoning, state=state, stats=stats
+                    )
+                    self.reply_finished.emit(final)
+                    break
+        self.busy_changed.emit(False)
+
+
+def model_choice_for_file(path: Path, name: str | None = None) -> ModelChoice:
+    return ModelChoice(name=name or path.stem, path=str(path))

@@ -1,0 +1,274 @@
+"""The scrolling list of messages of the open conversation.
+
+Opening a long chat builds widgets only for its last ``BATCH`` messages; earlier ones are
+built a batch at a time as the user scrolls up, so a 500-message chat opens as fast as a
+short one. While a reply streams, one timer at ``FLUSH_MS`` paints the live message (and
+only it), and the view follows the end unless the user scrolled away from it.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QPoint, Qt, QTimer, Signal
+from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QScrollArea, QVBoxLayout, QWidget
+
+from app.core.events import LiveStats
+from app.core.store import MessageRow
+from app.gui.render.math import MathRenderer
+from app.gui.viewmodels.chat_controller import ChatController
+from app.gui.views.message_widgets import AssistantMessage, UserMessage
+
+OPEN_BATCH = 6  # messages built when a chat opens (more follow if the screen is not full)
+BATCH = 12  # messages built at a time when scrolling up
+FLUSH_MS = 33  # at most ~30 repaints a second while streaming
+STICK_PX = 48  # "at the end" tolerance for following a streaming reply
+COLUMN_MAX_WIDTH = 900
+LOAD_EARLIER_PX = 300  # build the previous batch when the view gets this close to the top
+
+MessageWidget = UserMessage | AssistantMessage
+
+
+class ChatView(QScrollArea):
+    """Messages of one conversation; follows the live reply.
+
+    Signals:
+        edit_requested(int, str): the user edited the question at a position.
+        copied(str): something was put on the clipboard (for a status-bar note).
+    """
+
+    edit_requested = Signal(int, str)
+    copied = Signal(str)
+
+    def __init__(
+        self,
+        controller: ChatController,
+        math: MathRenderer | None,
+        parent: QWidget | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.controller = controller
+        self.math = math
+        self.thinking_open = True
+        self.setObjectName("chatView")
+        self.setAccessibleName("Conversation")
+        self.setWidgetResizable(True)
+        self.setFrameShape(QFrame.Shape.NoFrame)
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+
+        outer = QWidget()
+        outer.setObjectName("chatCanvas")
+        row = QHBoxLayout(outer)
+        row.setContentsMargins(16, 12, 16, 12)
+        self.column = QWidget()
+        self.column.setMaximumWidth(COLUMN_MAX_WIDTH)
+        self.column_layout = QVBoxLayout(self.column)
+        self.column_layout.setContentsMargins(0, 0, 0, 0)
+        self.column_layout.setSpacing(14)
+        self.column_layout.addStretch(1)  # messages sit at the top; stays last
+        row.addStretch(0)
+        row.addWidget(self.column, 1)
+        row.addStretch(0)
+        self.setWidget(outer)
+        self.canvas, self.canvas_layout = outer, row
+
+        self.empty = QLabel()
+        self.empty.setObjectName("emptyChat")
+        self.empty.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.empty.setWordWrap(True)
+        self.column_layout.insertWidget(0, self.empty)
+
+        self._cid = 0
+        self._rows: list[MessageRow] = []
+        self._first = 0  # index in _rows of the first message with a widget
+        self._widgets: list[MessageWidget] = []
+        self._live: AssistantMessage | None = None
+        self._stick = True
+        self._adjusting = False  # True while the view itself moves the scroll bar
+        self._anchor: tuple[QWidget, int] | None = None
+        self._flush = QTimer(self, interval=FLUSH_MS)
+        self._flush.timeout.connect(self.flush)
+        bar = self.verticalScrollBar()
+        bar.valueChanged.connect(self._on_scrolled)
+        bar.rangeChanged.connect(self._on_range_changed)
+
+        c = controller
+        c.conversation_opened.connect(self.show_conversation)
+        c.message_added.connect(self._on_message_added)
+        c.messages_removed.connect(self._on_messages_removed)
+        c.reasoning.connect(self._on_reasoning)
+        c.answer.connect(self._on_answer)
+        c.live.connect(self._on_live)
+        c.reply_finished.connect(self._on_reply_finished)
+        c.busy_changed.connect(self._on_busy_changed)
+        self.set_empty_text("")
+
+    # -- opening ------------------------------------------------------------------------
+
+    def set_empty_text(self, model_line: str) -> None:
+        hint = "Ask directly; the model thinks on its own."
+        self.empty.setText(f"{hint}\n\n{model_line}" if model_line else hint)
+
+    def show_conversation(self, cid: int, rows: list[MessageRow]) -> None:
+        self._cid = cid
+        for w in self._widgets:
+            w.setParent(None)
+            w.deleteLater()
+        self._widgets.clear()
+        self._live = None
+        self._flush.stop()
+        self._rows = list(rows)
+        self._first = len(rows)
+        self._stick = True
+        self._anchor = None
+        self._build_before(OPEN_BATCH)
+        self.empty.setVisible(not rows)
+        QTimer.singleShot(0, self.scroll_to_end)
+        QTimer.singleShot(0, self._fill)
+
+    def _build_before(self, count: int) -> None:
+        """Build widgets for up to ``count`` rows before the first built one."""
+        start = max(0, self._first - count)
+        new = [self._make(row) for row in self._rows[start : self._first]]
+        for i, w in enumerate(new):
+            self.column_layout.insertWidget(1 + i, w)  # after the (hidden) empty label
+        self._widgets[0:0] = new
+        self._first = start
+        self._update_actions()
+
+    def _make(self, row: MessageRow) -> MessageWidget:
+        if row.role == "user":
+            user = UserMessage(row)
+            user.edit_submitted.connect(self.edit_requested)
+            user.copied.connect(self.copied)
+            return user
+        live = row.state == "streaming" and self.controller.live_in_view
+        reply = AssistantMessage(row, self.math, thinking_open=self.thinking_open, live=live)
+        reply.regenerate.connect(self.controller.regenerate)
+        reply.answer_now.connect(self.controller.answer_now)
+        reply.copied.connect(self.copied)
+        if live:
+            self._live = reply
+            self._flush.start()
+        return reply
+
+    def load_earlier(self) -> bool:
+        """Build the previous batch, keeping what is on screen where it is."""
+        if self._first == 0:
+            return False
+        if self._widgets and not self._stick:
+            first = self._widgets[0]
+            self._anchor = (first, self._canvas_y(first) - self.verticalScrollBar().value())
+        self._build_before(BATCH)
+        QTimer.singleShot(0, self._keep_anchor)
+        return True
+
+    def _canvas_y(self, widget: QWidget) -> int:
+        return widget.mapTo(self.canvas, QPoint(0, 0)).y()
+
+    def _keep_anchor(self) -> None:
+        """Put the anchored message back where the user saw it (content grew above it)."""
+        if self._anchor is None:
+            return
+        widget, offset = self._anchor
+        self._adjusting = True
+        self.verticalScrollBar().setValue(self._canvas_y(widget) - offset)
+        self._adjusting = False
+
+    def _fill(self) -> None:
+        """Build earlier messages while the view is not scrollable or is near the top."""
+        bar = self.verticalScrollBar()
+        if self._first > 0 and (bar.maximum() == 0 or bar.value() < LOAD_EARLIER_PX):
+            self.load_earlier()
+            QTimer.singleShot(0, self._fill)
+
+    def built_count(self) -> int:
+        return len(self._widgets)
+
+    # -- streaming ----------------------------------------------------------------------
+
+    def _on_message_added(self, row: MessageRow) -> None:
+        if row.conversation_id != self._cid:
+            return
+        self._rows.append(row)
+        self.empty.hide()
+        widget = self._make(row)
+        self.column_layout.insertWidget(self.column_layout.count() - 1, widget)
+        self._widgets.append(widget)
+        self._stick = True
+        self._update_actions()
+
+    def _on_messages_removed(self, position: int) -> None:
+        keep = [w for w in self._widgets if w.row.position <= position]
+        for w in self._widgets:
+            if w.row.position > position:
+                w.setParent(None)
+                w.deleteLater()
+        self._widgets = keep
+        self._rows = [r for r in self._rows if r.position <= position]
+        self._first = min(self._first, len(self._rows))
+        self._update_actions()
+
+    def _on_reasoning(self, text: str) -> None:
+        if self._live is not None:
+            self._live.add_reasoning(text)
+
+    def _on_answer(self, text: str) -> None:
+        if self._live is not None:
+            self._live.add_answer(text)
+
+    def _on_live(self, stats: LiveStats) -> None:
+        if self._live is not None:
+            self._live.set_live_stats(stats)
+
+    def flush(self) -> None:
+        if self._live is not None:
+            self._live.flush()
+
+    def _on_reply_finished(self, row: MessageRow) -> None:
+        self._flush.stop()
+        live, self._live = self._live, None
+        if live is not None and live.row.id == row.id:
+            live.finish(row)
+        for i, r in enumerate(self._rows):
+            if r.id == row.id:
+                self._rows[i] = row
+        self._update_actions()
+
+    def _on_busy_changed(self, busy: bool) -> None:
+        self._update_actions()
+
+    def _update_actions(self) -> None:
+        """Regenerate only on the last reply, editing only when not generating."""
+        busy = self.controller.busy
+        last_reply = next(
+            (w for w in reversed(self._widgets) if isinstance(w, AssistantMessage)), None
+        )
+        for w in self._widgets:
+            if isinstance(w, AssistantMessage):
+                w.set_can_regenerate(w is last_reply and not busy)
+            else:
+                w.set_editable(not busy)
+
+    # -- scrolling ----------------------------------------------------------------------
+
+    def scroll_to_end(self) -> None:
+        self._stick = True
+        self._anchor = None
+        bar = self.verticalScrollBar()
+        bar.setValue(bar.maximum())
+
+    def _on_scrolled(self, value: int) -> None:
+        if self._adjusting:
+            return
+        bar = self.verticalScrollBar()
+        self._anchor = None  # the user moved: follow them, not an anchor
+        self._stick = value >= bar.maximum() - STICK_PX
+        if value < LOAD_EARLIER_PX and self._first > 0:
+            QTimer.singleShot(0, self._fill)
+
+    def _on_range_changed(self, _min: int, maximum: int) -> None:
+        if self._stick:
+            self._adjusting = True
+            self.verticalScrollBar().setValue(maximum)
+            self._adjusting = False
+        elif self._anchor is not None:
+            self._keep_anchor()

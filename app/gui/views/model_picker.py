@@ -1,0 +1,135 @@
+"""The toolbar's model picker: recent GGUF files, "Open a GGUF file...", and the fit verdict.
+
+A chosen file is checked (valid header, fit on this machine) off the GUI thread before it
+becomes the chat's model; a file that fails the check never replaces the current model.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import QComboBox, QFileDialog, QHBoxLayout, QLabel, QWidget
+
+from app.core.units import format_bytes
+from app.gui.workers.model_check import ModelChecker, ModelInfo
+
+MAX_RECENT = 8
+OPEN_ITEM = "Open a GGUF file…"
+VERDICT_COLORS = {"gpu": "#2e7d32", "partial": "#b26a00", "cpu": "#1565c0", "too_large": "#c62828"}
+
+
+class ModelPicker(QWidget):
+    """Signals: model_chosen(ModelInfo) after a successful check; check_failed(path, msg)."""
+
+    model_chosen = Signal(object)
+    check_failed = Signal(str, str)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.combo = QComboBox()
+        self.combo.setObjectName("modelPicker")
+        self.combo.setAccessibleName("Model")
+        self.combo.setToolTip("The model the next message goes to (Ctrl+O opens a GGUF file)")
+        self.combo.setMinimumContentsLength(28)
+        self.combo.setSizeAdjustPolicy(
+            QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon
+        )
+        self.fit_label = QLabel("No model chosen")
+        self.fit_label.setObjectName("fitLabel")
+        self.fit_label.setAccessibleName("Model fit on this machine")
+        self.fit_label.setTextFormat(Qt.TextFormat.RichText)
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(4, 0, 4, 0)
+        layout.addWidget(self.combo)
+        layout.addWidget(self.fit_label)
+        self.checker = ModelChecker(self)
+        self.checker.checked.connect(self._on_checked)
+        self.checker.failed.connect(self._on_failed)
+        self.current: ModelInfo | None = None
+        self._paths: list[str] = []
+        self._rebuild()
+        self.combo.activated.connect(self._on_activated)
+
+    def recent_paths(self) -> list[str]:
+        return list(self._paths)
+
+    def set_recent(self, paths: list[str]) -> None:
+        self._paths = paths[:MAX_RECENT]
+        self._rebuild()
+
+    def choose(self, path: Path) -> None:
+        """Check ``path``; it becomes the model when the check succeeds."""
+        self.fit_label.setText(f"Checking {path.name}…")
+        self.checker.check(path)
+
+    def open_file(self) -> None:
+        start = str(Path(self._paths[0]).parent) if self._paths else str(Path.home())
+        name, _ = QFileDialog.getOpenFileName(
+            self, "Open a GGUF model", start, "GGUF models (*.gguf);;All files (*)"
+        )
+        if name:
+            self.choose(Path(name))
+        else:
+            self._select_current()
+
+    def _rebuild(self) -> None:
+        self.combo.blockSignals(True)
+        self.combo.clear()
+        for p in self._paths:
+            self.combo.addItem(Path(p).name, p)
+            self.combo.setItemData(self.combo.count() - 1, p, Qt.ItemDataRole.ToolTipRole)
+        if self._paths:
+            self.combo.insertSeparator(self.combo.count())
+        self.combo.addItem(OPEN_ITEM, None)
+        self.combo.blockSignals(False)
+        self._select_current()
+
+    def _select_current(self) -> None:
+        path = self.current.path if self.current else None
+        index = self.combo.findData(path) if path else -1
+        self.combo.setCurrentIndex(index if index >= 0 else self.combo.count() - 1)
+
+    def _on_activated(self, index: int) -> None:
+        path = self.combo.itemData(index)
+        if path is None:
+            self.open_file()
+        elif self.current is None or path != self.current.path:
+            self.choose(Path(path))
+
+    def _on_checked(self, info: ModelInfo) -> None:
+        self.current = info
+        if info.path in self._paths:
+            self._paths.remove(info.path)
+        self._paths.insert(0, info.path)
+        self.set_recent(self._paths)
+        index = self.combo.findData(info.path)
+        self.combo.setItemText(index, info.label)
+        self.fit_label.setText(_fit_html(info))
+        self.fit_label.setToolTip(_fit_tooltip(info))
+        self.model_chosen.emit(info)
+
+    def _on_failed(self, path: str, message: str) -> None:
+        self.fit_label.setText(f'<span style="color:#c62828">Cannot use {Path(path).name}</span>')
+        self.fit_label.setToolTip(message)
+        self._select_current()
+        self.check_failed.emit(path, message)
+
+
+def _fit_html(info: ModelInfo) -> str:
+    if info.fit is None:
+        return "fit unknown for this architecture"
+    color = VERDICT_COLORS.get(info.fit.verdict, "")
+    return f'<span style="color:{color}">●</span> {info.fit.summary}'
+
+
+def _fit_tooltip(info: ModelInfo) -> str:
+    lines = [info.path]
+    if info.fit is not None:
+        m = info.fit.memory
+        lines += [
+            f"Weights {format_bytes(m.weights)}, KV cache {format_bytes(m.kv)} "
+            f"({info.fit.n_ctx:,} tokens of context)",
+            f"GPU layers {info.fit.n_gpu_layers}/{info.fit.n_layers + 1}",
+        ]
+    return "\n".join(lines)

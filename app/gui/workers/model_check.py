@@ -1,0 +1,89 @@
+"""Check a chosen GGUF off the GUI thread: valid header, name, quantization and its fit.
+
+Reading a header (tens of MB of metadata for big tokenizers) and probing the hardware take
+long enough to stutter the window, so both run on Qt's thread pool; the answer comes back
+as a queued signal.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+from PySide6.QtCore import QObject, QThreadPool, Signal
+
+from app.core.errors import AppError
+from app.core.gguf import check_loadable, read_header
+from app.core.paths import app_paths
+from app.hardware.planner import FitPlan, plan
+from app.hardware.probe import HardwareSnapshot, probe
+from app.hardware.shape import shape_from_header
+from app.inference.system import accelerator_backend
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    path: str
+    name: str
+    quantization: str
+    fit: FitPlan | None
+
+    @property
+    def label(self) -> str:
+        return f"{self.name} · {self.quantization}" if self.quantization else self.name
+
+
+_hw_lock = threading.Lock()
+_hw: HardwareSnapshot | None = None
+
+
+def hardware() -> HardwareSnapshot:
+    """The machine, probed once per run (the bandwidth figure is cached on disk)."""
+    global _hw  # noqa: PLW0603 (one snapshot per process)
+    with _hw_lock:
+        if _hw is None:
+            paths = app_paths().ensure()
+            _hw = probe(paths.models_dir, accelerator_backend(), paths.cache_dir)
+        return _hw
+
+
+def inspect_model(path: Path, n_ctx: int = 0, gpu_layers: int = -1) -> ModelInfo:
+    """Validate a GGUF and plan it for this machine; raises ``AppError`` with the reason."""
+    header = read_header(path)
+    check_loadable(header)
+    name = str(header.get("general.name") or path.stem)
+    fit: FitPlan | None = None
+    try:
+        fit = plan(
+            shape_from_header(header),
+            hardware(),
+            n_ctx=n_ctx or None,
+            gpu_layers=None if gpu_layers < 0 else gpu_layers,
+        )
+    except (AppError, ValueError, KeyError) as exc:  # an architecture we cannot size
+        log.info("no fit estimate for %s: %s", path, exc)
+    return ModelInfo(str(path), name, header.quantization, fit)
+
+
+class ModelChecker(QObject):
+    """``check(path)`` answers with ``checked(ModelInfo)`` or ``failed(path, message)``."""
+
+    checked = Signal(object)
+    failed = Signal(str, str)
+
+    def check(self, path: Path, n_ctx: int = 0, gpu_layers: int = -1) -> None:
+        def job() -> None:
+            try:
+                info = inspect_model(path, n_ctx, gpu_layers)
+            except AppError as exc:
+                self.failed.emit(str(path), str(exc))  # message and hint
+            except OSError as exc:
+                self.failed.emit(str(path), f"{path} cannot be read: {exc.strerror or exc}.")
+            else:
+                self.checked.emit(info)
+
+        QThreadPool.globalInstance().start(job)

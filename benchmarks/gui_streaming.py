@@ -1,0 +1,326 @@
+"""Does the chat window stay smooth while a long reasoning reply streams in?
+
+Runs the real main window offscreen (as `ponder` builds it: settings, SQLite store, engine
+process with the replay backend) and measures:
+
+1. Streaming: ``--tokens`` tokens (about 70% reasoning, then a Markdown answer with
+   headings, lists, a table, code blocks, inline and display math and a \\boxed{} result)
+   replayed at ``--rate`` tokens/s. A 5 ms precise timer on the GUI thread records every
+   event-loop stall (how late each tick fires); the GUI thread's CPU time
+   (``time.thread_time``) over the first and the last 1,000 tokens gives the cost per token
+   there (it includes Qt's layout and painting, not only our slots).
+2. A stored 500-message conversation: time from ``open_conversation`` to the chat painted,
+   then scrolling it page by page from the end to the start (building earlier messages as
+   they come into view) and back, with the time of each step.
+
+Usage: python benchmarks/gui_streaming.py [--tokens 8000] [--rate 500] [--messages 500]
+Writes benchmarks/results/gui_streaming.json and .md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+from PySide6.QtCore import QElapsedTimer, Qt, QTimer  # noqa: E402
+from PySide6.QtWidgets import QApplication  # noqa: E402
+
+from app.core.events import LiveStats  # noqa: E402
+from app.gui.app import Session, make_application, open_session  # noqa: E402
+from app.gui.viewmodels.chat_controller import ModelChoice  # noqa: E402
+
+RESULTS = ROOT / "benchmarks" / "results"
+TICK_MS = 5
+
+REASONING_PARAGRAPH = (
+    "Okay, so I need to work out how much the tank holds. The base is {a} by {b} and the "
+    "height is {c}, so the volume is a times b times c. Let me check that again: {a} times "
+    "{b} is {ab}, and then times {c} gives {abc}. Hmm, but wait, the question asks for "
+    "litres, and one litre is a thousand cubic centimetres, so I divide by 1000. "
+)
+ANSWER_BLOCKS = [
+    "## Step {i}: the volume\n\nThe tank is a box, so its volume is $V = a \\cdot b \\cdot c$ "
+    "with $a = {a}$, $b = {b}$ and $c = {c}$.\n\n",
+    "- base area: ${a} \\times {b} = {ab}$\n- volume: ${ab} \\times {c} = {abc}$\n"
+    "- in litres: $\\frac{{{abc}}}{{1000}}$\n\n",
+    "| quantity | value |\n|---|---|\n| base | {ab} |\n| volume | {abc} |\n\n",
+    "```python\ndef volume(a, b, c):\n    return a * b * c\n\nprint(volume({a}, {b}, {c}))\n"
+    "```\n\n",
+    "$$\\sum_{{k=1}}^{{{c}}} {ab} = {abc}$$\n\n",
+]
+
+
+def write_replay(path: Path, tokens: int) -> None:
+    """About 70% reasoning, then the answer; one chunk (token) per word."""
+    words: list[str] = ["<think>\n"]
+    i = 0
+    while len(words) < int(tokens * 0.7):
+        a, b, c = 10 + i % 7, 20 + i % 5, 30 + i % 3
+        text = REASONING_PARAGRAPH.format(a=a, b=b, c=c, ab=a * b, abc=a * b * c)
+        words += [w + " " for w in text.split(" ") if w]
+        if i % 3 == 2:
+            words[-1] += "\n\n"
+        i += 1
+    words.append("\n</think>\n\n")
+    i = 0
+    while len(words) < tokens - 12:
+        a, b, c = 10 + i % 7, 20 + i % 5, 30 + i % 3
+        block = ANSWER_BLOCKS[i % len(ANSWER_BLOCKS)].format(
+            i=i + 1, a=a, b=b, c=c, ab=a * b, abc=a * b * c
+        )
+        words += _split_keep(block)
+        i += 1
+    words += ["So ", "the ", "answer ", "is ", "$\\boxed{", "27", "}$", ".\n"]
+    path.write_text("".join(json.dumps({"chunk": w}) + "\n" for w in words[:tokens]))
+
+
+def _split_keep(text: str) -> list[str]:
+    out, word = [], ""
+    for ch in text:
+        word += ch
+        if ch in " \n":
+            out.append(word)
+            word = ""
+    if word:
+        out.append(word)
+    return out
+
+
+def percentile(values: list[float], q: float) -> float:
+    if not values:
+        return 0.0
+    ordered = sorted(values)
+    k = min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))
+    return ordered[k]
+
+
+class StallMonitor:
+    """How late a 5 ms timer fires on the GUI thread: every delay is a stall users feel."""
+
+    def __init__(self) -> None:
+        self.timer = QTimer(interval=TICK_MS)
+        self.timer.setTimerType(Qt.TimerType.PreciseTimer)
+        self.timer.timeout.connect(self._tick)
+        self.clock = QElapsedTimer()
+        self.stalls: list[float] = []
+        self._last = 0.0
+
+    def start(self) -> None:
+        self.stalls.clear()
+        self.clock.start()
+        self._last = 0.0
+        self.timer.start()
+
+    def stop(self) -> None:
+        self.timer.stop()
+
+    def _tick(self) -> None:
+        now = self.clock.nsecsElapsed() / 1e6
+        self.stalls.append(max(0.0, now - self._last - TICK_MS))
+        self._last = now
+
+
+def bench_streaming(app: QApplication, s: Session, tokens: int, rate: float, tmp: Path) -> dict:
+    replay = tmp / "reply.jsonl"
+    write_replay(replay, tokens)
+    marks: list[tuple[int, float]] = []  # (generated tokens, GUI thread CPU s)
+
+    def on_live(stats: LiveStats) -> None:
+        marks.append((stats.generated_tokens, time.thread_time()))
+
+    s.controller.live.connect(on_live)
+    s.controller.set_model(ModelChoice("Replay", str(replay), rate, is_replay=True))
+    monitor = StallMonitor()
+    done = {"flag": False}
+    s.controller.busy_changed.connect(lambda busy: done.update(flag=not busy))
+    s.window.composer.set_text("How many litres does the tank hold?")
+    monitor.start()
+    start_cpu, start = time.thread_time(), time.perf_counter()
+    s.window.composer.send_button.click()
+    while not done["flag"]:
+        app.processEvents()
+        time.sleep(0.0005)
+    wall = time.perf_counter() - start
+    cpu = time.thread_time() - start_cpu
+    monitor.stop()
+    s.controller.live.disconnect(on_live)
+
+    def cost(lo: int, hi: int) -> float:
+        inside = [(n, t) for n, t in marks if lo <= n <= hi]
+        if len(inside) < 2 or inside[-1][0] == inside[0][0]:
+            return float("nan")
+        (n0, t0), (n1, t1) = inside[0], inside[-1]
+        return (t1 - t0) / (n1 - n0) * 1e6  # microseconds per token
+
+    total = marks[-1][0] if marks else 0
+    stalls = monitor.stalls
+    rows = s.store.messages(s.controller.cid)
+    return {
+        "tokens": total,
+        "rate_tok_s": rate,
+        "wall_s": round(wall, 2),
+        "gui_cpu_s": round(cpu, 2),
+        "stall_p99_ms": round(percentile(stalls, 99), 2),
+        "stall_max_ms": round(max(stalls, default=0.0), 2),
+        "stall_ticks": len(stalls),
+        "first_1000_us_per_token": round(cost(0, 1000), 1),
+        "last_1000_us_per_token": round(cost(total - 1000, total), 1),
+        "answer_chars": len(rows[-1].content),
+        "reasoning_chars": len(rows[-1].reasoning),
+    }
+
+
+def make_long_chat(s: Session, messages: int) -> int:
+    """A stored chat whose replies each have reasoning, headings, a list, a table, code,
+    and formulas of their own (no two replies share a formula, as in a real chat)."""
+    store = s.store
+    cid = store.create_conversation("A long chat")
+    for i in range(messages // 2):
+        a, b, c = 100 + i, 200 + 3 * i, 30 + i % 7
+        store.add_message(
+            cid, "user", f"Question {i}: how much does a {a} by {b} by {c} tank hold?"
+        )
+        answer = "".join(
+            block.format(i=i, a=a, b=b, c=c, ab=a * b, abc=a * b * c) for block in ANSWER_BLOCKS
+        )
+        reasoning = REASONING_PARAGRAPH.format(a=a, b=b, c=c, ab=a * b, abc=a * b * c) * 8
+        mid = store.add_message(cid, "assistant", "", model="Replay")
+        store.finish_message(
+            mid, answer, reasoning, "complete", {"decode_tok_s": 50.0, "answer_tokens": 300}
+        )
+    return cid
+
+
+def bench_long_chat(app: QApplication, s: Session, messages: int) -> dict:
+    cid = make_long_chat(s, messages)
+    s.controller.new_conversation()
+    app.processEvents()
+    start = time.perf_counter()
+    s.controller.open_conversation(cid)
+    app.processEvents()
+    s.window.chat.viewport().repaint()
+    open_ms = (time.perf_counter() - start) * 1000
+    built_at_open = s.window.chat.built_count()
+    bar = s.window.chat.verticalScrollBar()
+    steps: list[float] = []
+
+    def step(delta: int) -> None:
+        t = time.perf_counter()
+        bar.setValue(bar.value() + delta)
+        app.processEvents()
+        s.window.chat.viewport().repaint()
+        steps.append((time.perf_counter() - t) * 1000)
+
+    app.processEvents()
+    s.window.chat.scroll_to_end()
+    app.processEvents()
+    stuck = 0  # steps in a row without movement or new messages (a safety stop)
+    while (bar.value() > 0 or s.window.chat._first > 0) and stuck < 50:
+        before = (bar.value(), s.window.chat.built_count())
+        step(-bar.pageStep())
+        stuck = stuck + 1 if (bar.value(), s.window.chat.built_count()) == before else 0
+    up = len(steps)
+    while bar.value() < bar.maximum():
+        step(bar.pageStep())
+    return {
+        "messages": messages,
+        "open_ms": round(open_ms, 1),
+        "built_at_open": built_at_open,
+        "scroll_steps_up": up,
+        "scroll_steps_down": len(steps) - up,
+        "scroll_step_p99_ms": round(percentile(steps, 99), 1),
+        "scroll_step_max_ms": round(max(steps, default=0.0), 1),
+        "scroll_total_s": round(sum(steps) / 1000, 2),
+        "messages_built_after_scroll": s.window.chat.built_count(),
+    }
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--tokens", type=int, default=8000)
+    ap.add_argument("--rate", type=float, default=500.0)
+    ap.add_argument("--messages", type=int, default=500)
+    ap.add_argument("--name", default="gui_streaming")
+    args = ap.parse_args()
+
+    with tempfile.TemporaryDirectory(prefix="ponder-bench-") as tmp_dir:
+        tmp = Path(tmp_dir)
+        os.environ["PONDER_HOME"] = str(tmp / "home")
+        app = make_application([sys.argv[0]])
+        session = open_session(app)
+        session.window.resize(1180, 780)
+        session.window.show()
+        app.processEvents()
+        try:
+            streaming = bench_streaming(app, session, args.tokens, args.rate, tmp)
+            long_chat = bench_long_chat(app, session, args.messages)
+        finally:
+            session.window.close()
+            session.close()
+    targets = {
+        "stall_p99_ms <= 16": streaming["stall_p99_ms"] <= 16,
+        "stall_max_ms <= 50": streaming["stall_max_ms"] <= 50,
+        "last 1000 tokens no costlier than the first": streaming["last_1000_us_per_token"]
+        <= streaming["first_1000_us_per_token"],
+        "500-message chat opens < 300 ms": long_chat["open_ms"] < 300,
+    }
+    result: dict[str, Any] = {
+        "machine": {
+            "cpu": platform.processor() or platform.machine(),
+            "cores": os.cpu_count(),
+            "python": platform.python_version(),
+            "qpa": os.environ.get("QT_QPA_PLATFORM"),
+        },
+        "streaming": streaming,
+        "long_chat": long_chat,
+        "targets": targets,
+    }
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / f"{args.name}.json").write_text(json.dumps(result, indent=2) + "\n")
+    (RESULTS / f"{args.name}.md").write_text(markdown(result))
+    print(markdown(result))
+    return 0 if all(targets.values()) else 1
+
+
+def markdown(r: dict[str, Any]) -> str:
+    st, lc = r["streaming"], r["long_chat"]
+    lines = [
+        "# GUI streaming benchmark",
+        "",
+        f"Machine: {r['machine']['cores']} cores, Python {r['machine']['python']}, "
+        f"Qt platform {r['machine']['qpa']}.",
+        "",
+        "| measure | value | target |",
+        "|---|---|---|",
+        f"| tokens streamed (rate) | {st['tokens']:,} ({st['rate_tok_s']:.0f} tok/s) "
+        "| 8,000 at 500 |",
+        f"| event-loop stall p99 | {st['stall_p99_ms']} ms | <= 16 ms |",
+        f"| event-loop stall max | {st['stall_max_ms']} ms | <= 50 ms |",
+        f"| GUI thread CPU per token, first 1,000 | {st['first_1000_us_per_token']} µs | |",
+        f"| GUI thread CPU per token, last 1,000 | {st['last_1000_us_per_token']} µs | <= first |",
+        f"| GUI thread CPU, whole reply | {st['gui_cpu_s']} s of {st['wall_s']} s | |",
+        f"| {lc['messages']}-message chat: open and paint | {lc['open_ms']} ms | < 300 ms |",
+        f"| scroll end to start and back: steps | {lc['scroll_steps_up']} up, "
+        f"{lc['scroll_steps_down']} down | |",
+        f"| scroll step p99 / max | {lc['scroll_step_p99_ms']} / {lc['scroll_step_max_ms']} ms | |",
+        "",
+        "Targets: "
+        + ", ".join(f"{k}: {'met' if v else 'NOT met'}" for k, v in r["targets"].items()),
+        "",
+    ]
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,76 @@
+"""Killing the app mid-reply loses nothing that was checkpointed.
+
+The app runs as a separate process (the real window, store and engine, offscreen); the test
+kills it with SIGKILL while a reply streams, reopens the database as the next start would,
+and finds the conversation, the question and the partial reply marked interrupted.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+
+from app.core.store import ChatStore
+from tests.conftest import ROOT
+
+pytestmark = pytest.mark.gui
+
+
+def test_sigkill_mid_stream_keeps_the_chat_and_the_checkpointed_reply(
+    tmp_path: Path, ponder_home: Path
+) -> None:
+    replay = tmp_path / "slow.jsonl"
+    chunks = ["<think>\n"] + [f"thought {i}. " for i in range(2000)]
+    replay.write_text("".join(json.dumps({"chunk": c}) + "\n" for c in chunks))
+    env = dict(os.environ, PONDER_HOME=str(ponder_home), QT_QPA_PLATFORM="offscreen")
+    log = tmp_path / "app.out"
+    db = ponder_home / "chats.sqlite3"
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "tests.gui.app_driver", str(replay), "40", "Tell me everything"],
+            cwd=ROOT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    engine: list[psutil.Process] = []
+    try:
+        deadline = time.monotonic() + 60
+        checkpointed = ""
+        while time.monotonic() < deadline and not checkpointed:
+            time.sleep(0.5)
+            assert proc.poll() is None, log.read_text()
+            if db.exists():
+                reader = ChatStore(db)
+                convs = reader.conversations()
+                if convs and len(msgs := reader.messages(convs[0].id)) == 2:
+                    checkpointed = msgs[1].reasoning
+                reader.close()
+        assert checkpointed, "no checkpoint was written while the reply streamed"
+        engine = psutil.Process(proc.pid).children(recursive=True)
+    finally:
+        proc.kill()
+        proc.wait()
+    # The engine process does not outlive the app (it would hold the model's memory).
+    gone, alive = psutil.wait_procs(engine, timeout=10)
+    assert engine and not alive
+
+    store = ChatStore(db)
+    try:
+        assert store.recover_interrupted() == 1
+        (conv,) = store.conversations()
+        assert conv.title == "Tell me everything"
+        user, reply = store.messages(conv.id)
+        assert user.content == "Tell me everything"
+        assert reply.state == "interrupted"
+        assert reply.reasoning.startswith("thought 0. ")
+        assert len(reply.reasoning) >= len(checkpointed)
+    finally:
+        store.close()
