@@ -32,6 +32,11 @@ from app.gui.views.markdown_view import MarkdownView
 
 pytestmark = pytest.mark.gui
 
+
+def settle(qtbot: QtBot, view: MarkdownView) -> None:
+    """Wait until the math thread has drawn every formula the view shows."""
+    qtbot.waitUntil(lambda: not view.math_pending(), timeout=10_000)
+
 ANSWER = r"""# Sum of squares
 
 We want $S = \sum_{k=1}^{n} k^2$ for \(n = 10\).
@@ -216,8 +221,9 @@ def test_copy_link_puts_exactly_that_blocks_code_on_the_clipboard(
         ("The answer is \\boxed{42}.", "42"),
     ],
 )
-def test_math_becomes_an_image(view: MarkdownView, source: str, tex: str) -> None:
+def test_math_becomes_an_image(qtbot: QtBot, view: MarkdownView, source: str, tex: str) -> None:
     view.set_markdown(source)
+    settle(qtbot, view)
     found = images(view)
     assert len(found) == 1
     assert not found[0].isNull()
@@ -225,18 +231,21 @@ def test_math_becomes_an_image(view: MarkdownView, source: str, tex: str) -> Non
 
 
 def test_inline_math_is_drawn_in_the_text_colour_and_follows_the_font_size(
-    view: MarkdownView,
+    qtbot: QtBot, view: MarkdownView
 ) -> None:
     view.setPalette(light_palette())
     view.set_markdown("Value $y = 1$.")
+    settle(qtbot, view)
     light = images(view)[0]
     view.setPalette(dark_palette())  # the message re-renders itself for the new palette
+    settle(qtbot, view)
     dark = images(view)[0]
     assert _ink_lightness(light) < 100 < _ink_lightness(dark)
 
     font = view.font()
     font.setPointSizeF(font.pointSizeF() * 2)
     view.setFont(font)
+    settle(qtbot, view)
     bigger = images(view)[0]
     assert bigger.deviceIndependentSize().height() > dark.deviceIndependentSize().height() * 1.5
 
@@ -253,10 +262,11 @@ def _ink_lightness(image: QImage) -> int:
 
 
 def test_invalid_tex_shows_its_source_in_monospace(
-    view: MarkdownView, caplog: pytest.LogCaptureFixture
+    qtbot: QtBot, view: MarkdownView, caplog: pytest.LogCaptureFixture
 ) -> None:
     with caplog.at_level(logging.DEBUG, logger="app.gui.render.math"):
         view.set_markdown("Broken $\\frac{1}{$ formula and fine $x$.")
+        settle(qtbot, view)
     text = view.document().toPlainText()
     assert "$\\frac{1}{$" in text
     assert len(images(view)) == 1  # the valid one is still drawn
@@ -266,8 +276,9 @@ def test_invalid_tex_shows_its_source_in_monospace(
     assert any("\\frac{1}{" in r.getMessage() for r in caplog.records)
 
 
-def test_selected_formulas_copy_as_their_tex(view: MarkdownView) -> None:
+def test_selected_formulas_copy_as_their_tex(qtbot: QtBot, view: MarkdownView) -> None:
     view.set_markdown("Area $\\pi r^2$ and \\boxed{7}")
+    settle(qtbot, view)
     view.selectAll()
     view.copy()
     assert QGuiApplication.clipboard().text() == "Area $\\pi r^2$ and \\boxed{7}"
@@ -290,11 +301,13 @@ def test_streaming_in_random_chunks_ends_like_showing_it_at_once(
         if rng.random() < 0.3:
             qtbot.wait(1)  # let formulas drawn on the math thread arrive mid-stream
     view.finish()
+    settle(qtbot, view)
     assert view.markdown() == ANSWER
 
     static = MarkdownView(math=math)
     qtbot.addWidget(static)
     static.set_markdown(ANSWER)
+    settle(qtbot, static)
     assert view.document().toPlainText() == static.document().toPlainText()
     assert len(images(view)) == len(images(static)) == 5
     assert "def s(n):" in view.document().toPlainText()
@@ -508,5 +521,20 @@ def test_any_markdown_streams_to_the_same_text_as_shown_at_once(
         pos += step
     streamed.finish()
     static.set_markdown(text)
+    settle(qtbot, streamed)
+    settle(qtbot, static)
     assert streamed.document().toPlainText() == static.document().toPlainText()
     assert streamed.markdown() == text
+
+
+def test_a_stored_message_shows_at_once_and_its_new_formulas_follow(
+    qtbot: QtBot, view: MarkdownView
+) -> None:
+    # Opening a chat never waits for formulas to be typeset: the text is there at once.
+    view.set_markdown("Intro paragraph.\n\nThe value $\\sqrt{q^5 + 17}$ matters.")
+    text = view.document().toPlainText()
+    assert text.startswith("Intro paragraph.")
+    assert "$\\sqrt{q^5 + 17}$" in text and view.math_pending()
+    settle(qtbot, view)
+    assert len(images(view)) == 1
+    assert "$" not in view.document().toPlainText()

@@ -116,11 +116,16 @@ class MarkdownView(QTextBrowser):
     # -- public API ---------------------------------------------------------------------
 
     def set_markdown(self, text: str) -> None:
-        """Show a whole message at once (formulas drawn here, from the shared cache)."""
+        """Show a whole message at once.
+
+        Blocks whose formulas are cached render at once; the others show as plain text until
+        the worker has drawn their formulas (opening a long chat never waits for ziamath).
+        """
         self._reset()
         self._source = [text]
-        for source in self._splitter.feed(text) + self._splitter.finish():
-            self._append_block(self._prepare(source, fetch=False))
+        sources = self._splitter.feed(text) + self._splitter.finish()
+        self._waiting.extend(self._prepare(source, fetch=True) for source in sources)
+        self._show_waiting()
 
     def append(self, text: str) -> None:
         """Streaming: buffer ``text``; nothing is laid out until ``flush``."""
@@ -141,18 +146,20 @@ class MarkdownView(QTextBrowser):
             self._extend_plain(text)
 
     def finish(self) -> None:
-        """End of the stream: render everything, drawing formulas still missing now."""
+        """End of the stream: render every block (those waiting for formulas when drawn)."""
         text = "".join(self._pending)
         self._pending.clear()
         sources = self._splitter.feed(text) + self._splitter.finish()
-        self._waiting.extend(self._prepare(source, fetch=False) for source in sources)
-        self._remove_plain()
-        while self._waiting:
-            self._append_block(self._waiting.popleft())
+        self._waiting.extend(self._prepare(source, fetch=True) for source in sources)
+        self._show_waiting()
         self._streaming = False
         if self._restyle_at_finish:
             self._restyle_at_finish = False
             self.set_markdown(self.markdown())
+
+    def math_pending(self) -> bool:
+        """Blocks still wait for formula images (shown as plain text meanwhile)."""
+        return bool(self._waiting)
 
     def markdown(self) -> str:
         """The source text so far (flushed or not)."""
@@ -228,6 +235,16 @@ class MarkdownView(QTextBrowser):
         rest = "".join(b.parsed.source for b in self._waiting) + self._splitter.tail
         self._extend_plain(rest)
         return True
+
+    def _show_waiting(self) -> None:
+        """Render the waiting blocks that are ready; the rest shows as plain text."""
+        self._remove_plain()
+        while self._waiting and all(
+            self._math.lookup(k) is not None for k in self._waiting[0].keys
+        ):
+            self._append_block(self._waiting.popleft())
+        rest = "".join(b.parsed.source for b in self._waiting) + self._splitter.tail
+        self._extend_plain(rest)
 
     def _append_block(self, block: _Block) -> None:
         body = self._renderer.to_html(
@@ -332,7 +349,10 @@ class MarkdownView(QTextBrowser):
     @Slot(object)
     def _on_math_ready(self, key: MathKey) -> None:
         if self._waiting and any(key in block.keys for block in self._waiting):
-            self._render_ready()
+            if self._streaming:
+                self._render_ready()
+            else:
+                self._show_waiting()
 
     @Slot(QUrl)
     def _on_anchor(self, url: QUrl) -> None:
