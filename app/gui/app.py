@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import sys
+import threading
 from dataclasses import dataclass
 
 from PySide6.QtCore import QSettings
@@ -13,6 +14,7 @@ from app.core.errors import AppError
 from app.core.paths import app_paths
 from app.core.settings import load_settings
 from app.core.store import ChatStore
+from app.gui.render import markdown
 from app.gui.render.math import MathRenderer
 from app.gui.theme import apply_theme
 from app.gui.viewmodels.chat_controller import ChatController
@@ -63,6 +65,8 @@ def open_session(app: QApplication) -> Session:
     controller = ChatController(store, worker, settings)
     state = QSettings(str(paths.window_state), QSettings.Format.IniFormat)
     window = MainWindow(controller, math=MathRenderer(), state=state)
+    # Code highlighting's imports happen now, in the background, not in the first answer.
+    threading.Thread(target=markdown.warm_up, name="warm-up", daemon=True).start()
     return Session(window, controller, worker, store)
 
 

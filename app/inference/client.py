@@ -76,6 +76,10 @@ class EngineClient:
         self._lock = threading.Lock()
 
     @property
+    def log_path(self) -> Path:
+        return self._log_path
+
+    @property
     def pid(self) -> int | None:
         return self._proc.pid if self._proc is not None and self._proc.is_alive() else None
 

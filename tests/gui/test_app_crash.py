@@ -58,8 +58,8 @@ def test_sigkill_mid_stream_keeps_the_chat_and_the_checkpointed_reply(
     finally:
         proc.kill()
         proc.wait()
-    # The engine process does not outlive the app (it would hold the model's memory).
-    gone, alive = psutil.wait_procs(engine, timeout=10)
+    # The engine and math processes do not outlive the app (they would hold memory).
+    _gone, alive = psutil.wait_procs(engine, timeout=10)
     assert engine and not alive
 
     store = ChatStore(db)

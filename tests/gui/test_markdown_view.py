@@ -37,6 +37,7 @@ def settle(qtbot: QtBot, view: MarkdownView) -> None:
     """Wait until the math thread has drawn every formula the view shows."""
     qtbot.waitUntil(lambda: not view.math_pending(), timeout=10_000)
 
+
 ANSWER = r"""# Sum of squares
 
 We want $S = \sum_{k=1}^{n} k^2$ for \(n = 10\).
@@ -74,7 +75,7 @@ print(s(10))
 def math() -> Iterator[MathRenderer]:
     renderer = MathRenderer()
     yield renderer
-    renderer.shutdown()
+    renderer.deleteLater()
 
 
 @pytest.fixture

@@ -2,10 +2,10 @@
 
 ziamath typesets TeX to SVG in pure Python (3-13 ms a formula, far too slow to run per
 streamed token on the GUI thread); QtSvg then paints that SVG into an image in about a
-millisecond. So ``request`` runs ziamath on one worker thread and hands the SVG back to the
-GUI thread (a queued signal), where it becomes a QImage; ``render`` does both at once for a
-stored message, which is shown in one go anyway. One renderer serves the whole app, so a
-formula drawn once is drawn once for every message that shows it.
+millisecond. So ``request`` runs ziamath in the app's math process (``texsvg``: a thread
+would fight the GUI thread for the GIL) and hands the SVG back to the GUI thread (a queued
+signal), where it becomes a QImage; ``render`` does both at once, here (tests, exports).
+One renderer serves the whole app, so a formula is drawn once for every message showing it.
 
 Inline formulas are padded so that Qt's ``vertical-align: middle`` (which centres an image
 on a point a little above the text baseline, see ``MathKey.axis``) puts the formula's own
@@ -16,14 +16,14 @@ from __future__ import annotations
 
 import logging
 import math
+import multiprocessing
+import os
 import re
 import threading
-import warnings
 from collections import OrderedDict
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
 from functools import partial
-from types import ModuleType
 
 from PySide6.QtCore import QByteArray, QCoreApplication, QObject, QRectF, Qt, QUrl, Signal, Slot
 from PySide6.QtGui import (
@@ -37,14 +37,15 @@ from PySide6.QtGui import (
 )
 from PySide6.QtSvg import QSvgRenderer
 
+from app.gui.render import texsvg
+
 log = logging.getLogger(__name__)
 
-MAX_TEX_CHARS = 4000  # beyond this a "formula" is runaway output, not worth seconds of CPU
 MAX_IMAGE_SIDE = 8000  # logical pixels; a runaway matrix must not allocate gigabytes
 DEFAULT_CACHE_BYTES = 64 * 1024 * 1024
 _VIEWBOX = re.compile(r'viewBox="([-\d.e]+) ([-\d.e]+) ([-\d.e]+) ([-\d.e]+)"')
-# ziamath keeps module-level state (fonts, its config); one formula at a time.
-_ZIAMATH_LOCK = threading.Lock()
+_POOL: ProcessPoolExecutor | None = None
+_POOL_LOCK = threading.Lock()
 _DEFAULT_NAME = "ponder-default-math-renderer"
 _FORMAT = QImage.Format.Format_ARGB32_Premultiplied
 _AXES: dict[str, float] = {}  # QFont.key() -> middle_axis()
@@ -104,12 +105,8 @@ class MathRenderer(QObject):
         self._bytes = 0
         self._cache: OrderedDict[MathKey, MathImage] = OrderedDict()
         self._in_flight: set[MathKey] = set()
-        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ponder-math")
         self._svg_done.connect(self._on_svg_done, Qt.ConnectionType.QueuedConnection)
-        # Import ziamath and load its font now, off the GUI thread, so the first formula of
-        # the first answer is not 0.2 s late.
-        self._pool.submit(tex_to_svg, MathKey("x", False, "#000000", 12.0, 1.0))
-        self.destroyed.connect(partial(_shutdown_pool, self._pool))
+        _math_pool()  # start the math process now, so the first formula is not late
 
     def lookup(self, key: MathKey) -> MathImage | None:
         """The cached image, or None when it still has to be drawn."""
@@ -134,21 +131,26 @@ class MathRenderer(QObject):
         if key in self._in_flight:
             return
         self._in_flight.add(key)
-        future = self._pool.submit(tex_to_svg, key)
+        try:
+            future = _math_pool().submit(
+                texsvg.tex_to_svg, key.tex, key.size, key.color, key.display
+            )
+        except RuntimeError:  # the pool broke (its process died) or is shut down
+            _reset_pool()
+            future = _math_pool().submit(
+                texsvg.tex_to_svg, key.tex, key.size, key.color, key.display
+            )
         future.add_done_callback(partial(self._deliver, key))
 
-    def shutdown(self) -> None:
-        """Stop the worker; formulas still queued are dropped."""
-        _shutdown_pool(self._pool)
-
     def _deliver(self, key: MathKey, future: Future[tuple[str, str]]) -> None:
-        # Runs on the worker thread: only a queued signal may cross to the GUI thread.
+        # Runs on the pool's thread: only a queued signal may cross to the GUI thread.
         if future.cancelled():
             return
         try:
             svg, error = future.result()
-        except Exception as exc:  # tex_to_svg catches TeX errors; this is e.g. MemoryError
+        except Exception as exc:  # tex_to_svg catches TeX errors; this is e.g. a dead process
             svg, error = "", f"{type(exc).__name__}: {exc}"
+            _reset_pool()
         try:
             self._svg_done.emit(key, svg, error)
         except RuntimeError:  # the renderer was deleted while this formula was drawn
@@ -157,6 +159,8 @@ class MathRenderer(QObject):
     @Slot(object, str, str)
     def _on_svg_done(self, key: MathKey, svg: str, error: str) -> None:
         self._in_flight.discard(key)
+        if error:
+            log.debug("TeX not rendered (%s): %r", error, key.tex)
         if key not in self._cache:
             self._store(key, _to_image(key, svg, error))
         self.ready.emit(key)
@@ -168,6 +172,15 @@ class MathRenderer(QObject):
             _, old = self._cache.popitem(last=False)
             self._bytes -= old.image.sizeInBytes()
         return image
+
+
+def _reset_pool() -> None:
+    """Forget a broken pool; the next formula starts a new math process."""
+    global _POOL  # noqa: PLW0603
+    with _POOL_LOCK:
+        if _POOL is not None:
+            _POOL.shutdown(wait=False, cancel_futures=True)
+            _POOL = None
 
 
 def default_renderer() -> MathRenderer:
@@ -210,37 +223,23 @@ def middle_axis(font: QFont) -> float:
     return axis
 
 
-def _shutdown_pool(pool: ThreadPoolExecutor, *_: object) -> None:
-    pool.shutdown(wait=False, cancel_futures=True)
-
-
 def tex_to_svg(key: MathKey) -> tuple[str, str]:
-    """(svg, "") or ("", why not). Safe from any thread; never raises."""
-    if len(key.tex) > MAX_TEX_CHARS:
-        return "", f"formula longer than {MAX_TEX_CHARS} characters"
-    if not key.tex.strip():
-        return "", "empty formula"
-    with _ZIAMATH_LOCK:
-        try:
-            ziamath = _ziamath()
-            latex = ziamath.Latex(key.tex, size=key.size, color=key.color, inline=not key.display)
-            svg: str = latex.svg()
-        except Exception as exc:  # ziamath raises many kinds of errors on bad TeX
-            log.debug("TeX not rendered (%s: %s): %r", type(exc).__name__, exc, key.tex)
-            return "", f"{type(exc).__name__}: {exc}".rstrip(": ")
-    return svg, ""
+    """(svg, "") or ("", why not), typeset in this process. Never raises."""
+    return texsvg.tex_to_svg(key.tex, key.size, key.color, key.display)
 
 
-def _ziamath() -> ModuleType:
-    """Import ziamath on first use (0.15 s), configured for QtSvg."""
-    with warnings.catch_warnings():
-        # ziamath 0.13 loads its font with the deprecated importlib.resources.path().
-        warnings.simplefilter("ignore", DeprecationWarning)
-        import ziafont
-        import ziamath
-    # SVG 2 output uses <symbol>/<use>, which QtSvg (SVG Tiny 1.2) cannot draw.
-    ziafont.config.svg2 = False
-    return ziamath
+def _math_pool() -> ProcessPoolExecutor:
+    """The app's one math process (spawned on first use; ziamath loads there at once)."""
+    global _POOL  # noqa: PLW0603 (one per app process)
+    with _POOL_LOCK:
+        if _POOL is None:
+            _POOL = ProcessPoolExecutor(
+                max_workers=1,
+                mp_context=multiprocessing.get_context("spawn"),
+                initializer=texsvg.worker_init,
+                initargs=(os.getpid(),),
+            )
+        return _POOL
 
 
 def _to_image(key: MathKey, svg: str, error: str) -> MathImage:

@@ -18,11 +18,12 @@ from app.gui.viewmodels.chat_controller import ChatController
 from app.gui.views.message_widgets import AssistantMessage, UserMessage
 
 OPEN_BATCH = 6  # messages built when a chat opens (more follow if the screen is not full)
-BATCH = 12  # messages built at a time when scrolling up
+PREFETCH_MS = 16
+BATCH = 4  # messages built per event-loop turn when scrolling up (each turn stays short)
 FLUSH_MS = 33  # at most ~30 repaints a second while streaming
 STICK_PX = 48  # "at the end" tolerance for following a streaming reply
 COLUMN_MAX_WIDTH = 900
-LOAD_EARLIER_PX = 300  # build the previous batch when the view gets this close to the top
+LOAD_EARLIER_PX = 1200  # build earlier messages when the view gets this close to the top
 
 MessageWidget = UserMessage | AssistantMessage
 
@@ -84,6 +85,8 @@ class ChatView(QScrollArea):
         self._stick = True
         self._adjusting = False  # True while the view itself moves the scroll bar
         self._anchor: tuple[QWidget, int] | None = None
+        self._filler = QTimer(self, singleShot=True)  # one pending build of earlier messages
+        self._filler.timeout.connect(self._fill)
         self._flush = QTimer(self, interval=FLUSH_MS)
         self._flush.timeout.connect(self.flush)
         bar = self.verticalScrollBar()
@@ -122,7 +125,7 @@ class ChatView(QScrollArea):
         self._build_before(OPEN_BATCH)
         self.empty.setVisible(not rows)
         QTimer.singleShot(0, self.scroll_to_end)
-        QTimer.singleShot(0, self._fill)
+        self._filler.start(0)
 
     def _build_before(self, count: int) -> None:
         """Build widgets for up to ``count`` rows before the first built one."""
@@ -136,12 +139,14 @@ class ChatView(QScrollArea):
 
     def _make(self, row: MessageRow) -> MessageWidget:
         if row.role == "user":
-            user = UserMessage(row)
+            user = UserMessage(row, self.column)  # born in place: no reparenting later
             user.edit_submitted.connect(self.edit_requested)
             user.copied.connect(self.copied)
             return user
         live = row.state == "streaming" and self.controller.live_in_view
-        reply = AssistantMessage(row, self.math, thinking_open=self.thinking_open, live=live)
+        reply = AssistantMessage(
+            row, self.math, thinking_open=self.thinking_open, live=live, parent=self.column
+        )
         reply.regenerate.connect(self.controller.regenerate)
         reply.answer_now.connect(self.controller.answer_now)
         reply.copied.connect(self.copied)
@@ -174,11 +179,18 @@ class ChatView(QScrollArea):
         self._adjusting = False
 
     def _fill(self) -> None:
-        """Build earlier messages while the view is not scrollable or is near the top."""
-        bar = self.verticalScrollBar()
-        if self._first > 0 and (bar.maximum() == 0 or bar.value() < LOAD_EARLIER_PX):
+        """Build earlier messages, a batch per event-loop turn, while what is built does not
+        fill the screen or the view is near the top."""
+        if self._first == 0:
+            return
+        built = sum(w.sizeHint().height() for w in self._widgets)
+        if built < self.viewport().height():  # the screen is not full yet: now
             self.load_earlier()
-            QTimer.singleShot(0, self._fill)
+            self._filler.start(0)
+        elif self.verticalScrollBar().value() < LOAD_EARLIER_PX:
+            # Ahead of the user's scrolling, one batch per frame, after painting.
+            self.load_earlier()
+            self._filler.start(PREFETCH_MS)
 
     def built_count(self) -> int:
         return len(self._widgets)
@@ -262,8 +274,8 @@ class ChatView(QScrollArea):
         bar = self.verticalScrollBar()
         self._anchor = None  # the user moved: follow them, not an anchor
         self._stick = value >= bar.maximum() - STICK_PX
-        if value < LOAD_EARLIER_PX and self._first > 0:
-            QTimer.singleShot(0, self._fill)
+        if value < LOAD_EARLIER_PX and self._first > 0 and not self._filler.isActive():
+            self._filler.start(0)
 
     def _on_range_changed(self, _min: int, maximum: int) -> None:
         if self._stick:

@@ -38,7 +38,7 @@ from PySide6.QtGui import (
 from PySide6.QtWidgets import QFrame, QSizePolicy, QTextBrowser, QWidget
 
 from app.core.mdblocks import BlockSplitter
-from app.gui.render.markdown import MarkdownRenderer, MathSpan, ParsedBlock, Theme, stylesheet
+from app.gui.render.markdown import MathSpan, ParsedBlock, Theme, shared_renderer, stylesheet
 from app.gui.render.math import MathKey, MathRenderer, default_renderer, middle_axis
 
 log = logging.getLogger(__name__)
@@ -75,7 +75,7 @@ class MarkdownView(QTextBrowser):
         self._theme = self._make_theme()
         self._dpr = self.devicePixelRatioF()
         self._math = math if math is not None else default_renderer()
-        self._renderer = MarkdownRenderer()
+        self._renderer = shared_renderer()
         self._splitter = BlockSplitter()
         self._source: list[str] = []
         self._pending: list[str] = []  # appended but not flushed yet

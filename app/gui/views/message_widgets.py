@@ -62,10 +62,7 @@ class UserMessage(QFrame):
         self.text.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.text.setObjectName("userText")
         self.text.setAccessibleName("Your message text")
-        self.editor = QPlainTextEdit(row.content)
-        self.editor.setAccessibleName("Edit your message")
-        self.editor.setTabChangesFocus(True)
-        self.editor.hide()
+        self._editor: QPlainTextEdit | None = None  # built when the user first edits
         self.copy_button = _tool("Copy", "Copy message", "Copy this message")
         self.edit_button = _tool("Edit", "Edit message", "Edit and send again")
         self.resend_button = QPushButton("Send")
@@ -84,17 +81,26 @@ class UserMessage(QFrame):
         small.setPointSizeF(small.pointSizeF() * 0.9)
         for b in (self.copy_button, self.edit_button):
             b.setFont(small)
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(14, 10, 10, 2)
-        layout.setSpacing(2)
-        layout.addWidget(self.text)
-        layout.addWidget(self.editor)
-        layout.addLayout(actions)
+        self._layout = QVBoxLayout(self)
+        self._layout.setContentsMargins(14, 10, 10, 2)
+        self._layout.setSpacing(2)
+        self._layout.addWidget(self.text)
+        self._layout.addLayout(actions)
 
         self.copy_button.clicked.connect(self._copy)
         self.edit_button.clicked.connect(self.start_edit)
         self.cancel_button.clicked.connect(self._end_edit)
         self.resend_button.clicked.connect(self._resend)
+
+    @property
+    def editor(self) -> QPlainTextEdit:
+        if self._editor is None:
+            self._editor = QPlainTextEdit(self.row.content)
+            self._editor.setAccessibleName("Edit your message")
+            self._editor.setTabChangesFocus(True)
+            self._editor.hide()
+            self._layout.insertWidget(1, self._editor)
+        return self._editor
 
     def set_editable(self, editable: bool) -> None:
         self.edit_button.setEnabled(editable)
@@ -146,49 +152,78 @@ class ThinkingPanel(QFrame):
         self.answer_now_button.setAccessibleName("Answer now")
         self.answer_now_button.setToolTip("Stop thinking and write the answer from here")
         self.answer_now_button.hide()
-        self.body = QPlainTextEdit()
-        self.body.setObjectName("thinkingBody")
-        self.body.setAccessibleName("Reasoning")
-        self.body.setReadOnly(True)
-        self.body.setFrameShape(QFrame.Shape.NoFrame)
-        self.body.setTextInteractionFlags(
-            Qt.TextInteractionFlag.TextSelectableByMouse
-            | Qt.TextInteractionFlag.TextSelectableByKeyboard
-        )
-        self.body.hide()
-
         head = QHBoxLayout()
         head.setContentsMargins(0, 0, 0, 0)
         head.addWidget(self.toggle)
         head.addStretch(1)
         head.addWidget(self.answer_now_button)
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(8, 4, 8, 4)
-        layout.setSpacing(2)
-        layout.addLayout(head)
-        layout.addWidget(self.body)
+        self._layout = QVBoxLayout(self)
+        self._layout.setContentsMargins(8, 4, 8, 4)
+        self._layout.setSpacing(2)
+        self._layout.addLayout(head)
         self.toggle.toggled.connect(self._on_toggled)
         self.answer_now_button.clicked.connect(self.answer_now)
         self._live = False
+        # The text view is built the first time the panel opens: most stored replies are
+        # never unfolded, and a chat opens faster without them.
+        self._body: QPlainTextEdit | None = None
+        self._chunks: list[str] = []
+
+    @property
+    def body(self) -> QPlainTextEdit:
+        if self._body is None:
+            body = QPlainTextEdit()
+            body.setObjectName("thinkingBody")
+            body.setAccessibleName("Reasoning")
+            body.setReadOnly(True)
+            body.setFrameShape(QFrame.Shape.NoFrame)
+            body.setTextInteractionFlags(
+                Qt.TextInteractionFlag.TextSelectableByMouse
+                | Qt.TextInteractionFlag.TextSelectableByKeyboard
+            )
+            body.document().setUndoRedoEnabled(False)
+            body.setPlainText("".join(self._chunks))
+            self._layout.addWidget(body)  # parent first: a parentless show() opens a window
+            body.setVisible(self.is_open())
+            self._body = body
+            self._apply_live()
+        return self._body
 
     def set_text(self, text: str) -> None:
-        self.body.setPlainText(text)
+        self._chunks = [text]
+        if self._body is not None:
+            self._body.setPlainText(text)
 
     def append(self, text: str) -> None:
-        cursor = QTextCursor(self.body.document())
+        self._chunks.append(text)
+        if self._body is None:
+            return
+        cursor = QTextCursor(self._body.document())
         cursor.movePosition(QTextCursor.MoveOperation.End)
         cursor.insertText(text)
         if self._live:
-            bar = self.body.verticalScrollBar()
+            bar = self._body.verticalScrollBar()
             bar.setValue(bar.maximum())
+
+    def text(self) -> str:
+        if len(self._chunks) > 1:
+            self._chunks = ["".join(self._chunks)]
+        return self._chunks[0] if self._chunks else ""
 
     def set_live(self, live: bool, open_: bool) -> None:
         self._live = live
         self.answer_now_button.setVisible(live)
-        self.body.setVerticalScrollBarPolicy(
-            Qt.ScrollBarPolicy.ScrollBarAlwaysOff if live else Qt.ScrollBarPolicy.ScrollBarAsNeeded
-        )
         self.toggle.setChecked(open_)
+        self._apply_live()
+
+    def _apply_live(self) -> None:
+        if self._body is None:
+            return
+        self._body.setVerticalScrollBarPolicy(
+            Qt.ScrollBarPolicy.ScrollBarAlwaysOff
+            if self._live
+            else Qt.ScrollBarPolicy.ScrollBarAsNeeded
+        )
         self._fit_height()
 
     def set_title(self, text: str) -> None:
@@ -199,20 +234,28 @@ class ThinkingPanel(QFrame):
 
     def _on_toggled(self, checked: bool) -> None:
         self.toggle.setArrowType(Qt.ArrowType.DownArrow if checked else Qt.ArrowType.RightArrow)
-        self.body.setVisible(checked)
-        self._fit_height()
+        if checked:
+            self.body.show()  # built on first use
+        elif self._body is not None:
+            self._body.hide()
+        self._apply_live()
 
     def _fit_height(self) -> None:
-        line = self.body.fontMetrics().lineSpacing()
-        margins = 2 * int(self.body.document().documentMargin()) + 4
+        body = self._body
+        if body is None or not self.is_open():
+            return  # folded: nothing to size (and no layout of a long text)
+        line = body.fontMetrics().lineSpacing()
+        margins = 2 * int(body.document().documentMargin()) + 4
         if self._live:
             lines = PEEK_LINES
+        elif len(self.text()) > OPEN_MAX_LINES * 400:
+            lines = OPEN_MAX_LINES  # surely longer than the panel: skip laying it all out
         else:
             # QPlainTextEdit's layout counts wrapped lines as its document height.
-            self.body.document().adjustSize()
-            lines = int(self.body.document().documentLayout().documentSize().height())
+            body.document().adjustSize()
+            lines = int(body.document().documentLayout().documentSize().height())
             lines = max(1, min(lines, OPEN_MAX_LINES))
-        self.body.setFixedHeight(lines * line + margins)
+        body.setFixedHeight(lines * line + margins)
 
 
 class AssistantMessage(QFrame):

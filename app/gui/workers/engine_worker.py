@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import queue
 
 from PySide6.QtCore import QThread, Signal
@@ -9,6 +10,8 @@ from PySide6.QtCore import QThread, Signal
 from app.core.events import AnswerDelta, Done, ErrorEvent, LiveStats, ReasoningDelta
 from app.inference.client import EngineClient
 from app.inference.protocol import LoadSpec, ReplaySpec, SamplingParams
+
+log = logging.getLogger(__name__)
 
 _Request = tuple[LoadSpec | ReplaySpec, list[dict[str, str]], SamplingParams]
 
@@ -51,18 +54,33 @@ class EngineWorker(QThread):
         self._requests.put((model, messages, sampling))
 
     def run(self) -> None:
+        try:
+            self.client.start()  # spawn the engine process now, not on the first message
+        except Exception:  # it starts on demand later, and reports then
+            log.exception("engine process did not start")
         while (request := self._requests.get()) is not None:
-            for event in self.client.generate(*request):
-                if isinstance(event, ReasoningDelta):
-                    self.reasoning.emit(event.text)
-                elif isinstance(event, AnswerDelta):
-                    self.answer.emit(event.text)
-                elif isinstance(event, LiveStats):
-                    self.progress.emit(event)
-                elif isinstance(event, Done):
-                    self.finished.emit(event.stats)
-                elif isinstance(event, ErrorEvent):
-                    self.failed.emit(event.kind, event.message, event.hint)
+            try:
+                self._serve(request)
+            except Exception as exc:  # a bug or an OS failure: the reply must still end
+                log.exception("engine request failed")
+                self.failed.emit(
+                    "engine_error",
+                    f"The engine could not answer ({type(exc).__name__}: {exc}).",
+                    f"Details are in {self.client.log_path}; try again.",
+                )
+
+    def _serve(self, request: _Request) -> None:
+        for event in self.client.generate(*request):
+            if isinstance(event, ReasoningDelta):
+                self.reasoning.emit(event.text)
+            elif isinstance(event, AnswerDelta):
+                self.answer.emit(event.text)
+            elif isinstance(event, LiveStats):
+                self.progress.emit(event)
+            elif isinstance(event, Done):
+                self.finished.emit(event.stats)
+            elif isinstance(event, ErrorEvent):
+                self.failed.emit(event.kind, event.message, event.hint)
 
     def stop(self) -> None:
         self.client.cancel()
