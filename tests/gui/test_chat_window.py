@@ -358,3 +358,48 @@ def test_round_trip_with_the_real_model(
     assert saved.stats is not None and saved.stats["backend"] == "CPU"
     assert "tok/s" in reply.stats_label.text()
     assert "tokens" in window.rate_label.text()
+
+
+def test_settings_from_the_dialog_apply_at_once_and_are_saved(
+    qtbot: QtBot, window: MainWindow, replay: ReplayFactory, ponder_home: Path
+) -> None:
+    from PySide6.QtCore import QTimer
+
+    from app.core.paths import app_paths
+    from app.core.settings import load_settings
+    from app.gui.views.settings_dialog import SettingsDialog
+
+    def choose_collapsed_and_ok() -> None:
+        dialog = QApplication.activeModalWidget()
+        assert isinstance(dialog, SettingsDialog)
+        dialog.thinking_panel.setCurrentIndex(dialog.thinking_panel.findData("collapsed"))
+        dialog.max_tokens.setValue(1234)
+        dialog.ok_button.click()
+
+    QTimer.singleShot(0, choose_collapsed_and_ok)
+    window.open_settings()  # modal: the timer above answers it
+    assert window.controller.settings.thinking_panel == "collapsed"
+    saved = load_settings(app_paths().settings_file)
+    assert (saved.thinking_panel, saved.max_tokens) == ("collapsed", 1234)
+
+    # The next reply streams with its thinking folded (the title still counts).
+    window.controller.set_model(replay(reasoning="ponder " * 300, tokens_per_s=100))
+    send(qtbot, window, "go")
+    reply = replies(window)[0]
+    qtbot.waitUntil(lambda: "Thinking" in reply.thinking.toggle.text(), timeout=WAIT)
+    qtbot.waitUntil(lambda: reply.thinking.isVisible(), timeout=WAIT)
+    assert not reply.thinking.is_open()
+    window.controller.stop()
+    finish(qtbot, window)
+
+
+def test_the_boxed_toggle_is_remembered(
+    qtbot: QtBot, window: MainWindow, ponder_home: Path
+) -> None:
+    from app.core.paths import app_paths
+    from app.core.settings import load_settings
+
+    window.composer.boxed.setFocus()
+    qtbot.keyClick(window.composer.boxed, Qt.Key.Key_Space)
+    assert window.controller.settings.boxed_answers
+    assert load_settings(app_paths().settings_file).boxed_answers

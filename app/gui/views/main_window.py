@@ -73,7 +73,9 @@ class MainWindow(QMainWindow):
         spacer.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
         toolbar.addWidget(spacer)
         self.settings_action = QAction("Settings", self)
-        self.settings_action.setShortcut(QKeySequence.StandardKey.Preferences)
+        # The platform's Preferences key where it has one (Cmd+, on macOS), else Ctrl+,.
+        keys = QKeySequence.keyBindings(QKeySequence.StandardKey.Preferences)
+        self.settings_action.setShortcuts(keys or [QKeySequence("Ctrl+,")])
         self.settings_action.setToolTip("Model, sampling and appearance settings (Ctrl+,)")
         self.settings_action.triggered.connect(self.open_settings)
         toolbar.addAction(self.settings_action)
