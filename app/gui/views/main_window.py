@@ -203,14 +203,22 @@ class MainWindow(QMainWindow):
             self.statusBar().showMessage(f"Settings could not be saved: {exc.strerror}.", 8000)
 
     def export_chat(self, cid: int) -> None:
+        """Ask where to save chat ``cid``, then write it as Markdown or JSON, atomically.
+
+        Problems are one sentence in a warning box, never a traceback: a folder that does not
+        exist is refused rather than created (a mistyped path would otherwise hide the file
+        somewhere the user never meant), and a failed write leaves no half-written file.
+        """
         conv = self.controller.store.conversation(cid)
         if conv is None:
             return
-        name = "".join(ch if ch.isalnum() or ch in " -_" else "_" for ch in conv.title)
+        # Characters some file systems refuse, or that would read as a path, become spaces.
+        words = "".join(ch if ch.isalnum() or ch in "-_" else " " for ch in conv.title).split()
+        name = " ".join(words)[:100].strip() or "chat"
         path, chosen = QFileDialog.getSaveFileName(
             self,
             "Export chat",
-            str(Path.home() / f"{name.strip() or 'chat'}.md"),
+            str(Path.home() / f"{name}.md"),
             "Markdown (*.md);;JSON (*.json)",
         )
         if not path:
@@ -218,12 +226,22 @@ class MainWindow(QMainWindow):
         target = Path(path)
         if not target.suffix:
             target = target.with_suffix(".json" if "JSON" in chosen else ".md")
-        try:
-            export_conversation(conv, self.controller.store.messages(cid), target)
-        except (OSError, AppError) as exc:
-            QMessageBox.warning(self, "Export failed", f"{exc}")
-            return
-        self.statusBar().showMessage(f"Exported to {target}", 8000)
+        if not target.parent.is_dir():
+            problem = f"The folder “{target.parent}” does not exist. Choose an existing folder."
+        else:
+            try:
+                export_conversation(conv, self.controller.store.messages(cid), target)
+            except AppError as exc:
+                problem = str(exc)
+            except OSError as exc:
+                problem = (
+                    f"Could not write {target.name}: {exc.strerror or exc}. "
+                    "Check that the folder is writable."
+                )
+            else:
+                self.statusBar().showMessage(f"Exported to {target}", 8000)
+                return
+        QMessageBox.warning(self, "Export failed", problem)
 
     def restyle(self) -> None:
         """Colours follow the palette: recompute the style sheet after a theme change."""

@@ -26,25 +26,18 @@ from PySide6.QtCore import (
 from PySide6.QtGui import (
     QAction,
     QContextMenuEvent,
-    QEnterEvent,
-    QGuiApplication,
     QKeyEvent,
     QKeySequence,
     QPainter,
     QPaintEvent,
     QPalette,
-    QResizeEvent,
 )
 from PySide6.QtWidgets import (
     QAbstractItemView,
-    QFrame,
-    QHBoxLayout,
-    QLabel,
     QLineEdit,
     QListView,
     QMenu,
     QPushButton,
-    QSizePolicy,
     QStyledItemDelegate,
     QStyleOptionViewItem,
     QVBoxLayout,
@@ -52,10 +45,10 @@ from PySide6.QtWidgets import (
 )
 
 from app.gui.viewmodels.conversation_list import UNTITLED, ConversationListModel
+from app.gui.views.undo_bar import UNDO_TIMEOUT_MS, UndoBar
 
 _Index = QModelIndex | QPersistentModelIndex
 
-UNDO_TIMEOUT_MS = 8000
 SEARCH_DELAY_MS = 150
 
 
@@ -131,117 +124,6 @@ class _TitleDelegate(QStyledItemDelegate):
         return editor
 
 
-class _DeletedLabel(QLabel):
-    """One line, "Deleted “title”.": a long title is shortened, never the sentence around it.
-
-    The label would otherwise widen the sidebar to fit the longest title ever deleted.
-    """
-
-    TEMPLATE = "Deleted “{}”."
-
-    def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self._title = ""
-        self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
-
-    def set_title(self, title: str) -> None:
-        self._title = title
-        self.setAccessibleName(self.full_text())
-        self.setToolTip(self.full_text())
-        self._elide()
-
-    def full_text(self) -> str:
-        return self.TEMPLATE.format(self._title)
-
-    def resizeEvent(self, event: QResizeEvent) -> None:  # noqa: N802
-        super().resizeEvent(event)
-        self._elide()
-
-    def _elide(self) -> None:
-        metrics = self.fontMetrics()
-        room = self.width() - metrics.horizontalAdvance(self.TEMPLATE.format(""))
-        title = metrics.elidedText(self._title, Qt.TextElideMode.ElideRight, max(room, 0))
-        self.setText(self.TEMPLATE.format(title))
-
-
-class _UndoBar(QFrame):
-    """Shows "Deleted “title”. [Undo]" for a few seconds; the countdown pauses under the mouse.
-
-    Signals:
-        undo_requested(): the user pressed Undo.
-        expired(): the time ran out; the deletion stands.
-    """
-
-    undo_requested = Signal()
-    expired = Signal()
-
-    def __init__(self, timeout_ms: int, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.setObjectName("undoBar")
-        self.setAccessibleName("Undo delete")
-        self.message = _DeletedLabel(self)
-        self.undo_button = QPushButton("Undo", self)
-        self.undo_button.setAccessibleName("Undo delete")
-        self.undo_button.setCursor(Qt.CursorShape.PointingHandCursor)
-        self.undo_button.clicked.connect(self.undo_requested)
-        layout = QHBoxLayout(self)
-        layout.setContentsMargins(10, 4, 4, 4)
-        layout.addWidget(self.message, 1)
-        layout.addWidget(self.undo_button)
-        self.restyle()
-        self.timer = QTimer(self)
-        self.timer.setSingleShot(True)
-        self.timer.setInterval(timeout_ms)
-        self.timer.timeout.connect(self._on_timeout)
-        self.hide()
-
-    def show_deleted(self, title: str) -> None:
-        self.restyle()
-        self.message.set_title(title)
-        self.show()
-        self.timer.start()
-
-    def restyle(self) -> None:
-        """Follow the application palette (light or dark theme).
-
-        A widget with a style sheet no longer hears of palette changes, so the sidebar
-        calls this when the theme changes, and the bar checks again each time it shows.
-        """
-        # Inverted colours, like a toast: noticeable without a dialog, in either theme.
-        # From the application's palette: the style sheet has taken over this widget's own.
-        palette = QGuiApplication.palette()
-        back = palette.color(QPalette.ColorRole.WindowText).name()
-        fore = palette.color(QPalette.ColorRole.Window).name()
-        sheet = (
-            f"#undoBar {{ background: {back}; border-radius: 6px; }}"
-            f"#undoBar QLabel {{ color: {fore}; }}"
-            f"#undoBar QPushButton {{ color: {fore}; background: transparent;"
-            " border: 1px solid transparent; border-radius: 4px; padding: 4px 10px;"
-            " font-weight: bold; }"
-            "#undoBar QPushButton:hover { text-decoration: underline; }"
-            f"#undoBar QPushButton:focus {{ border-color: {fore}; }}"
-        )
-        if sheet != self.styleSheet():  # each new sheet re-polishes the bar and its children
-            self.setStyleSheet(sheet)
-
-    def dismiss(self) -> None:
-        self.timer.stop()
-        self.hide()
-
-    def enterEvent(self, event: QEnterEvent) -> None:  # noqa: N802
-        super().enterEvent(event)
-        self.timer.stop()
-
-    def leaveEvent(self, event: QEvent) -> None:  # noqa: N802
-        super().leaveEvent(event)
-        if self.isVisible():
-            self.timer.start()
-
-    def _on_timeout(self) -> None:
-        self.hide()
-        self.expired.emit()
-
-
 class Sidebar(QWidget):
     """New chat button, search field and conversation list, with undoable delete.
 
@@ -311,7 +193,7 @@ class Sidebar(QWidget):
         for signal in (model.rowsInserted, model.rowsRemoved, model.modelReset):
             signal.connect(self._on_rows_changed)
 
-        self.undo_bar = _UndoBar(undo_timeout_ms, self)
+        self.undo_bar = UndoBar(undo_timeout_ms, self)
         self.undo_bar.undo_requested.connect(self.undo)
         self.undo_bar.expired.connect(self._on_undo_expired)
 
@@ -473,7 +355,9 @@ class Sidebar(QWidget):
             self.select(cid)
 
     def _on_menu_requested(self, index: QModelIndex, where: QPoint) -> None:
-        self.context_menu(self.model.conversation_id(index.row())).exec(where)
+        menu = self.context_menu(self.model.conversation_id(index.row()))
+        menu.exec(where)
+        menu.deleteLater()  # one menu per right-click; do not let them pile up
 
     def _on_undo_expired(self) -> None:
         self._pending_undo = None
