@@ -387,7 +387,7 @@ def test_settings_from_the_dialog_apply_at_once_and_are_saved(
     send(qtbot, window, "go")
     reply = replies(window)[0]
     qtbot.waitUntil(lambda: "Thinking" in reply.thinking.toggle.text(), timeout=WAIT)
-    qtbot.waitUntil(lambda: reply.thinking.isVisible(), timeout=WAIT)
+    qtbot.waitUntil(reply.thinking.isVisible, timeout=WAIT)
     assert not reply.thinking.is_open()
     window.controller.stop()
     finish(qtbot, window)
