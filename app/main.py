@@ -8,12 +8,14 @@ import sys
 from types import TracebackType
 
 from app.core.paths import app_paths
+from app.core.redact import install_log_redaction
 
 log = logging.getLogger("ponder")
 
 
 def _install_logging() -> None:
-    """Log to the app's log file; an uncaught exception is logged there, not lost."""
+    """Log to the app's log file; an uncaught exception is logged there, not lost. A Hub
+    token never reaches the log (redacted from every record)."""
     paths = app_paths().ensure()
     logging.basicConfig(
         filename=paths.app_log,
@@ -31,6 +33,7 @@ def _install_logging() -> None:
         )
 
     sys.excepthook = excepthook
+    install_log_redaction()
 
 
 def main(argv: list[str] | None = None) -> int:

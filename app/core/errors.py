@@ -66,6 +66,60 @@ class ModelTooLargeError(AppError):
     kind = "too_large"
 
 
+class HubError(AppError):
+    """The Hugging Face Hub answered with an error we cannot work around."""
+
+    kind = "hub_error"
+
+
+class OfflineError(HubError):
+    """The Hub cannot be reached (no network, DNS, refused, timed out, offline mode)."""
+
+    kind = "offline"
+
+
+class GatedModelError(HubError):
+    """The repo is gated: its licence must be accepted on the Hub and a token given."""
+
+    kind = "gated"
+
+
+class HubNotFoundError(BadInputError):
+    """No such repo, revision or file on the Hub (or it is private)."""
+
+    kind = "not_found"
+
+
+class DownloadError(AppError):
+    """A download could not finish; what was written is kept for a later resume."""
+
+    kind = "download_failed"
+
+
+class ChecksumMismatchError(DownloadError):
+    """The downloaded bytes do not hash to the Hub's SHA-256; they were deleted."""
+
+    kind = "checksum_mismatch"
+
+
+class NotEnoughSpaceError(DownloadError):
+    """The disk cannot hold the download (checked before starting, or it filled up)."""
+
+    kind = "disk_space"
+
+
+class DownloadStoppedError(AppError):
+    """The user paused or cancelled a download (not a failure; nothing to report)."""
+
+    kind = "cancelled"
+
+
+class DownloadPausedError(DownloadStoppedError):
+    """The user paused a download; the partial file is kept for resuming."""
+
+    kind = "paused"
+
+
 def exit_code_for(kind: str) -> int:
     """The exit code of the error class named ``kind`` (error events carry only the kind)."""
     pending: list[type[AppError]] = [AppError]
@@ -75,3 +129,27 @@ def exit_code_for(kind: str) -> int:
             return cls.exit_code
         pending.extend(cls.__subclasses__())
     return AppError.exit_code
+
+
+class CatalogError(AppError):
+    """resources/catalog.json is missing or malformed (a packaging bug the user can report)."""
+
+    kind = "bad_catalog"
+
+
+class KeyringUnavailableError(AppError):
+    """No usable OS keyring (e.g. Linux without a Secret Service); a session token still works."""
+
+    kind = "no_keyring"
+
+
+class SecretStoreError(AppError):
+    """The OS keyring refused to store, read back or remove the Hub token."""
+
+    kind = "secret_store"
+
+
+class ModelImportError(AppError):
+    """A model file could not be linked or copied into Ponder's models folder."""
+
+    kind = "import_failed"
