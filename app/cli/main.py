@@ -7,7 +7,7 @@ import logging
 import sys
 
 from app import __version__
-from app.cli import chat, fit_cmd, inspect_cmd
+from app.cli import chat, fit_cmd, inspect_cmd, models_cmd
 from app.cli.output import print_error
 from app.core.errors import AppError
 from app.core.paths import app_paths
@@ -20,7 +20,7 @@ class _Parser(argparse.ArgumentParser):
         # argparse's own usage errors: exit 2 with one line, as for any bad input.
         self.exit(
             2,
-            f"ponder: {message} (see `ponder {self.prog.split()[-1]} --help`)\n"
+            f"ponder: {message} (see `ponder {' '.join(self.prog.split()[1:])} --help`)\n"
             if " " in self.prog
             else f"ponder: {message} (see `ponder --help`)\n",
         )
@@ -37,6 +37,7 @@ def build_parser() -> argparse.ArgumentParser:
     chat.add_parser(sub)
     inspect_cmd.add_parser(sub)
     fit_cmd.add_parsers(sub)
+    models_cmd.add_parser(sub)
     return parser
 
 

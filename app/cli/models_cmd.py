@@ -1,0 +1,437 @@
+"""`ponder models ...`: list, search, download, import, remove and verify models, and keep
+the Hub token in the OS keyring. Thin over ``app.modelhub``: this module only parses,
+picks the model a name means, and prints."""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import hashlib
+import os
+import re
+import signal
+import sys
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+from app.cli.output import print_json
+from app.cli.progress import progress_view
+from app.core import errors
+from app.core.errors import AppError, BadInputError
+from app.core.paths import app_paths
+from app.core.units import format_bytes
+from app.modelhub.catalog import load_catalog
+from app.modelhub.discovery import FoundModel, HeaderCache, Source, default_roots, discover
+from app.modelhub.downloader import ProgressMeter, StopToken, download
+from app.modelhub.hub import RemoteFile, group_models, list_gguf_files, model_files, search_gguf
+from app.modelhub.secrets import TokenStore
+from app.modelhub.store import IMPORTED, ImportMode, ModelStore
+
+_REPO_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
+_SHA256 = re.compile(r"^[0-9a-f]{64}$")
+_NO_KEYRING_HINT = "Set HF_TOKEN in your environment instead."
+
+
+def add_parser(sub: Any) -> None:
+    models = sub.add_parser("models", help="download, list and manage models")
+    models.set_defaults(func=lambda _args: _usage(models))
+    actions = models.add_subparsers(dest="action", metavar="ACTION")
+
+    def action(name: str, help_text: str, func: Any) -> argparse.ArgumentParser:
+        p: argparse.ArgumentParser = actions.add_parser(name, help=help_text)
+        p.add_argument("--json", action="store_true", help="machine-readable output")
+        p.set_defaults(func=func)
+        return p
+
+    action("list", "models on disk: Ponder's and other apps'", run_list)
+    p = action("search", "find GGUF repos on the Hub, or list one repo's files", run_search)
+    p.add_argument("query", nargs="?", default="", help="words, or OWNER/REPO for its files")
+    p.add_argument("--limit", type=int, default=30)
+    p = action("download", "download a model (resumes an earlier attempt)", run_download)
+    p.add_argument("model", help="a catalog id (e.g. r1-distill-qwen-7b) or OWNER/REPO")
+    p.add_argument("filename", nargs="?", help="the .gguf in the repo (first shard if split)")
+    p.add_argument("--quant", help="quantization, for a catalog id (default Q4_K_M)")
+    p.add_argument("--revision", default="main", help="branch, tag or commit (default main)")
+    p = action("import", "bring a .gguf into Ponder's folder (linked, not copied)", run_import)
+    p.add_argument("file", type=Path)
+    p.add_argument("--mode", choices=[m.value for m in ImportMode], default="auto")
+    p = action("remove", "delete a model from Ponder's folder", run_remove)
+    p.add_argument("model", help="a name from `ponder models list`, a path or a catalog id")
+    p.add_argument("--quant", help="quantization, for a catalog id")
+    p.add_argument("-y", "--yes", action="store_true", help="do not ask for confirmation")
+    p = action("verify", "re-hash a model and compare it with the Hub's SHA-256", run_verify)
+    p.add_argument("model", help="a name from `ponder models list`, a path or a catalog id")
+    p.add_argument("--quant", help="quantization, for a catalog id")
+    p.add_argument("--repo", help="the Hub repo to compare with (default: from its folder)")
+    action("login", "store a Hugging Face token in the OS keyring (read from stdin)", run_login)
+    action("logout", "remove the Hugging Face token from the OS keyring", run_logout)
+
+
+def _usage(parser: argparse.ArgumentParser) -> int:
+    parser.print_help(sys.stderr)
+    return 2
+
+
+def _store() -> ModelStore:
+    return ModelStore.from_paths(app_paths().ensure())
+
+
+def _token() -> str | None:
+    """``HF_TOKEN`` wins (huggingface_hub sends it when we pass None), then the keyring."""
+    if os.environ.get("HF_TOKEN"):
+        return None
+    return TokenStore().token()
+
+
+def _found(store: ModelStore) -> list[FoundModel]:
+    return discover(default_roots(models_dir=store.models_dir, folders=store.folders()))
+
+
+# list / search ----------------------------------------------------------------------------
+
+
+def run_list(args: argparse.Namespace) -> int:
+    store, cache = _store(), HeaderCache()
+    rows: list[dict[str, Any]] = []
+    for m in _found(store):
+        v = cache.validate(m)
+        rows.append({
+            "name": m.name, "source": m.source.value, "source_label": m.source.label,
+            "path": str(m.path), "files": [str(f) for f in m.files], "size_bytes": m.size_bytes,
+            "quantization": v.quantization or m.quantization or None,
+            "architecture": v.header.architecture if v.header else None,
+            "usable": v.usable, "problem": v.problem, "repo_id": m.repo_id,
+            "removable": store.owns(m.path),
+            "also_at": [{"source": a.source.value, "path": str(a.path)} for a in m.also_at],
+        })  # fmt: skip
+    if args.json:
+        print_json({"models": rows})
+    elif not rows:
+        print(
+            "No models found. Download one with `ponder models download r1-distill-qwen-7b`, "
+            f"or import a .gguf with `ponder models import FILE` (into {store.models_dir})."
+        )
+    for r in [] if args.json else rows:
+        status = "ready" if r["usable"] else f"unusable: {r['problem']}"
+        size, quant = format_bytes(r["size_bytes"]), r["quantization"] or "?"
+        print(f"{r['name']}  {quant}  {size}  {r['source_label']}\n    {r['path']}\n    {status}")
+    return 0
+
+
+def run_search(args: argparse.Namespace) -> int:
+    token = _token()
+    if _REPO_ID.match(args.query):
+        try:
+            files = list_gguf_files(args.query, token=token)
+        except errors.HubNotFoundError:
+            files = []  # not a repo after all: search for the words instead
+        if files:
+            return _print_repo_files(args.query, files, json_out=args.json)
+    hits = search_gguf(args.query, limit=args.limit, token=token)
+    if args.json:
+        print_json({"repos": [h.__dict__ for h in hits]})
+        return 0
+    if not hits:
+        print(f"No GGUF repos on the Hub match {args.query!r}.")
+    for h in hits:
+        gated = "  gated: needs a token" if h.gated else ""
+        print(f"{h.repo}  {h.downloads:,} downloads  {h.likes:,} likes{gated}")
+    return 0
+
+
+def _print_repo_files(repo: str, files: list[RemoteFile], *, json_out: bool) -> int:
+    groups = group_models(files)
+    if json_out:
+        items = [{"filename": g[0].filename, "files": [f.filename for f in g],
+                  "size_bytes": sum(f.size for f in g), "sha256": [f.sha256 for f in g]}
+                 for g in groups]  # fmt: skip
+        print_json({"repo": repo, "models": items})
+        return 0
+    for g in groups:
+        parts = f"  ({len(g)} parts)" if len(g) > 1 else ""
+        print(f"{g[0].filename}  {format_bytes(sum(f.size for f in g))}{parts}")
+    print(f"Download one with `ponder models download {repo} FILENAME`.")
+    return 0
+
+
+# download ---------------------------------------------------------------------------------
+
+
+def _remote_model(args: argparse.Namespace, token: str | None) -> tuple[list[RemoteFile], str]:
+    """The files to download and a line saying what they are (with the licence)."""
+    if args.filename:
+        if args.quant:
+            raise BadInputError(
+                "--quant goes with a catalog id; a file name already names the quant.",
+                "Drop --quant, or give a catalog id instead of a repo and file.",
+            )
+        if not _REPO_ID.match(args.model):
+            raise BadInputError(
+                f"{args.model} is not a Hub repo id.", "Use OWNER/REPO, e.g. bartowski/NAME-GGUF."
+            )
+        files = model_files(args.model, args.filename, revision=args.revision, token=token)
+        return files, f"{files[0].name} from {args.model}"
+    catalog = load_catalog()
+    if _REPO_ID.match(args.model) and args.model.lower() not in catalog.ids:
+        raise BadInputError(
+            f"Name the file to download from {args.model}.",
+            f"List its files with `ponder models search {args.model}`.",
+        )
+    entry = catalog.get(args.model)
+    quant = entry.quant(args.quant)
+    files = model_files(quant.repo_id, quant.first_file.path, revision=args.revision, token=token)
+    label = f"{entry.name} {quant.name} from {quant.repo_id} (licence: {entry.license})"
+    return files, label
+
+
+def run_download(args: argparse.Namespace) -> int:
+    try:
+        return _download(args)
+    except AppError as exc:  # the JSON stream ends with the error too (stderr has the line)
+        if args.json:
+            print_json({"event": "error", "kind": exc.kind, "message": str(exc)})
+        raise
+
+
+def _download(args: argparse.Namespace) -> int:
+    paths = app_paths().ensure()
+    store, token = ModelStore.from_paths(paths), _token()
+    files, label = _remote_model(args, token)
+    dest_dir = store.install_path(files[0].repo, files[0].filename).parent
+    total = sum(f.size for f in files)
+    targets = [dest_dir / f.name for f in files]
+    done: dict[str, Any] = {"event": "done", "repo": files[0].repo, "size_bytes": total}
+    if all(t.is_file() and t.stat().st_size == f.size for t, f in zip(targets, files, strict=True)):
+        if args.json:
+            print_json({**done, "files": [str(t) for t in targets], "already_installed": True})
+        else:
+            print(f"Already installed: {targets[0]} (check it with `ponder models verify`).")
+        return 0
+    if not args.json:
+        print(f"Downloading {label}, {format_bytes(total)}", flush=True)
+    stop = StopToken()
+
+    def on_sigint(signum: int, frame: FrameType | None) -> None:
+        # The first Ctrl+C pauses (the part is kept for resuming); a second one quits.
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        stop.pause()
+
+    view = progress_view(json_lines=args.json)
+    previous = signal.signal(signal.SIGINT, on_sigint)
+    try:
+        installed = download(files, dest_dir, downloads_dir=paths.downloads_dir, token=token,
+                             progress=view, stop=stop)  # fmt: skip
+    except errors.DownloadPausedError as exc:
+        view.close()
+        sys.stderr.write(f"ponder: {exc}\n")
+        return 130
+    finally:
+        view.close()
+        signal.signal(signal.SIGINT, previous)
+    if args.json:
+        print_json(
+            {**done, "files": [str(p) for p in installed], "sha256": [f.sha256 for f in files]}
+        )
+    else:
+        more = f" and {len(installed) - 1} more part(s) beside it" if len(installed) > 1 else ""
+        print(f"Installed {installed[0]}{more}")
+    return 0
+
+
+# import / remove --------------------------------------------------------------------------
+
+
+def run_import(args: argparse.Namespace) -> int:
+    result = _store().import_file(args.file, ImportMode(args.mode))
+    how = {"hardlink": "a hard link", "symlink": "a symbolic link", "copy": "a copy"}
+    if args.json:
+        print_json(
+            {"path": str(result.path), "files": [str(f) for f in result.files], "mode": result.mode}
+        )
+    else:
+        print(f"Imported {args.file.name} as {how[result.mode.value]}: {result.path}")
+    return 0
+
+
+def _resolve(arg: str, store: ModelStore, quant: str | None) -> FoundModel:
+    """The model ``arg`` names: a path, an exact name from ``list``, a catalog id, or the
+    last part of a name (``...-Q4_K_M``) when only one model ends so."""
+    models = _found(store)
+    path = Path(arg).expanduser()
+    wanted: Path | None = path if path.is_file() else None
+    catalog = load_catalog()
+    if wanted is None and arg.lower() in catalog.ids:
+        q = catalog.get(arg).quant(quant)
+        wanted = store.install_path(q.repo_id, q.first_file.path)
+        if not wanted.is_file():
+            raise BadInputError(
+                f"{arg} {q.name} is not installed.", f"Download it: `ponder models download {arg}`."
+            )
+    if wanted is not None:
+        for m in models:
+            if any(f.exists() and os.path.samefile(f, wanted) for f in m.files):
+                return m
+        return FoundModel(wanted.stem, Source.FOLDER, (wanted,), wanted.stat().st_size, "")
+    exact = [m for m in models if m.name.lower() == arg.lower()]
+    tail = [m for m in models if m.name.lower().rsplit("/", 1)[-1] == arg.lower()]
+    matches = exact or tail
+    if len(matches) == 1:
+        return matches[0]
+    if matches:
+        raise BadInputError(
+            f"{arg} could mean {len(matches)} models: {', '.join(m.name for m in matches)}.",
+            "Use the full name from `ponder models list`, or the path.",
+        )
+    raise BadInputError(
+        f"No model called {arg} is on this machine.", "See `ponder models list` for the names."
+    )
+
+
+def run_remove(args: argparse.Namespace) -> int:
+    store = _store()
+    model = _resolve(args.model, store, args.quant)
+    if store.owns(model.path) and not args.yes and sys.stdin.isatty():
+        answer = input(f"Delete {model.name} ({format_bytes(model.size_bytes)})? [y/N] ")
+        if answer.strip().lower() not in ("y", "yes"):
+            print("Kept.")
+            return 1
+    store.remove(model.files)
+    if args.json:
+        print_json({"removed": [str(f) for f in model.files], "size_bytes": model.size_bytes})
+    else:
+        print(f"Removed {model.name} ({format_bytes(model.size_bytes)} freed).")
+    return 0
+
+
+# verify -----------------------------------------------------------------------------------
+
+
+def _hub_repo(model: FoundModel, store: ModelStore, repo: str | None) -> str | None:
+    """The Hub repo a model came from: given, or read from its folder (Ponder's and
+    LM Studio's OWNER/REPO/FILE layout, the Hugging Face cache's repo id)."""
+    if repo or model.repo_id:
+        return repo or model.repo_id
+    if store.owns(model.path):
+        parts = model.path.relative_to(store.models_dir).parts
+        return f"{parts[0]}/{parts[1]}" if parts[0] != IMPORTED and len(parts) >= 3 else None
+    if model.source is Source.LMSTUDIO:
+        return f"{model.path.parent.parent.name}/{model.path.parent.name}"
+    return None
+
+
+def _expected(
+    model: FoundModel, store: ModelStore, repo_arg: str | None
+) -> tuple[str | None, dict[str, str | None]]:
+    """The SHA-256 each file should have, by file name (None where nothing says)."""
+    repo = _hub_repo(model, store, repo_arg)
+    hub: dict[str, str | None] = {}
+    blob_names = [Path(os.path.realpath(f)).name for f in model.files]
+    if model.source is Source.HUGGINGFACE and all(_SHA256.match(b) for b in blob_names):
+        # The HF cache names each LFS blob by its SHA-256: no network needed.
+        return repo, {f.name: b for f, b in zip(model.files, blob_names, strict=True)}
+    if repo:
+        try:
+            hub = {f.name: f.sha256 for f in list_gguf_files(repo, token=_token())}
+        except errors.HubNotFoundError:
+            if repo_arg:
+                raise
+            repo = None  # a folder name that only looked like a repo
+    return repo, {f.name: hub.get(f.name) for f in model.files}
+
+
+def _sha256(path: Path, meter: ProgressMeter) -> str:
+    h = hashlib.sha256()
+    meter.file = path.name
+    with path.open("rb") as f:
+        while block := f.read(8 << 20):
+            h.update(block)
+            meter.add(len(block))
+    return h.hexdigest()
+
+
+_VERDICTS = {
+    "ok": "SHA-256 matches the Hub's",
+    "mismatch": "SHA-256 does NOT match the Hub's",
+    "unchecked": "no Hub SHA-256 to compare with (use --repo OWNER/REPO)",
+}
+
+
+def run_verify(args: argparse.Namespace) -> int:
+    store = _store()
+    model = _resolve(args.model, store, args.quant)
+    repo, expected = _expected(model, store, args.repo)
+    view = progress_view(json_lines=False) if not args.json else None
+    meter = ProgressMeter(model.size_bytes, view)
+    meter.stage = "checking"
+    results: list[dict[str, str | None]] = []
+    try:
+        for f in model.files:
+            actual, want = _sha256(f, meter), expected[f.name]
+            status = "unchecked" if want is None else ("ok" if want == actual else "mismatch")
+            results.append({"file": str(f), "sha256": actual, "expected": want, "status": status})
+    finally:
+        if view is not None:
+            view.close()
+    validation = HeaderCache().validate(model)
+    bad = [Path(str(r["file"])).name for r in results if r["status"] == "mismatch"]
+    if args.json:
+        ok = not bad and validation.usable
+        print_json({"name": model.name, "repo": repo, "files": results, "ok": ok,
+                    "header_ok": validation.usable, "problem": validation.problem})  # fmt: skip
+    else:
+        for r in results:
+            print(f"{Path(str(r['file'])).name}: {_VERDICTS[str(r['status'])]}")
+            print(f"    sha256 {r['sha256']}" + f" (expected {r['expected']})" * bool(bad))
+        print("Header: ok" if validation.usable else f"Header: unusable: {validation.problem}")
+    if bad:
+        raise AppError(
+            f"{bad[0]} is damaged or a different version: its SHA-256 does not match {repo}'s.",
+            "Remove it and download it again.",
+        )
+    if not validation.usable:
+        raise AppError(f"{model.name} cannot be loaded: {validation.problem}")
+    return 0
+
+
+# login / logout ---------------------------------------------------------------------------
+
+
+def _keyring() -> TokenStore:
+    tokens = TokenStore()
+    status = tokens.status()
+    if not status.usable:
+        raise errors.KeyringUnavailableError(
+            f"No usable keyring ({status.backend}) to keep a token in.", _NO_KEYRING_HINT
+        )
+    return tokens
+
+
+def run_login(args: argparse.Namespace) -> int:
+    tokens = _keyring()
+    if sys.stdin.isatty():
+        token = getpass.getpass("Hugging Face token (from huggingface.co/settings/tokens): ")
+    else:
+        token = sys.stdin.readline()
+    if not token.strip():
+        raise BadInputError("No token was given.", "Paste a token, or pipe one to stdin.")
+    where, backend = tokens.set_token(token), tokens.status().backend
+    if args.json:
+        print_json({"stored": where, "backend": backend})
+        return 0
+    print(f"Token stored in the system keyring ({backend}).")
+    if os.environ.get("HF_TOKEN"):
+        print("HF_TOKEN is set in your environment; it takes precedence while it is.")
+    return 0
+
+
+def run_logout(args: argparse.Namespace) -> int:
+    tokens = _keyring()
+    tokens.remove()
+    if args.json:
+        print_json({"removed": True, "env_token": bool(os.environ.get("HF_TOKEN"))})
+    else:
+        print("Token removed from the system keyring.")
+        if os.environ.get("HF_TOKEN"):
+            print("HF_TOKEN is still set in your environment; unset it to stop using it.")
+    return 0
