@@ -162,16 +162,27 @@ def bench_streaming(app: QApplication, s: Session, tokens: int, rate: float, tmp
     monitor.stop()
     s.controller.live.disconnect(on_live)
 
-    def cost(lo: int, hi: int) -> float:
-        """GUI thread CPU µs per token between the marks nearest ``lo`` and ``hi``."""
-        inside = [(n, t) for n, t, _ in marks if lo <= n <= hi]
-        if len(inside) < 2 or inside[-1][0] == inside[0][0]:
+    def cost(part: bool | None, last: bool) -> float:
+        """GUI thread CPU µs per token over the first (or last) ~1,000 tokens between marks.
+
+        ``part`` picks the marks: True reasoning, False answer, None the whole reply. A mark
+        belongs to the part that was streaming when it was taken, so a window of one part
+        never takes in tokens of the other (the marks come every ~250 tokens, and the one
+        after the last reasoning mark lies a few answer tokens in).
+        """
+        pool = [(n, t) for n, t, reasoning in marks if part is None or reasoning == part]
+        if len(pool) < 2:
             return float("nan")
-        (n0, t0), (n1, t1) = inside[0], inside[-1]
+        if last:
+            n1, t1 = pool[-1]
+            n0, t0 = min(pool, key=lambda m: abs(m[0] - (n1 - 1000)))
+        else:
+            n0, t0 = pool[0]
+            n1, t1 = min(pool, key=lambda m: abs(m[0] - (n0 + 1000)))
+        if n1 <= n0:
+            return float("nan")
         return round((t1 - t0) / (n1 - n0) * 1e6, 1)
 
-    total = marks[-1][0] if marks else 0
-    answer_from = next((n for n, _, reasoning in marks if not reasoning), total)
     stalls = monitor.stalls
     rows = s.store.messages(s.controller.cid)
     stats = rows[-1].stats or {}
@@ -184,12 +195,12 @@ def bench_streaming(app: QApplication, s: Session, tokens: int, rate: float, tmp
         "stall_p99_ms": round(percentile(stalls, 99), 2),
         "stall_max_ms": round(max(stalls, default=0.0), 2),
         "stall_ticks": len(stalls),
-        "first_1000_us_per_token": cost(0, 1000),
-        "last_1000_us_per_token": cost(total - 1000, total),
-        "reasoning_first_1000": cost(0, 1000),
-        "reasoning_last_1000": cost(answer_from - 1000, answer_from),
-        "answer_first_1000": cost(answer_from, answer_from + 1000),
-        "answer_last_1000": cost(total - 1000, total),
+        "first_1000_us_per_token": cost(None, last=False),
+        "last_1000_us_per_token": cost(None, last=True),
+        "reasoning_first_1000": cost(True, last=False),
+        "reasoning_last_1000": cost(True, last=True),
+        "answer_first_1000": cost(False, last=False),
+        "answer_last_1000": cost(False, last=True),
         "answer_chars": len(rows[-1].content),
         "reasoning_chars": len(rows[-1].reasoning),
     }

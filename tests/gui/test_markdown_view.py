@@ -539,3 +539,14 @@ def test_a_stored_message_shows_at_once_and_its_new_formulas_follow(
     settle(qtbot, view)
     assert len(images(view)) == 1
     assert "$" not in view.document().toPlainText()
+
+
+def test_formulas_do_not_become_frames(qtbot: QtBot, view: MarkdownView) -> None:
+    # Qt's HTML import makes every <img> a frame, and every layout walks all frames: an
+    # answer with hundreds of formulas would get slower to stream as it grew.
+    text = "\n\n".join(f"Step {i}: $x_{{{i}}} = {i}^2$ and $y_{{{i}}} = {i}$." for i in range(40))
+    view.set_markdown(text + "\n\n| a | b |\n|---|---|\n| 1 | 2 |\n")
+    settle(qtbot, view)
+    assert len(images(view)) == 80
+    frames = view.document().rootFrame().childFrames()
+    assert len(frames) == 1  # the table

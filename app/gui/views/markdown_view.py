@@ -4,7 +4,10 @@ Streaming never re-renders what is already on screen. ``BlockSplitter`` hands ou
 top-level blocks; each is rendered to HTML once and appended, and everything after the last
 rendered block (the block still being written, plus completed blocks whose formulas are
 still being drawn on the math thread) is shown as plain text at the end of the document.
-A flush therefore costs time for the new text only, however long the answer gets.
+A flush therefore costs time for the new text only, however long the answer gets. Two Qt
+details matter for that: every layout of a changed document walks all of its frames, so a
+flush makes its changes in one edit block (one layout), and formulas go in as image
+characters, not as HTML ``<img>``, which Qt would make frames of their own.
 
 The document is built by appending one block's HTML at a time, for a stored message too, so
 a streamed answer ends up exactly like the same answer shown at once.
@@ -16,6 +19,8 @@ import hashlib
 import html
 import logging
 from collections import deque
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from math import ceil
 
@@ -32,6 +37,7 @@ from PySide6.QtGui import (
     QTextCharFormat,
     QTextCursor,
     QTextDocument,
+    QTextImageFormat,
     QTextOption,
     QWheelEvent,
 )
@@ -57,6 +63,15 @@ _COPY_SCHEME = "copy-code"
 class _Block:
     parsed: ParsedBlock
     keys: tuple[MathKey, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class _Image:
+    """A formula image waiting for its placeholder in the block just inserted."""
+
+    name: str
+    width: float
+    height: float
 
 
 class MarkdownView(QTextBrowser):
@@ -87,6 +102,7 @@ class MarkdownView(QTextBrowser):
         self._plain_own_block = False  # the plain part started a block of its own
         self._codes: list[str] = []  # code of each Copy link, by number
         self._math_sources: dict[str, str] = {}  # image resource name -> TeX as written
+        self._images: list[_Image] | None = None  # formulas of the block being rendered
         self._height = 0
 
         self.setAccessibleName("Answer")
@@ -125,7 +141,8 @@ class MarkdownView(QTextBrowser):
         self._source = [text]
         sources = self._splitter.feed(text) + self._splitter.finish()
         self._waiting.extend(self._prepare(source, fetch=True) for source in sources)
-        self._show_waiting()
+        with self._edit():
+            self._show_waiting()
 
     def append(self, text: str) -> None:
         """Streaming: buffer ``text``; nothing is laid out until ``flush``."""
@@ -142,8 +159,9 @@ class MarkdownView(QTextBrowser):
         self._pending.clear()
         for source in self._splitter.feed(text):
             self._waiting.append(self._prepare(source, fetch=True))
-        if not self._render_ready():
-            self._extend_plain(text)
+        with self._edit():
+            if not self._render_ready():
+                self._extend_plain(text)
 
     def finish(self) -> None:
         """End of the stream: render every block (those waiting for formulas when drawn)."""
@@ -151,7 +169,8 @@ class MarkdownView(QTextBrowser):
         self._pending.clear()
         sources = self._splitter.feed(text) + self._splitter.finish()
         self._waiting.extend(self._prepare(source, fetch=True) for source in sources)
-        self._show_waiting()
+        with self._edit():
+            self._show_waiting()
         self._streaming = False
         if self._restyle_at_finish:
             self._restyle_at_finish = False
@@ -246,14 +265,71 @@ class MarkdownView(QTextBrowser):
         rest = "".join(b.parsed.source for b in self._waiting) + self._splitter.tail
         self._extend_plain(rest)
 
+    @contextmanager
+    def _edit(self) -> Iterator[None]:
+        """One edit block: the document is laid out once, when it ends, not per change."""
+        cursor = QTextCursor(self.document())
+        cursor.beginEditBlock()
+        try:
+            yield
+        finally:
+            cursor.endEditBlock()
+
     def _append_block(self, block: _Block) -> None:
-        body = self._renderer.to_html(
+        images: list[_Image] = []
+        self._images = images
+        try:
+            body = self._to_html(block)
+        finally:
+            self._images = None
+        if body.count(_OBJECT) != len(images):
+            # The text itself holds U+FFFC, so placeholders would be ambiguous: use <img>.
+            images = []
+            body = self._to_html(block)
+        if body.strip():
+            start = self._append_html(body)
+            if images:
+                self._place_images(start, images)
+
+    def _to_html(self, block: _Block) -> str:
+        return self._renderer.to_html(
             block.parsed, math=self._math_html, code_link=self._code_link, theme=self._theme
         )
-        if body.strip():
-            self._append_html(body)
 
-    def _append_html(self, body: str) -> None:
+    def _place_images(self, start: int, images: list[_Image]) -> None:
+        """Turn the placeholders after ``start`` into the formula images, in order.
+
+        Qt's HTML importer makes every ``<img>`` a frame of its own, and each layout walks
+        all frames: with a few formulas per paragraph, each flush would cost more than the
+        last. An image format on a U+FFFC character draws the same and adds no frame.
+        """
+        doc = self.document()
+        cursor = QTextCursor(doc)
+        pending = iter(images)
+        block = doc.findBlock(start)
+        while block.isValid():
+            text, base = block.text(), block.position()
+            at = text.find(_OBJECT, max(0, start - base))
+            while at >= 0:
+                cursor.setPosition(base + at)
+                cursor.setPosition(base + at + 1, QTextCursor.MoveMode.KeepAnchor)
+                placeholder = cursor.charFormat()
+                if not placeholder.isImageFormat():
+                    image = next(pending, None)
+                    if image is None:
+                        return
+                    fmt = QTextImageFormat()
+                    fmt.merge(placeholder)  # the text's format there: size, weight, link
+                    fmt.setName(image.name)
+                    fmt.setWidth(image.width)
+                    fmt.setHeight(image.height)
+                    fmt.setVerticalAlignment(QTextCharFormat.VerticalAlignment.AlignMiddle)
+                    cursor.setCharFormat(fmt)
+                at = text.find(_OBJECT, at + 1)
+            block = block.next()
+
+    def _append_html(self, body: str) -> int:
+        """Insert ``body`` at the end; returns where it starts."""
         # QTextCursor.insertHtml merges the first inserted paragraph into the block at the
         # cursor, which keeps its own format (a heading would lose its size). So a marker
         # paragraph goes first and takes that place; then the marker is removed, and when the
@@ -277,6 +353,7 @@ class MarkdownView(QTextBrowser):
         cursor.setPosition(end, QTextCursor.MoveMode.KeepAnchor)
         cursor.removeSelectedText()
         self._rendered = True
+        return start
 
     def _extend_plain(self, text: str) -> None:
         if not text:
@@ -337,6 +414,9 @@ class MarkdownView(QTextBrowser):
                 QTextDocument.ResourceType.ImageResource.value, QUrl(name), drawn.image
             )
             self._math_sources[name] = span.source
+        if self._images is not None:  # a placeholder; see _place_images
+            self._images.append(_Image(name, drawn.width, drawn.height))
+            return _OBJECT
         return (
             f'<img src="{name}" width="{drawn.width}" height="{drawn.height}"'
             ' style="vertical-align: middle" />'
@@ -349,10 +429,11 @@ class MarkdownView(QTextBrowser):
     @Slot(object)
     def _on_math_ready(self, key: MathKey) -> None:
         if self._waiting and any(key in block.keys for block in self._waiting):
-            if self._streaming:
-                self._render_ready()
-            else:
-                self._show_waiting()
+            with self._edit():
+                if self._streaming:
+                    self._render_ready()
+                else:
+                    self._show_waiting()
 
     @Slot(QUrl)
     def _on_anchor(self, url: QUrl) -> None:
