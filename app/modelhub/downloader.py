@@ -40,18 +40,16 @@ from app.core.errors import (
 )
 from app.core.units import format_bytes
 from app.modelhub.hub import RemoteFile, auth_headers, file_url, hub_errors, resolve_endpoint
-from app.modelhub.transfer import (
-    PartJob,
-    Progress,
-    ProgressMeter,
+from app.modelhub.progress import Progress, ProgressMeter
+from app.modelhub.retry import (
     RetryPolicy,
     StopToken,
-    Transfer,
     is_transient,
     retrying,
     stopped,
     transient_from,
 )
+from app.modelhub.transfer import PartJob, Transfer
 
 __all__ = [
     "DEFAULT_MARGIN",

@@ -1,9 +1,10 @@
 """The byte transfer behind ``downloader``: HTTP Range GETs into a ``.part`` file, with
-retries, a stall watchdog, pause/cancel, progress, and the part's JSON state.
+a stall watchdog, pause/cancel, and the part's JSON state.
 
 The network is read on the calling thread while a writer thread hashes and writes (both
 hashlib and file writes release the GIL), so hashing and the disk overlap the transfer:
-that is what keeps the downloader near curl's speed on a fast link.
+that is what keeps the downloader near curl's speed on a fast link. When to retry or stop
+lives in ``retry`` and the rate/ETA in ``progress``, which the downloader shares.
 """
 
 from __future__ import annotations
@@ -12,35 +13,32 @@ import contextlib
 import errno
 import hashlib
 import json
-import math
 import os
 import queue
-import random
 import socket
 import threading
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx2
-from huggingface_hub import errors as hf_errors
 from huggingface_hub import get_session
 from huggingface_hub.utils import hf_raise_for_status
 
 from app.core.atomic import write_atomic
-from app.core.errors import (
-    AppError,
-    DownloadError,
-    DownloadPausedError,
-    DownloadStoppedError,
-    NotEnoughSpaceError,
-    OfflineError,
+from app.core.errors import AppError, DownloadError, NotEnoughSpaceError
+from app.modelhub.hub import RemoteFile, http_status_error, hub_errors
+from app.modelhub.progress import ProgressMeter
+from app.modelhub.retry import (
+    RetryPolicy,
+    StopToken,
+    TransientError,
+    is_retry_status,
+    parse_retry_after,
+    stopped,
+    transient_from,
 )
-from app.modelhub.hub import RemoteFile, http_status_error, hub_errors, translate
 
-_RETRY_STATUS = frozenset({408, 429, 500, 502, 503, 504})
 _STATE_VERSION = 1
 _CHECKPOINT_S = 5.0
 _FSYNC_BYTES = 64 << 20  # flush to disk as we go, so the final fsync is short
@@ -62,131 +60,6 @@ def _read_in_larger_pieces() -> None:
 
 
 _read_in_larger_pieces()
-
-
-class StopToken:
-    """Ask a running download, from any thread, to pause (keep the part) or cancel (delete
-    it). ``threading.Event``-like: ``is_set`` and ``wait`` work as on an Event."""
-
-    def __init__(self) -> None:
-        self._event = threading.Event()
-        self.cancelled = False
-
-    def pause(self) -> None:
-        self._event.set()
-
-    def cancel(self) -> None:
-        self.cancelled = True
-        self._event.set()
-
-    def is_set(self) -> bool:
-        return self._event.is_set()
-
-    def wait(self, timeout: float) -> bool:
-        return self._event.wait(timeout)
-
-
-@dataclass(frozen=True)
-class RetryPolicy:
-    """How hard to try. ``attempts`` counts consecutive failures without a byte of progress;
-    waits grow ``base_s * 2**n`` (capped, with jitter); ``stall_s`` is the watchdog."""
-
-    attempts: int = 8
-    base_s: float = 1.0
-    cap_s: float = 60.0
-    stall_s: float = 30.0
-    connect_timeout_s: float = 20.0
-    max_retry_after_s: float = 600.0
-
-    def delay(self, failures: int, retry_after: float | None = None) -> float:
-        if retry_after is not None:
-            return min(retry_after, self.max_retry_after_s)
-        return min(self.cap_s, self.base_s * 2 ** (failures - 1)) * random.uniform(0.5, 1.0)
-
-
-@dataclass(frozen=True)
-class Progress:
-    """Where a download stands. ``done`` only goes back when a part had to be discarded.
-
-    Attributes:
-        done: bytes of the model on disk (all shards).
-        total: bytes of the model.
-        rate: smoothed transfer rate in bytes per second (0 until measured).
-        eta_s: seconds left at that rate (None while unknown).
-        file: the file being worked on.
-        stage: "checking" (re-hashing a part before resuming), "downloading" or "done".
-    """
-
-    done: int
-    total: int
-    rate: float
-    eta_s: float | None
-    file: str
-    stage: str = "downloading"
-
-
-class ProgressMeter:
-    """Counts bytes and reports them at most every ``interval`` seconds, with a rate
-    smoothed over about ``tau`` seconds so the ETA does not jump with every burst."""
-
-    def __init__(
-        self,
-        total: int,
-        callback: Callable[[Progress], None] | None,
-        interval: float = 0.2,
-        tau: float = 3.0,
-    ) -> None:
-        self.total = total
-        self.done = 0
-        self.file = ""
-        self.stage = "downloading"
-        self.rate = 0.0
-        self._callback = callback
-        self._interval = interval
-        self._tau = tau
-        self._net = 0  # bytes that came over the network (the rate ignores restored ones)
-        self._mark_t = time.monotonic()
-        self._mark_net = 0
-        self._last_emit = 0.0
-
-    def add(self, n: int) -> None:
-        self.done += n
-        self._net += n
-        self._maybe_emit()
-
-    def restore(self, n: int) -> None:
-        """Count bytes already on disk from an earlier run (not part of the rate)."""
-        self.done += n
-        self._maybe_emit()
-
-    def rewind(self, n: int) -> None:
-        self.done -= n
-        self._emit()
-
-    def finish(self) -> None:
-        self.done, self.stage = self.total, "done"
-        self._emit()
-
-    def _maybe_emit(self) -> None:
-        now = time.monotonic()
-        if now - self._last_emit >= self._interval:
-            dt = now - self._mark_t
-            if dt > 0:
-                current = (self._net - self._mark_net) / dt
-                weight = 1 - math.exp(-dt / self._tau)
-                self.rate = (
-                    current if self.rate == 0 else self.rate + weight * (current - self.rate)
-                )
-                self._mark_t, self._mark_net = now, self._net
-            self._emit(now)
-
-    def _emit(self, now: float | None = None) -> None:
-        self._last_emit = now if now is not None else time.monotonic()
-        if self._callback is None:
-            return
-        left = self.total - self.done
-        eta = left / self.rate if self.rate > 0 else (0.0 if left == 0 else None)
-        self._callback(Progress(self.done, self.total, self.rate, eta, self.file, self.stage))
 
 
 class PartJob:
@@ -223,79 +96,6 @@ class PartJob:
             return None
         same = all(state.get(k) == v for k, v in self.identity().items())
         return state if same else None
-
-
-def retrying(what: str, retry: RetryPolicy, stop: StopToken, call: Callable[[], Any]) -> Any:
-    """Run ``call``; on transient failures wait and run it again, ``retry.attempts`` times."""
-    failures = 0
-    while True:
-        try:
-            return call()
-        except TransientError as exc:
-            failures = 0 if exc.progressed else failures
-            failures += 1
-            if failures >= retry.attempts:
-                raise exc.final(what) from exc.__cause__
-            if stop.wait(retry.delay(failures, exc.retry_after)):
-                raise stopped(stop) from None
-
-
-class TransientError(Exception):
-    """A failure worth retrying; ``error`` is what the user sees if retries run out."""
-
-    def __init__(
-        self, error: AppError, *, progressed: bool = False, retry_after: float | None = None
-    ) -> None:
-        super().__init__(error.message)
-        self.error = error
-        self.progressed = progressed
-        self.retry_after = retry_after
-
-    def final(self, what: str) -> AppError:
-        if isinstance(self.error, OfflineError):
-            return OfflineError(
-                self.error.message,
-                "Check your connection, then run the download again: it resumes where it stopped.",
-            )
-        return DownloadError(
-            f"The download of {what} kept failing: {self.error.message}",
-            "Run the download again later: it resumes where it stopped.",
-        )
-
-
-def transient_from(exc: BaseException, base: str, *, progressed: bool = False) -> TransientError:
-    """Wrap a retryable huggingface_hub or network error with the sentence it ends in."""
-    response = getattr(exc, "response", None)
-    err = translate(exc, base) or DownloadError(f"the connection failed ({exc}).")
-    wait = parse_retry_after(response) if response is not None else None
-    return TransientError(err, progressed=progressed, retry_after=wait)
-
-
-def parse_retry_after(response: httpx2.Response) -> float | None:
-    """Seconds a 429/503 asks us to wait (``Retry-After`` in seconds; dates are rare)."""
-    try:
-        return max(0.0, float(response.headers.get("Retry-After", "")))
-    except ValueError:
-        return None
-
-
-def is_transient(exc: BaseException) -> bool:
-    """Whether a huggingface_hub or network error may go away if we wait and retry."""
-    if isinstance(exc, hf_errors.OfflineModeIsEnabled):
-        return False
-    if isinstance(exc, hf_errors.HfHubHTTPError):
-        status = exc.response.status_code if exc.response is not None else 0
-        return status in _RETRY_STATUS or status >= 500
-    return isinstance(exc, httpx2.TransportError | ConnectionError)
-
-
-def stopped(stop: StopToken) -> DownloadStoppedError:
-    """The error a pause or cancel ends a download with."""
-    if stop.cancelled:
-        return DownloadStoppedError("Download cancelled; its partial files were deleted.")
-    return DownloadPausedError(
-        "Download paused.", "Run the same download again to resume where it stopped."
-    )
 
 
 class Transfer:
@@ -357,7 +157,7 @@ class Transfer:
 
     def _check_response(self, response: httpx2.Response, start: int) -> None:
         status = response.status_code
-        if status in _RETRY_STATUS or status >= 500:
+        if is_retry_status(status):
             error = http_status_error(status, self.base, self.job.file.repo)
             raise TransientError(error, retry_after=parse_retry_after(response))
         if status == 416:  # the Hub's file no longer extends past our part: start over

@@ -1,0 +1,100 @@
+"""How far a download has come, reported as a rate and ETA a person can read.
+
+Kept apart from the transfer because callers (the CLI's progress line, the GUI's download
+worker) only need ``Progress``, and the smoothing is the one place that decides how calm
+the numbers look: a raw per-chunk rate makes the ETA jump with every burst.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+__all__ = ["Progress", "ProgressMeter"]
+
+
+@dataclass(frozen=True)
+class Progress:
+    """Where a download stands. ``done`` only goes back when a part had to be discarded.
+
+    Attributes:
+        done: bytes of the model on disk (all shards).
+        total: bytes of the model.
+        rate: smoothed transfer rate in bytes per second (0 until measured).
+        eta_s: seconds left at that rate (None while unknown).
+        file: the file being worked on.
+        stage: "checking" (re-hashing a part before resuming), "downloading" or "done".
+    """
+
+    done: int
+    total: int
+    rate: float
+    eta_s: float | None
+    file: str
+    stage: str = "downloading"
+
+
+class ProgressMeter:
+    """Counts bytes and reports them at most every ``interval`` seconds, with a rate
+    smoothed over about ``tau`` seconds so the ETA does not jump with every burst."""
+
+    def __init__(
+        self,
+        total: int,
+        callback: Callable[[Progress], None] | None,
+        interval: float = 0.2,
+        tau: float = 3.0,
+    ) -> None:
+        self.total = total
+        self.done = 0
+        self.file = ""
+        self.stage = "downloading"
+        self.rate = 0.0
+        self._callback = callback
+        self._interval = interval
+        self._tau = tau
+        self._net = 0  # bytes that came over the network (the rate ignores restored ones)
+        self._mark_t = time.monotonic()
+        self._mark_net = 0
+        self._last_emit = 0.0
+
+    def add(self, n: int) -> None:
+        self.done += n
+        self._net += n
+        self._maybe_emit()
+
+    def restore(self, n: int) -> None:
+        """Count bytes already on disk from an earlier run (not part of the rate)."""
+        self.done += n
+        self._maybe_emit()
+
+    def rewind(self, n: int) -> None:
+        self.done -= n
+        self._emit()
+
+    def finish(self) -> None:
+        self.done, self.stage = self.total, "done"
+        self._emit()
+
+    def _maybe_emit(self) -> None:
+        now = time.monotonic()
+        if now - self._last_emit >= self._interval:
+            dt = now - self._mark_t
+            if dt > 0:
+                current = (self._net - self._mark_net) / dt
+                weight = 1 - math.exp(-dt / self._tau)
+                self.rate = (
+                    current if self.rate == 0 else self.rate + weight * (current - self.rate)
+                )
+                self._mark_t, self._mark_net = now, self._net
+            self._emit(now)
+
+    def _emit(self, now: float | None = None) -> None:
+        self._last_emit = now if now is not None else time.monotonic()
+        if self._callback is None:
+            return
+        left = self.total - self.done
+        eta = left / self.rate if self.rate > 0 else (0.0 if left == 0 else None)
+        self._callback(Progress(self.done, self.total, self.rate, eta, self.file, self.stage))
