@@ -10,7 +10,9 @@ flush makes its changes in one edit block (one layout), and formulas go in as im
 characters, not as HTML ``<img>``, which Qt would make frames of their own.
 
 The document is built by appending one block's HTML at a time, for a stored message too, so
-a streamed answer ends up exactly like the same answer shown at once.
+a streamed answer ends up exactly like the same answer shown at once. How the document is
+edited at its end (HTML, plain text, formula images, copying) is ``app.gui.render.document``;
+this module decides what goes in and when.
 """
 
 from __future__ import annotations
@@ -19,43 +21,23 @@ import hashlib
 import html
 import logging
 from collections import deque
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import partial
 from math import ceil
 
 from PySide6.QtCore import QEvent, QMimeData, QSize, Qt, QUrl, Signal, Slot
-from PySide6.QtGui import (
-    QColor,
-    QDesktopServices,
-    QFontDatabase,
-    QFontInfo,
-    QGuiApplication,
-    QMouseEvent,
-    QPalette,
-    QTextBlockFormat,
-    QTextCharFormat,
-    QTextCursor,
-    QTextDocument,
-    QTextImageFormat,
-    QTextOption,
-    QWheelEvent,
-)
+from PySide6.QtGui import QDesktopServices, QGuiApplication, QMouseEvent, QTextOption, QWheelEvent
 from PySide6.QtWidgets import QFrame, QSizePolicy, QTextBrowser, QWidget
 
 from app.core.mdblocks import BlockSplitter
-from app.gui.render.markdown import MathSpan, ParsedBlock, Theme, shared_renderer, stylesheet
+from app.gui.render.document import DocumentWriter, FormulaImage, edit_block, palette_theme
+from app.gui.render.markdown import MathSpan, ParsedBlock, shared_renderer, stylesheet
 from app.gui.render.math import MathKey, MathRenderer, default_renderer, middle_axis
 
 log = logging.getLogger(__name__)
 
 INLINE_MATH_SCALE = 1.15  # STIX glyphs look small next to UI sans fonts at the same size
 DISPLAY_MATH_SCALE = 1.25
-_MARK = "\u2063"  # invisible separator: a throwaway first paragraph, see _append_html
-_FRAME_START = "\ufdd0"  # QTextBeginningOfFrame
-_FRAME_END = "\ufdd1"  # QTextEndOfFrame
-_PARAGRAPH_END = "\u2029"  # QChar::ParagraphSeparator, between blocks
-_OBJECT = "\ufffc"  # what an image is in a document's plain text
 _COPY_SCHEME = "copy-code"
 
 
@@ -63,15 +45,6 @@ _COPY_SCHEME = "copy-code"
 class _Block:
     parsed: ParsedBlock
     keys: tuple[MathKey, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class _Image:
-    """A formula image waiting for its placeholder in the block just inserted."""
-
-    name: str
-    width: float
-    height: float
 
 
 class MarkdownView(QTextBrowser):
@@ -87,7 +60,7 @@ class MarkdownView(QTextBrowser):
 
     def __init__(self, parent: QWidget | None = None, *, math: MathRenderer | None = None) -> None:
         super().__init__(parent)
-        self._theme = self._make_theme()
+        self._theme = palette_theme(self.palette(), self.font())
         self._dpr = self.devicePixelRatioF()
         self._math = math if math is not None else default_renderer()
         self._renderer = shared_renderer()
@@ -97,12 +70,9 @@ class MarkdownView(QTextBrowser):
         self._waiting: deque[_Block] = deque()  # complete, formulas still being drawn
         self._streaming = False
         self._restyle_at_finish = False
-        self._rendered = False  # any block rendered into the document yet
-        self._plain_start: int | None = None  # where the plain-text end part begins
-        self._plain_own_block = False  # the plain part started a block of its own
+        self._writer = DocumentWriter(self.document())
         self._codes: list[str] = []  # code of each Copy link, by number
-        self._math_sources: dict[str, str] = {}  # image resource name -> TeX as written
-        self._images: list[_Image] | None = None  # formulas of the block being rendered
+        self._images: list[FormulaImage] | None = None  # formulas of the block being rendered
         self._height = 0
 
         self.setAccessibleName("Answer")
@@ -141,7 +111,7 @@ class MarkdownView(QTextBrowser):
         self._source = [text]
         sources = self._splitter.feed(text) + self._splitter.finish()
         self._waiting.extend(self._prepare(source, fetch=True) for source in sources)
-        with self._edit():
+        with edit_block(self.document()):
             self._show_waiting()
 
     def append(self, text: str) -> None:
@@ -159,9 +129,9 @@ class MarkdownView(QTextBrowser):
         self._pending.clear()
         for source in self._splitter.feed(text):
             self._waiting.append(self._prepare(source, fetch=True))
-        with self._edit():
+        with edit_block(self.document()):
             if not self._render_ready():
-                self._extend_plain(text)
+                self._writer.extend_plain(text)
 
     def finish(self) -> None:
         """End of the stream: render every block (those waiting for formulas when drawn)."""
@@ -169,7 +139,7 @@ class MarkdownView(QTextBrowser):
         self._pending.clear()
         sources = self._splitter.feed(text) + self._splitter.finish()
         self._waiting.extend(self._prepare(source, fetch=True) for source in sources)
-        with self._edit():
+        with edit_block(self.document()):
             self._show_waiting()
         self._streaming = False
         if self._restyle_at_finish:
@@ -219,14 +189,8 @@ class MarkdownView(QTextBrowser):
         return None
 
     def createMimeDataFromSelection(self) -> QMimeData:  # noqa: N802 (Qt API)
-        # Qt's own data computes its text lazily from the selection, formulas as U+FFFC, and
-        # ignores setText; so the copy is a plain QMimeData carrying the TeX instead.
-        data = QMimeData()
-        cursor = self.textCursor()
-        if cursor.hasSelection():
-            data.setHtml(cursor.selection().toHtml())
-            data.setText(self._selected_text(cursor))
-        return data
+        # The copy carries each formula's TeX, not U+FFFC.
+        return self._writer.selection_mime(self.textCursor())
 
     # -- blocks -------------------------------------------------------------------------
 
@@ -248,147 +212,47 @@ class MarkdownView(QTextBrowser):
             ready.append(self._waiting.popleft())
         if not ready:
             return False
-        self._remove_plain()
+        self._writer.remove_plain()
         for block in ready:
             self._append_block(block)
-        rest = "".join(b.parsed.source for b in self._waiting) + self._splitter.tail
-        self._extend_plain(rest)
+        self._extend_plain_rest()
         return True
 
     def _show_waiting(self) -> None:
         """Render the waiting blocks that are ready; the rest shows as plain text."""
-        self._remove_plain()
+        self._writer.remove_plain()
         while self._waiting and all(
             self._math.lookup(k) is not None for k in self._waiting[0].keys
         ):
             self._append_block(self._waiting.popleft())
-        rest = "".join(b.parsed.source for b in self._waiting) + self._splitter.tail
-        self._extend_plain(rest)
+        self._extend_plain_rest()
 
-    @contextmanager
-    def _edit(self) -> Iterator[None]:
-        """One edit block: the document is laid out once, when it ends, not per change."""
-        cursor = QTextCursor(self.document())
-        cursor.beginEditBlock()
-        try:
-            yield
-        finally:
-            cursor.endEditBlock()
+    def _extend_plain_rest(self) -> None:
+        """Show what is not rendered (waiting blocks, the incomplete tail) as plain text."""
+        rest = "".join(b.parsed.source for b in self._waiting) + self._splitter.tail
+        self._writer.extend_plain(rest)
 
     def _append_block(self, block: _Block) -> None:
-        images: list[_Image] = []
-        self._images = images
+        self._writer.append_block(partial(self._to_html, block))
+
+    def _to_html(self, block: _Block, images: list[FormulaImage] | None) -> str:
+        self._images = images  # _math_html collects the block's formula images here
         try:
-            body = self._to_html(block)
+            return self._renderer.to_html(
+                block.parsed, math=self._math_html, code_link=self._code_link, theme=self._theme
+            )
         finally:
             self._images = None
-        if body.count(_OBJECT) != len(images):
-            # The text itself holds U+FFFC, so placeholders would be ambiguous: use <img>.
-            images = []
-            body = self._to_html(block)
-        if body.strip():
-            start = self._append_html(body)
-            if images:
-                self._place_images(start, images)
-
-    def _to_html(self, block: _Block) -> str:
-        return self._renderer.to_html(
-            block.parsed, math=self._math_html, code_link=self._code_link, theme=self._theme
-        )
-
-    def _place_images(self, start: int, images: list[_Image]) -> None:
-        """Turn the placeholders after ``start`` into the formula images, in order.
-
-        Qt's HTML importer makes every ``<img>`` a frame of its own, and each layout walks
-        all frames: with a few formulas per paragraph, each flush would cost more than the
-        last. An image format on a U+FFFC character draws the same and adds no frame.
-        """
-        doc = self.document()
-        cursor = QTextCursor(doc)
-        pending = iter(images)
-        block = doc.findBlock(start)
-        while block.isValid():
-            text, base = block.text(), block.position()
-            at = text.find(_OBJECT, max(0, start - base))
-            while at >= 0:
-                cursor.setPosition(base + at)
-                cursor.setPosition(base + at + 1, QTextCursor.MoveMode.KeepAnchor)
-                placeholder = cursor.charFormat()
-                if not placeholder.isImageFormat():
-                    image = next(pending, None)
-                    if image is None:
-                        return
-                    fmt = QTextImageFormat()
-                    fmt.merge(placeholder)  # the text's format there: size, weight, link
-                    fmt.setName(image.name)
-                    fmt.setWidth(image.width)
-                    fmt.setHeight(image.height)
-                    fmt.setVerticalAlignment(QTextCharFormat.VerticalAlignment.AlignMiddle)
-                    cursor.setCharFormat(fmt)
-                at = text.find(_OBJECT, at + 1)
-            block = block.next()
-
-    def _append_html(self, body: str) -> int:
-        """Insert ``body`` at the end; returns where it starts."""
-        # QTextCursor.insertHtml merges the first inserted paragraph into the block at the
-        # cursor, which keeps its own format (a heading would lose its size). So a marker
-        # paragraph goes first and takes that place; then the marker is removed, and when the
-        # block it landed in was a placeholder (see _vacant), that block goes too, unless a
-        # table follows, which needs a block before it.
-        doc = self.document()
-        cursor = QTextCursor(doc)
-        cursor.movePosition(QTextCursor.MoveOperation.End)
-        vacant = _vacant(cursor, fresh=not self._rendered)
-        if not vacant and cursor.block().length() == 1:
-            # An empty block that means something (a rule) would take the HTML's formats.
-            cursor.insertBlock(QTextBlockFormat(), QTextCharFormat())
-            vacant = True
-        start = cursor.position()
-        # Whitespace after the last tag would become a trailing space of the last paragraph.
-        cursor.insertHtml(f"<p>{_MARK}</p>{body.strip()}")
-        cursor.setPosition(start)
-        separate = doc.characterAt(start + 1) == _PARAGRAPH_END
-        whole = vacant and separate and doc.characterAt(start + 2) != _FRAME_START
-        end = start + 2 if whole else start + 1
-        cursor.setPosition(end, QTextCursor.MoveMode.KeepAnchor)
-        cursor.removeSelectedText()
-        self._rendered = True
-        return start
-
-    def _extend_plain(self, text: str) -> None:
-        if not text:
-            return
-        cursor = QTextCursor(self.document())
-        cursor.movePosition(QTextCursor.MoveOperation.End)
-        if self._plain_start is None:
-            self._plain_own_block = not _vacant(cursor, fresh=not self._rendered)
-            if self._plain_own_block:
-                cursor.insertBlock(QTextBlockFormat(), QTextCharFormat())
-            self._plain_start = cursor.position()
-        cursor.insertText(text, QTextCharFormat())
-
-    def _remove_plain(self) -> None:
-        if self._plain_start is None:
-            return
-        cursor = QTextCursor(self.document())
-        cursor.setPosition(self._plain_start - (1 if self._plain_own_block else 0))
-        cursor.movePosition(QTextCursor.MoveOperation.End, QTextCursor.MoveMode.KeepAnchor)
-        cursor.removeSelectedText()
-        self._plain_start = None
 
     def _reset(self) -> None:
-        doc = self.document()
-        doc.clear()  # also drops the formula images it held
-        doc.setDefaultStyleSheet(stylesheet(self._theme))
+        self._writer.clear()  # also drops the formula images the document held
+        self.document().setDefaultStyleSheet(stylesheet(self._theme))
         self._splitter = BlockSplitter()
         self._source.clear()
         self._pending.clear()
         self._waiting.clear()
         self._streaming = False
-        self._rendered = False
-        self._plain_start = None
         self._codes.clear()
-        self._math_sources.clear()
 
     # -- math and code ------------------------------------------------------------------
 
@@ -409,18 +273,7 @@ class MarkdownView(QTextBrowser):
         if not drawn.ok:
             return f"<code>{html.escape(span.source)}</code>"
         name = "math:" + hashlib.blake2s(repr(key).encode(), digest_size=12).hexdigest()
-        if name not in self._math_sources:
-            self.document().addResource(
-                QTextDocument.ResourceType.ImageResource.value, QUrl(name), drawn.image
-            )
-            self._math_sources[name] = span.source
-        if self._images is not None:  # a placeholder; see _place_images
-            self._images.append(_Image(name, drawn.width, drawn.height))
-            return _OBJECT
-        return (
-            f'<img src="{name}" width="{drawn.width}" height="{drawn.height}"'
-            ' style="vertical-align: middle" />'
-        )
+        return self._writer.formula_html(name, drawn, span.source, self._images)
 
     def _code_link(self, code: str) -> str:
         self._codes.append(code)
@@ -429,7 +282,7 @@ class MarkdownView(QTextBrowser):
     @Slot(object)
     def _on_math_ready(self, key: MathKey) -> None:
         if self._waiting and any(key in block.keys for block in self._waiting):
-            with self._edit():
+            with edit_block(self.document()):
                 if self._streaming:
                     self._render_ready()
                 else:
@@ -450,52 +303,10 @@ class MarkdownView(QTextBrowser):
         else:
             log.debug("ignored a link with scheme %r", scheme)
 
-    def _selected_text(self, cursor: QTextCursor) -> str:
-        """The selection as plain text, with each formula as the TeX it was written as."""
-        text = cursor.selection().toPlainText()
-        if _OBJECT not in text:
-            return text
-        start, end = cursor.selectionStart(), cursor.selectionEnd()
-        sources: list[str] = []
-        block = self.document().findBlock(start)
-        while block.isValid() and block.position() < end:
-            it = block.begin()
-            while not it.atEnd():
-                fragment = it.fragment()
-                fmt = fragment.charFormat()
-                if fmt.isImageFormat():
-                    lo = max(start, fragment.position())
-                    hi = min(end, fragment.position() + fragment.length())
-                    tex = self._math_sources.get(fmt.toImageFormat().name(), _OBJECT)
-                    sources.extend([tex] * max(0, hi - lo))
-                it += 1
-            block = block.next()
-        parts = text.split(_OBJECT)
-        out = [parts[0]]
-        for i, part in enumerate(parts[1:]):
-            out.append(sources[i] if i < len(sources) else _OBJECT)
-            out.append(part)
-        return "".join(out)
-
     # -- looks and size -----------------------------------------------------------------
 
-    def _make_theme(self) -> Theme:
-        palette = self.palette()
-        text = palette.color(QPalette.ColorRole.Text)
-        base = palette.color(QPalette.ColorRole.Base)
-        return Theme(
-            text=text.name(),
-            muted=_mix(text, base, 0.4),
-            link=palette.color(QPalette.ColorRole.Link).name(),
-            border=_mix(text, base, 0.72),
-            subtle_bg=_mix(text, base, 0.9),
-            font_px=float(QFontInfo(self.font()).pixelSize()),
-            mono_family=QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont).family(),
-            dark=base.lightnessF() < 0.5,
-        )
-
     def _restyle(self) -> None:
-        theme = self._make_theme()
+        theme = palette_theme(self.palette(), self.font())
         dpr = self.devicePixelRatioF()
         if theme == self._theme and dpr == self._dpr:
             return
@@ -518,22 +329,3 @@ class MarkdownView(QTextBrowser):
         if height != self._height:
             self._height = height
             self.setFixedHeight(height)
-
-
-def _vacant(end: QTextCursor, fresh: bool) -> bool:
-    """Is the block at ``end`` a placeholder: an empty document's block, or the one Qt keeps
-    after a table? Other empty blocks mean something (a horizontal rule is one) and stay.
-    """
-    if end.block().length() != 1:
-        return False
-    at = end.position()
-    return (fresh and at == 0) or end.document().characterAt(at - 1) == _FRAME_END
-
-
-def _mix(a: QColor, b: QColor, t: float) -> str:
-    """``a`` moved ``t`` of the way towards ``b``, as ``#rrggbb``."""
-    return QColor.fromRgbF(
-        a.redF() + (b.redF() - a.redF()) * t,
-        a.greenF() + (b.greenF() - a.greenF()) * t,
-        a.blueF() + (b.blueF() - a.blueF()) * t,
-    ).name()
