@@ -239,6 +239,9 @@ def _math_pool() -> ProcessPoolExecutor:
                 initializer=texsvg.worker_init,
                 initargs=(os.getpid(),),
             )
+            # The executor starts its process on the first job: start it now (at app start)
+            # rather than in the middle of the first answer with a formula.
+            _POOL.submit(int)
         return _POOL
 
 

@@ -13,7 +13,6 @@ import dataclasses
 import logging
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
@@ -318,7 +317,3 @@ class ChatController(QObject):
                     self.reply_finished.emit(final)
                     break
         self.busy_changed.emit(False)
-
-
-def model_choice_for_file(path: Path, name: str | None = None) -> ModelChoice:
-    return ModelChoice(name=name or path.stem, path=str(path))

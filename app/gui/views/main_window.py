@@ -26,10 +26,11 @@ from PySide6.QtWidgets import (
 )
 
 from app.core.errors import AppError
-from app.core.events import GenerationStats, LiveStats
+from app.core.events import LiveStats
 from app.core.export import export_conversation
 from app.core.paths import app_paths
 from app.core.settings import Settings, save_settings
+from app.core.store import MessageRow
 from app.core.units import format_bytes
 from app.gui.render.math import MathRenderer
 from app.gui.style import stylesheet
@@ -277,15 +278,14 @@ class MainWindow(QMainWindow):
         rate = f" · {stats.decode_tok_s:.1f} tok/s" if stats.decode_tok_s else ""
         self.rate_label.setText(f"{what}{rate} · {stats.generated_tokens:,} tokens")
 
-    def _on_reply_finished(self, row: object) -> None:
-        stats = getattr(row, "stats", None) or {}
-        if "decode_tok_s" in stats:
-            done = GenerationStats(**{k: v for k, v in stats.items() if k != "error"})
-            tokens = done.reasoning_tokens + done.answer_tokens
-            rate = f" · {done.decode_tok_s:.1f} tok/s" if done.decode_tok_s else ""
-            self.rate_label.setText(f"{tokens:,} tokens{rate} · {done.backend}")
-        else:
+    def _on_reply_finished(self, row: MessageRow) -> None:
+        stats = row.stats or {}
+        if row.state == "error" or "decode_tok_s" not in stats:
             self.rate_label.setText("")
+            return
+        tokens = int(stats.get("reasoning_tokens", 0)) + int(stats.get("answer_tokens", 0))
+        rate = f" · {stats['decode_tok_s']:.1f} tok/s" if stats.get("decode_tok_s") else ""
+        self.rate_label.setText(f"{tokens:,} tokens{rate} · {stats.get('backend', '')}")
 
     def _update_memory(self) -> None:
         vm = psutil.virtual_memory()
