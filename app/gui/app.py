@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import logging
+import signal
 import sys
 import threading
 from dataclasses import dataclass
 
-from PySide6.QtCore import QSettings
+from PySide6.QtCore import QSettings, QTimer
 from PySide6.QtWidgets import QApplication, QMessageBox
 
 from app.core.errors import AppError
@@ -78,6 +79,21 @@ def run_gui() -> int:
         QMessageBox.critical(None, "Ponder cannot open its chats", f"{exc}\n\n{exc.hint}")
         return 1
     session.window.show()
+    _quit_on_signals(app)
     code = app.exec()
     session.close()
     return code
+
+
+def _quit_on_signals(app: QApplication) -> None:
+    """SIGTERM (logout, `kill`, `timeout`) and Ctrl+C in a terminal close Ponder cleanly:
+    the reply is stopped, the engine and math processes end, the database is closed.
+
+    Python runs signal handlers only when it gets control, which Qt's event loop never gives
+    it on its own; a light timer hands it control four times a second.
+    """
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: app.quit())
+    wake = QTimer(app, interval=250)
+    wake.timeout.connect(lambda: None)
+    wake.start()

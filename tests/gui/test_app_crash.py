@@ -74,3 +74,28 @@ def test_sigkill_mid_stream_keeps_the_chat_and_the_checkpointed_reply(
         assert len(reply.reasoning) >= len(checkpointed)
     finally:
         store.close()
+
+
+def test_sigterm_closes_the_app_cleanly(ponder_home: Path, tmp_path: Path) -> None:
+    """`kill`, a logout or `timeout` send SIGTERM: Ponder quits normally, leaving nothing."""
+    env = dict(os.environ, PONDER_HOME=str(ponder_home), QT_QPA_PLATFORM="offscreen")
+    log = tmp_path / "app.out"
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "app"], cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT
+        )
+    try:
+        deadline = time.monotonic() + 60
+        children: list[psutil.Process] = []
+        while time.monotonic() < deadline and len(children) < 2:  # engine and math processes
+            time.sleep(0.3)
+            assert proc.poll() is None, log.read_text()
+            children = psutil.Process(proc.pid).children(recursive=True)
+        proc.terminate()
+        assert proc.wait(timeout=20) == 0, log.read_text()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    _gone, alive = psutil.wait_procs(children, timeout=10)
+    assert not alive
+    assert "leaked" not in log.read_text()
