@@ -258,7 +258,14 @@ def translate(
             "Unset HF_HUB_OFFLINE to download; models already on disk still work.",
         )
     if isinstance(exc, hf_errors.GatedRepoError):
-        return GatedModelError(f"{what} is a gated model: the Hub refused access.", LOGIN_HINT)
+        status = exc.response.status_code if exc.response is not None else 401
+        if status == 403:  # a token was accepted, but its account has no access yet
+            return GatedModelError(
+                f"{what} is a gated model and the token's account has no access to it yet.",
+                "Accept the licence on the model page with the account the token belongs "
+                "to, or add that account's token (Settings or `ponder models login`).",
+            )
+        return GatedModelError(f"{what} is a gated model and needs a token.", LOGIN_HINT)
     if isinstance(exc, hf_errors.RevisionNotFoundError):
         return HubNotFoundError(
             f"{what} has no revision {revision or ''}".rstrip() + ".",

@@ -315,6 +315,8 @@ def test_gated_repo_asks_for_the_licence_and_a_token(hub: HubServer, tmp_path: P
             )
         assert "gated" in err.value.message and "licence" in err.value.hint
         assert "hf_wrongtoken" not in str(err.value)
+        # No token: add one. A token the Hub knows but has not let in: says which it is.
+        assert ("no access" in err.value.message) == bool(token)
     assert [r.status for r in hub.log] == [401, 403]
     (path,) = download(
         [file],
