@@ -403,3 +403,25 @@ def test_the_boxed_toggle_is_remembered(
     qtbot.keyClick(window.composer.boxed, Qt.Key.Key_Space)
     assert window.controller.settings.boxed_answers
     assert load_settings(app_paths().settings_file).boxed_answers
+
+
+def test_models_other_apps_downloaded_are_in_the_picker(
+    qtbot: QtBot, controller: ChatController, home: Path, gemma_path: Path
+) -> None:
+    lmstudio = home / ".lmstudio" / "models" / "unsloth" / "gemma-3-270m-it-GGUF"
+    lmstudio.mkdir(parents=True)
+    (lmstudio / "gemma-3-270m-q4_k_m.gguf").hardlink_to(gemma_path)  # no copy, as LM Studio
+    win = MainWindow(controller)
+    qtbot.addWidget(win)
+    combo = win.picker.combo
+
+    def entries() -> list[str]:
+        return [combo.itemText(i) for i in range(combo.count())]
+
+    # Found in the background: wait for the list, not for a signal that may have passed.
+    qtbot.waitUntil(lambda: any("LM Studio" in t for t in entries()), timeout=WAIT)
+    index = next(i for i, t in enumerate(entries()) if "LM Studio" in t)
+    with qtbot.waitSignal(win.picker.model_chosen, timeout=WAIT):
+        combo.setCurrentIndex(index)
+        combo.activated.emit(index)
+    assert controller.model is not None and controller.model.path.endswith("q4_k_m.gguf")

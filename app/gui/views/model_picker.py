@@ -1,4 +1,5 @@
-"""The toolbar's model picker: recent GGUF files, "Open a GGUF file...", and the fit verdict.
+"""The toolbar's model picker: recent GGUF files, models found on disk (Ponder's, LM Studio's,
+Ollama's, Jan's, GPT4All's, the Hugging Face cache), "Open a GGUF file...", and the fit.
 
 A chosen file is checked (valid header, fit on this machine) off the GUI thread before it
 becomes the chat's model; a file that fails the check never replaces the current model.
@@ -13,6 +14,7 @@ from PySide6.QtWidgets import QComboBox, QFileDialog, QHBoxLayout, QLabel, QWidg
 
 from app.core.units import format_bytes
 from app.gui.workers.model_check import ModelChecker, ModelInfo
+from app.modelhub.discovery import FoundModel
 
 MAX_RECENT = 8
 OPEN_ITEM = "Open a GGUF file…"
@@ -46,10 +48,13 @@ class ModelPicker(QWidget):
         self.checker = ModelChecker(self)
         self.checker.checked.connect(self._on_checked)
         self.checker.failed.connect(self._on_failed)
+        self.checker.found.connect(self._on_found)
         self.current: ModelInfo | None = None
         self._paths: list[str] = []
+        self._on_disk: list[FoundModel] = []
         self._rebuild()
         self.combo.activated.connect(self._on_activated)
+        self.checker.scan()  # models other apps downloaded, listed without copying
 
     def recent_paths(self) -> list[str]:
         return list(self._paths)
@@ -81,6 +86,15 @@ class ModelPicker(QWidget):
             self.combo.setItemData(self.combo.count() - 1, p, Qt.ItemDataRole.ToolTipRole)
         if self._paths:
             self.combo.insertSeparator(self.combo.count())
+        for model in self._on_disk:
+            if str(model.path) in self._paths:
+                continue
+            self.combo.addItem(f"{model.name} ({model.source.label})", str(model.path))
+            self.combo.setItemData(
+                self.combo.count() - 1, str(model.path), Qt.ItemDataRole.ToolTipRole
+            )
+        if any(str(m.path) not in self._paths for m in self._on_disk):
+            self.combo.insertSeparator(self.combo.count())
         self.combo.addItem(OPEN_ITEM, None)
         self.combo.blockSignals(False)
         self._select_current()
@@ -108,6 +122,10 @@ class ModelPicker(QWidget):
         self.fit_label.setText(_fit_html(info))
         self.fit_label.setToolTip(_fit_tooltip(info))
         self.model_chosen.emit(info)
+
+    def _on_found(self, models: list[FoundModel]) -> None:
+        self._on_disk = models
+        self._rebuild()
 
     def _on_failed(self, path: str, message: str) -> None:
         self.fit_label.setText(f'<span style="color:#c62828">Cannot use {Path(path).name}</span>')

@@ -21,6 +21,8 @@ from app.hardware.planner import FitPlan, plan
 from app.hardware.probe import HardwareSnapshot, probe
 from app.hardware.shape import shape_from_header
 from app.inference.system import accelerator_backend
+from app.modelhub.discovery import FoundModel, default_roots, discover
+from app.modelhub.store import ModelStore
 
 log = logging.getLogger(__name__)
 
@@ -69,11 +71,33 @@ def inspect_model(path: Path, n_ctx: int = 0, gpu_layers: int = -1) -> ModelInfo
     return ModelInfo(str(path), name, header.quantization, fit)
 
 
+def models_on_disk() -> list[FoundModel]:
+    """GGUFs in Ponder's folder and those LM Studio, Ollama, Jan, GPT4All and the Hugging
+    Face cache downloaded (listing and stat only: no header is read here)."""
+    paths = app_paths().ensure()
+    store = ModelStore.from_paths(paths)
+    roots = default_roots(models_dir=paths.models_dir, folders=store.folders())
+    return [m for m in discover(roots) if m.problem is None]
+
+
 class ModelChecker(QObject):
-    """``check(path)`` answers with ``checked(ModelInfo)`` or ``failed(path, message)``."""
+    """``check(path)`` answers with ``checked(ModelInfo)`` or ``failed(path, message)``;
+    ``scan()`` answers with ``found(list[FoundModel])``."""
 
     checked = Signal(object)
     failed = Signal(str, str)
+    found = Signal(list)
+
+    def scan(self) -> None:
+        def job() -> None:
+            try:
+                models = models_on_disk()
+            except OSError as exc:  # an unreadable folder must not cost the picker its list
+                log.warning("model discovery failed: %s", exc)
+                models = []
+            self.found.emit(models)
+
+        QThreadPool.globalInstance().start(job)
 
     def check(self, path: Path, n_ctx: int = 0, gpu_layers: int = -1) -> None:
         def job() -> None:
