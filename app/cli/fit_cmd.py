@@ -8,10 +8,9 @@ from typing import Any
 
 from app.cli.output import print_json, print_rows
 from app.core.gguf import read_header
-from app.core.paths import app_paths
 from app.core.units import format_bytes
 from app.hardware.planner import FitPlan, plan
-from app.hardware.probe import HardwareSnapshot, probe
+from app.hardware.probe import HardwareSnapshot
 from app.hardware.shape import (
     ModelShape,
     catalog_entry,
@@ -20,7 +19,7 @@ from app.hardware.shape import (
     shape_from_catalog,
     shape_from_header,
 )
-from app.inference.system import accelerator_backend
+from app.inference.system import machine_snapshot
 
 
 def add_parsers(sub: Any) -> None:
@@ -33,11 +32,6 @@ def add_parsers(sub: Any) -> None:
     fit.add_argument("--ctx", type=int, default=None, help="context size (default: planned)")
     fit.add_argument("--json", action="store_true")
     fit.set_defaults(func=run_fit)
-
-
-def snapshot() -> HardwareSnapshot:
-    paths = app_paths().ensure()
-    return probe(paths.models_dir, accelerator_backend(), paths.cache_dir)
 
 
 def resolve_shape(model: str, quant: str | None = None) -> ModelShape:
@@ -96,7 +90,7 @@ def _hw_lines(hw: HardwareSnapshot) -> list[str]:
 
 
 def run_hw(args: argparse.Namespace) -> int:
-    hw = snapshot()
+    hw = machine_snapshot()
     ladder = []
     for entry in load_catalog()["models"]:
         quant = default_quant(entry)
@@ -121,7 +115,7 @@ def run_hw(args: argparse.Namespace) -> int:
 
 def run_fit(args: argparse.Namespace) -> int:
     shape = resolve_shape(args.model, args.quant)
-    p = plan(shape, snapshot(), n_ctx=args.ctx)
+    p = plan(shape, machine_snapshot(), n_ctx=args.ctx)
     if args.json:
         print_json({"model": shape.name, **plan_json(p)})
         return 0

@@ -18,9 +18,9 @@ from app.core.errors import AppError
 from app.core.gguf import check_loadable, read_header
 from app.core.paths import app_paths
 from app.hardware.planner import FitPlan, plan
-from app.hardware.probe import HardwareSnapshot, probe
+from app.hardware.probe import HardwareSnapshot
 from app.hardware.shape import shape_from_header
-from app.inference.system import accelerator_backend
+from app.inference.system import machine_snapshot
 from app.modelhub.discovery import FoundModel, default_roots, discover
 from app.modelhub.store import ModelStore
 
@@ -48,8 +48,7 @@ def hardware() -> HardwareSnapshot:
     global _hw  # noqa: PLW0603 (one snapshot per process)
     with _hw_lock:
         if _hw is None:
-            paths = app_paths().ensure()
-            _hw = probe(paths.models_dir, accelerator_backend(), paths.cache_dir)
+            _hw = machine_snapshot()
         return _hw
 
 
