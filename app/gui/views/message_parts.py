@@ -180,11 +180,13 @@ class ThinkingPanel(QFrame):
         return self._body
 
     def set_text(self, text: str) -> None:
-        self._chunks = [text]
+        self._chunks = [text] if text else []
         if self._body is not None:
             self._body.setPlainText(text)
 
     def append(self, text: str) -> None:
+        if not text:
+            return
         self._chunks.append(text)
         if self._body is None:
             return
@@ -194,6 +196,9 @@ class ThinkingPanel(QFrame):
         if self._live:
             bar = self._body.verticalScrollBar()
             bar.setValue(bar.maximum())
+
+    def has_text(self) -> bool:
+        return bool(self._chunks)  # only non-empty text is kept
 
     def text(self) -> str:
         if len(self._chunks) > 1:

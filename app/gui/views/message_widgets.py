@@ -91,7 +91,6 @@ class AssistantMessage(QFrame):
         self.answer_view.copy_requested.connect(self.copied)
 
         self._live = live
-        self._reasoning_parts: list[str] = []
         self._reasoning_pending: list[str] = []
         self._answer_started = False
         self._answer_pending = False
@@ -107,7 +106,6 @@ class AssistantMessage(QFrame):
 
     def _show_stored(self) -> None:
         row = self.row
-        self._reasoning_parts = [row.reasoning] if row.reasoning else []
         self.thinking.setVisible(bool(row.reasoning))
         if row.reasoning:
             self.thinking.set_text(row.reasoning)
@@ -159,7 +157,6 @@ class AssistantMessage(QFrame):
         if self._reasoning_pending:
             text = "".join(self._reasoning_pending)
             self._reasoning_pending.clear()
-            self._reasoning_parts.append(text)
             if not self.thinking.isVisible():
                 self.thinking.show()
             self.thinking.append(text)
@@ -167,11 +164,11 @@ class AssistantMessage(QFrame):
             self._answer_pending = False
             if not self.answer_view.isVisible():
                 self.answer_view.show()
-                if self.thinking.is_open() and self._reasoning_parts:
+                if self.thinking.is_open() and self.thinking.has_text():
                     self.thinking.set_live(False, False)  # fold away when the answer starts
                 self.thinking.answer_now_button.hide()
             self.answer_view.flush()
-        if self._reasoning_parts:
+        if self.thinking.has_text():
             if self._answer_started:
                 self.thinking.set_title(
                     stats_text.thinking_done(self._thinking_s, self._tokens, None)
@@ -186,7 +183,7 @@ class AssistantMessage(QFrame):
         self._live = False
         self.row = row
         stats = row.stats or {}
-        if self._reasoning_parts:
+        if self.thinking.has_text():
             self.thinking.set_title(
                 stats_text.thinking_done(
                     stats.get("reasoning_s", self._thinking_s),
@@ -204,7 +201,7 @@ class AssistantMessage(QFrame):
         return self._live
 
     def reasoning_text(self) -> str:
-        return "".join(self._reasoning_parts)
+        return self.thinking.text()
 
     # -- footer -------------------------------------------------------------------------
 
@@ -218,7 +215,7 @@ class AssistantMessage(QFrame):
         self.note.setVisible(bool(note))
         self.note.setProperty("error", state == "error")
         self.copy_button.setEnabled(bool(self.row.content))
-        self.copy_reasoning_button.setVisible(bool(self._reasoning_parts))
+        self.copy_reasoning_button.setVisible(self.thinking.has_text())
 
     def set_can_regenerate(self, can: bool) -> None:
         self.regenerate_button.setVisible(can)
