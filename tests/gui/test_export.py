@@ -58,9 +58,9 @@ def warnings(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     return said
 
 
-def chat_with_one_reply(
-    qtbot: QtBot, window: MainWindow, replay: ReplayFactory, store: ChatStore
-) -> int:
+@pytest.fixture
+def cid(qtbot: QtBot, window: MainWindow, replay: ReplayFactory, store: ChatStore) -> int:
+    """A chat with one question and its reply (replay backend), shown in the window."""
     window.controller.set_model(replay())
     send(qtbot, window, QUESTION)
     finish(qtbot, window)
@@ -81,13 +81,11 @@ def export_from_menu(
 def test_markdown_export_holds_the_question_the_answer_and_the_folded_thinking(
     qtbot: QtBot,
     window: MainWindow,
-    replay: ReplayFactory,
-    store: ChatStore,
+    cid: int,
     monkeypatch: pytest.MonkeyPatch,
     tmp_path: Path,
     warnings: list[str],
 ) -> None:
-    cid = chat_with_one_reply(qtbot, window, replay, store)
     folder = tmp_path / "exports"
     folder.mkdir()
     dialog = SaveDialog(folder / "sky.md")
@@ -113,13 +111,11 @@ def test_markdown_export_holds_the_question_the_answer_and_the_folded_thinking(
 def test_json_export_parses_and_holds_the_messages(
     qtbot: QtBot,
     window: MainWindow,
-    replay: ReplayFactory,
-    store: ChatStore,
+    cid: int,
     monkeypatch: pytest.MonkeyPatch,
     tmp_path: Path,
     warnings: list[str],
 ) -> None:
-    cid = chat_with_one_reply(qtbot, window, replay, store)
     # The user picked the JSON type and typed a name without an extension.
     export_from_menu(window, monkeypatch, cid, SaveDialog(tmp_path / "sky", JSON))
 
@@ -138,13 +134,11 @@ def test_json_export_parses_and_holds_the_messages(
 def test_a_folder_that_does_not_exist_is_reported_plainly_and_nothing_is_written(
     qtbot: QtBot,
     window: MainWindow,
-    replay: ReplayFactory,
-    store: ChatStore,
+    cid: int,
     monkeypatch: pytest.MonkeyPatch,
     tmp_path: Path,
     warnings: list[str],
 ) -> None:
-    cid = chat_with_one_reply(qtbot, window, replay, store)
     missing = tmp_path / "no such folder"
     with qtbot.captureExceptions() as exceptions:
         export_from_menu(window, monkeypatch, cid, SaveDialog(missing / "sky.md"))
@@ -160,13 +154,11 @@ def test_a_folder_that_does_not_exist_is_reported_plainly_and_nothing_is_written
 def test_cancelling_the_dialog_writes_nothing(
     qtbot: QtBot,
     window: MainWindow,
-    replay: ReplayFactory,
-    store: ChatStore,
+    cid: int,
     monkeypatch: pytest.MonkeyPatch,
     tmp_path: Path,
     warnings: list[str],
 ) -> None:
-    cid = chat_with_one_reply(qtbot, window, replay, store)
     exports = {"*.md", "*.json", "*.tmp"}
     before = {p for pattern in exports for p in tmp_path.rglob(pattern)}
     export_from_menu(window, monkeypatch, cid, SaveDialog(None))
@@ -178,13 +170,11 @@ def test_cancelling_the_dialog_writes_nothing(
 def test_a_write_that_fails_says_why_and_leaves_no_partial_file(
     qtbot: QtBot,
     window: MainWindow,
-    replay: ReplayFactory,
-    store: ChatStore,
+    cid: int,
     monkeypatch: pytest.MonkeyPatch,
     tmp_path: Path,
     warnings: list[str],
 ) -> None:
-    cid = chat_with_one_reply(qtbot, window, replay, store)
     folder = tmp_path / "exports"
     (folder / "sky.md").mkdir(parents=True)  # the name is taken by a folder: the write fails
     with qtbot.captureExceptions() as exceptions:
