@@ -425,3 +425,26 @@ def test_models_other_apps_downloaded_are_in_the_picker(
         combo.setCurrentIndex(index)
         combo.activated.emit(index)
     assert controller.model is not None and controller.model.path.endswith("q4_k_m.gguf")
+
+
+def test_the_settings_say_what_auto_means_for_the_chosen_model(
+    qtbot: QtBot, window: MainWindow, gemma_path: Path
+) -> None:
+    from PySide6.QtCore import QTimer
+
+    from app.gui.views.settings_dialog import SettingsDialog
+
+    with qtbot.waitSignal(window.picker.model_chosen, timeout=WAIT):
+        window.picker.choose(gemma_path)
+    seen: list[str] = []
+
+    def read_and_cancel() -> None:
+        dialog = QApplication.activeModalWidget()
+        assert isinstance(dialog, SettingsDialog)
+        seen.append(dialog.hardware_hint.text())
+        dialog.cancel_button.click()
+
+    QTimer.singleShot(0, read_and_cancel)
+    window.open_settings()
+    assert seen and seen[0].startswith("Auto for Gemma 3 270m:")
+    assert "tokens of context" in seen[0] and "layers on the GPU" in seen[0]

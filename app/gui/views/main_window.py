@@ -185,7 +185,9 @@ class MainWindow(QMainWindow):
         self._apply_settings(dataclasses.replace(self.controller.settings, boxed_answers=on))
 
     def open_settings(self) -> None:
-        dialog = SettingsDialog(self.controller.settings, self)
+        dialog = SettingsDialog(
+            self.controller.settings, self, hardware_hint=self.picker.plan_hint()
+        )
         dialog.settings_applied.connect(self._apply_settings)
         dialog.exec()
 

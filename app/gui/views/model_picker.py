@@ -63,6 +63,17 @@ class ModelPicker(QWidget):
         self._paths = paths[:MAX_RECENT]
         self._rebuild()
 
+    def plan_hint(self) -> str:
+        """What "Auto" means for the chosen model on this machine ("" before one is chosen)."""
+        info = self.current
+        if info is None or info.fit is None:
+            return ""
+        fit = info.fit
+        return (
+            f"Auto for {info.name}: {fit.n_ctx:,} tokens of context, "
+            f"{fit.n_gpu_layers} of {fit.n_layers + 1} layers on the GPU."
+        )
+
     def choose(self, path: Path) -> None:
         """Check ``path``; it becomes the model when the check succeeds."""
         self.fit_label.setText(f"Checking {path.name}…")
