@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import argparse
 import getpass
-import hashlib
 import os
 import re
 import signal
@@ -15,6 +14,8 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
+from app.cli import models_verify
+from app.cli.model_lookup import found_models, hub_token, model_store, resolve_model
 from app.cli.output import print_json
 from app.cli.progress import progress_view
 from app.core import errors
@@ -22,11 +23,11 @@ from app.core.errors import AppError, BadInputError
 from app.core.paths import app_paths
 from app.core.units import format_bytes
 from app.modelhub.catalog import load_catalog
-from app.modelhub.discovery import FoundModel, HeaderCache, Source, default_roots, discover
-from app.modelhub.downloader import ProgressMeter, StopToken, download
+from app.modelhub.discovery import HeaderCache
+from app.modelhub.downloader import StopToken, download
 from app.modelhub.hub import RemoteFile, group_models, list_gguf_files, model_files, search_gguf
 from app.modelhub.secrets import TokenStore
-from app.modelhub.store import IMPORTED, ImportMode, ModelStore
+from app.modelhub.store import ImportMode, ModelStore
 
 _REPO_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
@@ -60,7 +61,9 @@ def add_parser(sub: Any) -> None:
     p.add_argument("model", help="a name from `ponder models list`, a path or a catalog id")
     p.add_argument("--quant", help="quantization, for a catalog id")
     p.add_argument("-y", "--yes", action="store_true", help="do not ask for confirmation")
-    p = action("verify", "re-hash a model and compare it with the Hub's SHA-256", run_verify)
+    p = action(
+        "verify", "re-hash a model and compare it with its SHA-256", models_verify.run_verify
+    )
     p.add_argument("model", help="a name from `ponder models list`, a path or a catalog id")
     p.add_argument("--quant", help="quantization, for a catalog id")
     p.add_argument("--repo", help="the Hub repo to compare with (default: from its folder)")
@@ -73,28 +76,13 @@ def _usage(parser: argparse.ArgumentParser) -> int:
     return 2
 
 
-def _store() -> ModelStore:
-    return ModelStore.from_paths(app_paths().ensure())
-
-
-def _token() -> str | None:
-    """``HF_TOKEN`` wins (huggingface_hub sends it when we pass None), then the keyring."""
-    if os.environ.get("HF_TOKEN"):
-        return None
-    return TokenStore().token()
-
-
-def _found(store: ModelStore) -> list[FoundModel]:
-    return discover(default_roots(models_dir=store.models_dir, folders=store.folders()))
-
-
 # list / search ----------------------------------------------------------------------------
 
 
 def run_list(args: argparse.Namespace) -> int:
-    store, cache = _store(), HeaderCache()
+    store, cache = model_store(), HeaderCache()
     rows: list[dict[str, Any]] = []
-    for m in _found(store):
+    for m in found_models(store):
         v = cache.validate(m)
         rows.append({
             "name": m.name, "source": m.source.value, "source_label": m.source.label,
@@ -120,7 +108,7 @@ def run_list(args: argparse.Namespace) -> int:
 
 
 def run_search(args: argparse.Namespace) -> int:
-    token = _token()
+    token = hub_token()
     if _REPO_ID.match(args.query):
         try:
             files = list_gguf_files(args.query, token=token)
@@ -196,7 +184,7 @@ def run_download(args: argparse.Namespace) -> int:
 
 def _download(args: argparse.Namespace) -> int:
     paths = app_paths().ensure()
-    store, token = ModelStore.from_paths(paths), _token()
+    store, token = ModelStore.from_paths(paths), hub_token()
     files, label = _remote_model(args, token)
     dest_dir = store.install_path(files[0].repo, files[0].filename).parent
     total = sum(f.size for f in files)
@@ -243,7 +231,7 @@ def _download(args: argparse.Namespace) -> int:
 
 
 def run_import(args: argparse.Namespace) -> int:
-    result = _store().import_file(args.file, ImportMode(args.mode))
+    result = model_store().import_file(args.file, ImportMode(args.mode))
     how = {"hardlink": "a hard link", "symlink": "a symbolic link", "copy": "a copy"}
     if args.json:
         print_json(
@@ -254,43 +242,9 @@ def run_import(args: argparse.Namespace) -> int:
     return 0
 
 
-def _resolve(arg: str, store: ModelStore, quant: str | None) -> FoundModel:
-    """The model ``arg`` names: a path, an exact name from ``list``, a catalog id, or the
-    last part of a name (``...-Q4_K_M``) when only one model ends so."""
-    models = _found(store)
-    path = Path(arg).expanduser()
-    wanted: Path | None = path if path.is_file() else None
-    catalog = load_catalog()
-    if wanted is None and arg.lower() in catalog.ids:
-        q = catalog.get(arg).quant(quant)
-        wanted = store.install_path(q.repo_id, q.first_file.path)
-        if not wanted.is_file():
-            raise BadInputError(
-                f"{arg} {q.name} is not installed.", f"Download it: `ponder models download {arg}`."
-            )
-    if wanted is not None:
-        for m in models:
-            if any(f.exists() and os.path.samefile(f, wanted) for f in m.files):
-                return m
-        return FoundModel(wanted.stem, Source.FOLDER, (wanted,), wanted.stat().st_size, "")
-    exact = [m for m in models if m.name.lower() == arg.lower()]
-    tail = [m for m in models if m.name.lower().rsplit("/", 1)[-1] == arg.lower()]
-    matches = exact or tail
-    if len(matches) == 1:
-        return matches[0]
-    if matches:
-        raise BadInputError(
-            f"{arg} could mean {len(matches)} models: {', '.join(m.name for m in matches)}.",
-            "Use the full name from `ponder models list`, or the path.",
-        )
-    raise BadInputError(
-        f"No model called {arg} is on this machine.", "See `ponder models list` for the names."
-    )
-
-
 def run_remove(args: argparse.Namespace) -> int:
-    store = _store()
-    model = _resolve(args.model, store, args.quant)
+    store = model_store()
+    model = resolve_model(args.model, store, args.quant)
     if store.owns(model.path) and not args.yes and sys.stdin.isatty():
         answer = input(f"Delete {model.name} ({format_bytes(model.size_bytes)})? [y/N] ")
         if answer.strip().lower() not in ("y", "yes"):
@@ -301,96 +255,6 @@ def run_remove(args: argparse.Namespace) -> int:
         print_json({"removed": [str(f) for f in model.files], "size_bytes": model.size_bytes})
     else:
         print(f"Removed {model.name} ({format_bytes(model.size_bytes)} freed).")
-    return 0
-
-
-# verify -----------------------------------------------------------------------------------
-
-
-def _hub_repo(model: FoundModel, store: ModelStore, repo: str | None) -> str | None:
-    """The Hub repo a model came from: given, or read from its folder (Ponder's and
-    LM Studio's OWNER/REPO/FILE layout, the Hugging Face cache's repo id)."""
-    if repo or model.repo_id:
-        return repo or model.repo_id
-    if store.owns(model.path):
-        parts = model.path.relative_to(store.models_dir).parts
-        return f"{parts[0]}/{parts[1]}" if parts[0] != IMPORTED and len(parts) >= 3 else None
-    if model.source is Source.LMSTUDIO:
-        return f"{model.path.parent.parent.name}/{model.path.parent.name}"
-    return None
-
-
-def _expected(
-    model: FoundModel, store: ModelStore, repo_arg: str | None
-) -> tuple[str | None, dict[str, str | None]]:
-    """The SHA-256 each file should have, by file name (None where nothing says)."""
-    repo = _hub_repo(model, store, repo_arg)
-    hub: dict[str, str | None] = {}
-    blob_names = [Path(os.path.realpath(f)).name for f in model.files]
-    if model.source is Source.HUGGINGFACE and all(_SHA256.match(b) for b in blob_names):
-        # The HF cache names each LFS blob by its SHA-256: no network needed.
-        return repo, {f.name: b for f, b in zip(model.files, blob_names, strict=True)}
-    if repo:
-        try:
-            hub = {f.name: f.sha256 for f in list_gguf_files(repo, token=_token())}
-        except errors.HubNotFoundError:
-            if repo_arg:
-                raise
-            repo = None  # a folder name that only looked like a repo
-    return repo, {f.name: hub.get(f.name) for f in model.files}
-
-
-def _sha256(path: Path, meter: ProgressMeter) -> str:
-    h = hashlib.sha256()
-    meter.file = path.name
-    with path.open("rb") as f:
-        while block := f.read(8 << 20):
-            h.update(block)
-            meter.add(len(block))
-    return h.hexdigest()
-
-
-_VERDICTS = {
-    "ok": "SHA-256 matches the Hub's",
-    "mismatch": "SHA-256 does NOT match the Hub's",
-    "unchecked": "no Hub SHA-256 to compare with (use --repo OWNER/REPO)",
-}
-
-
-def run_verify(args: argparse.Namespace) -> int:
-    store = _store()
-    model = _resolve(args.model, store, args.quant)
-    repo, expected = _expected(model, store, args.repo)
-    view = progress_view(json_lines=False) if not args.json else None
-    meter = ProgressMeter(model.size_bytes, view)
-    meter.stage = "checking"
-    results: list[dict[str, str | None]] = []
-    try:
-        for f in model.files:
-            actual, want = _sha256(f, meter), expected[f.name]
-            status = "unchecked" if want is None else ("ok" if want == actual else "mismatch")
-            results.append({"file": str(f), "sha256": actual, "expected": want, "status": status})
-    finally:
-        if view is not None:
-            view.close()
-    validation = HeaderCache().validate(model)
-    bad = [Path(str(r["file"])).name for r in results if r["status"] == "mismatch"]
-    if args.json:
-        ok = not bad and validation.usable
-        print_json({"name": model.name, "repo": repo, "files": results, "ok": ok,
-                    "header_ok": validation.usable, "problem": validation.problem})  # fmt: skip
-    else:
-        for r in results:
-            print(f"{Path(str(r['file'])).name}: {_VERDICTS[str(r['status'])]}")
-            print(f"    sha256 {r['sha256']}" + f" (expected {r['expected']})" * bool(bad))
-        print("Header: ok" if validation.usable else f"Header: unusable: {validation.problem}")
-    if bad:
-        raise AppError(
-            f"{bad[0]} is damaged or a different version: its SHA-256 does not match {repo}'s.",
-            "Remove it and download it again.",
-        )
-    if not validation.usable:
-        raise AppError(f"{model.name} cannot be loaded: {validation.problem}")
     return 0
 
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import hashlib
+import logging
 import os
 import shutil
 from collections.abc import Callable
@@ -39,6 +40,7 @@ from app.core.errors import (
     NotEnoughSpaceError,
 )
 from app.core.units import format_bytes
+from app.modelhub import provenance
 from app.modelhub.hub import RemoteFile, auth_headers, file_url, hub_errors, resolve_endpoint
 from app.modelhub.progress import Progress, ProgressMeter
 from app.modelhub.retry import (
@@ -60,6 +62,8 @@ __all__ = [
     "download",
     "part_path",
 ]
+
+log = logging.getLogger(__name__)
 
 DEFAULT_MARGIN = 512 << 20  # room left on the disk for everything else
 
@@ -265,6 +269,7 @@ def _fetch(
     verified = state is not None and state.get("verified") and job.on_disk == job.size
     if verified and state and state.get("mtime_ns") == job.part.stat().st_mtime_ns:
         meter.restore(job.size)
+        job.digest = state.get("digest") or job.sha256
         return
     hasher = _rehash(job, meter, stop)
     job.save_state(job.on_disk)  # the state exists before the part: a part alone is stale
@@ -273,14 +278,15 @@ def _fetch(
         job, hasher, base=base, headers=headers, meter=meter, stop=stop, retry=retry
     )
     retrying(job.file.name, retry, stop, transfer.run_until_complete)
-    if job.sha256 and transfer.hasher.hexdigest() != job.sha256:
+    job.digest = transfer.hasher.hexdigest()
+    if job.sha256 and job.digest != job.sha256:
         _discard(job)
         raise ChecksumMismatchError(
             f"{job.file.name} was damaged in transfer: its SHA-256 does not match the "
             "Hub's, so it was deleted and not installed.",
             "Download it again; if this repeats, your network or proxy is altering data.",
         )
-    job.save_state(job.size, verified=True, mtime_ns=job.part.stat().st_mtime_ns)
+    job.save_state(job.size, verified=True, mtime_ns=job.part.stat().st_mtime_ns, digest=job.digest)
 
 
 def _rehash(job: PartJob, meter: ProgressMeter, stop: StopToken) -> Any:
@@ -329,6 +335,14 @@ def _install(job: PartJob) -> Path:
             f"Could not install {target.name} into {target.parent}: {exc.strerror or exc}.",
             "Check that the models folder is writable and has space.",
         ) from exc
+    if job.digest:
+        prov = provenance.Provenance(
+            job.file.repo, job.file.filename, job.digest, job.size, job.commit
+        )
+        try:
+            provenance.record(target, prov)
+        except AppError:  # the model is in place; only offline `verify` loses its hash
+            log.warning("could not record where %s came from", target.name, exc_info=True)
     return target
 
 

@@ -21,6 +21,7 @@ from app.core.errors import BadInputError, ModelImportError
 from app.core.gguf import check_loadable, read_header
 from app.core.paths import AppPaths
 from app.core.units import format_bytes
+from app.modelhub import provenance
 from app.modelhub.catalog import shard_info
 
 IMPORTED = "imported"
@@ -97,6 +98,7 @@ class ModelStore:
             )
         for f in files:
             f.unlink(missing_ok=True)
+            provenance.forget(f)
             parent = f.parent
             while parent != self.models_dir and self.owns(parent):
                 try:

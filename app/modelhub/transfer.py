@@ -77,6 +77,7 @@ class PartJob:
         self.url = ""
         self.on_disk = 0
         self.installed = False
+        self.digest: str | None = None  # SHA-256 of the complete part, once verified
 
     def identity(self) -> dict[str, Any]:
         return {"repo": self.file.repo, "filename": self.file.filename, "size": self.size,
