@@ -196,13 +196,18 @@ def test_the_hardware_hint_shows_under_the_memory_section(qtbot: QtBot) -> None:
 
 def test_every_control_is_named_and_explained(qtbot: QtBot) -> None:
     dialog = make_dialog(qtbot, Settings())
+    general = dialog.tabs.widget(0)
     controls: list[QWidget] = [
-        *dialog.findChildren(QAbstractSpinBox),
-        *dialog.findChildren(QComboBox),
-        *dialog.findChildren(QPlainTextEdit),
-        *dialog.findChildren(QAbstractButton),
+        *general.findChildren(QAbstractSpinBox),
+        *general.findChildren(QComboBox),
+        *general.findChildren(QPlainTextEdit),
+        *general.findChildren(QAbstractButton),
+        *dialog.buttons.buttons(),
+        dialog.hub_token.token_edit,
+        *dialog.hub_token.findChildren(QAbstractButton),
     ]
-    assert len(controls) == len(dataclasses.fields(Settings)) + 4  # + OK, Cancel, Apply, Restore
+    # + OK, Cancel, Apply, Restore defaults; + the token field and its three buttons
+    assert len(controls) == len(dataclasses.fields(Settings)) + 4 + 4
     unnamed = [type(c).__name__ for c in controls if not c.accessibleName()]
     assert unnamed == []
     unexplained = [c.accessibleName() for c in controls if not c.toolTip()]

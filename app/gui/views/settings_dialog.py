@@ -24,11 +24,14 @@ from PySide6.QtWidgets import (
     QLabel,
     QPlainTextEdit,
     QSpinBox,
+    QTabWidget,
     QVBoxLayout,
     QWidget,
 )
 
 from app.core.settings import Settings
+from app.gui.views.token_settings import HubTokenSection
+from app.modelhub.secrets import TokenStore
 
 MIN_CONTEXT = 256  # Settings.validated() accepts 0 (auto) or at least this
 MAX_TOKENS_LIMIT = 1_048_576
@@ -117,6 +120,7 @@ class SettingsDialog(QDialog):
         parent: QWidget | None = None,
         *,
         hardware_hint: str = "",
+        tokens: TokenStore | None = None,
     ) -> None:
         super().__init__(parent)
         self.setWindowTitle("Settings")
@@ -277,11 +281,17 @@ class SettingsDialog(QDialog):
         right.addStretch(1)
         _align_captions(memory, sampling)
         _align_captions(reasoning, appearance)
-        columns = QHBoxLayout()
+        general = QWidget()
+        columns = QHBoxLayout(general)
         columns.addLayout(left, 1)
         columns.addLayout(right, 1)
+        # The token is saved by its own buttons, at once: it is not a setting OK applies.
+        self.hub_token = HubTokenSection(tokens if tokens is not None else TokenStore())
+        self.tabs = QTabWidget()
+        self.tabs.addTab(general, "&General")
+        self.tabs.addTab(self.hub_token, "&Hugging Face")
         layout = QVBoxLayout(self)
-        layout.addLayout(columns, 1)
+        layout.addWidget(self.tabs, 1)
         layout.addWidget(self.buttons)
         # Room to spare: at the bare size hint the longest "Auto (...)" texts touch the arrows.
         hint = self.sizeHint()

@@ -1,0 +1,468 @@
+"""The model manager window: models on disk and models to download, with their fit.
+
+Installed lists every GGUF Ponder can see (its own folder, the Hugging Face cache, LM
+Studio, Ollama, Jan, GPT4All, folders the user added); Available lists the catalog's
+models in each quantization with its size and whether it fits this machine. A download
+shows its progress in its row and can be paused, resumed or cancelled; a finished one
+appears under Installed. Only files in Ponder's own folder can be deleted: other apps'
+models are theirs, and the window says so instead of deleting them.
+
+The window is not modal and closing it only hides it: downloads go on in the background.
+Call ``shutdown()`` before the application quits (it pauses running downloads, which
+resume on the next Download).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from PySide6.QtCore import QModelIndex, QPersistentModelIndex, Qt, QUrl, Signal
+from PySide6.QtGui import QDesktopServices, QPainter
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QApplication,
+    QDialog,
+    QDialogButtonBox,
+    QFileDialog,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QMessageBox,
+    QPushButton,
+    QStyle,
+    QStyledItemDelegate,
+    QStyleOptionProgressBar,
+    QStyleOptionViewItem,
+    QTableView,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.core.units import format_bytes
+from app.gui.viewmodels.model_list import (
+    ACTIVE,
+    ModelFilter,
+    ModelListModel,
+    ModelRow,
+    RowKind,
+    RowState,
+)
+from app.gui.workers.download_worker import DownloadQueue, ModelScanner
+from app.gui.workers.model_check import hardware as machine_hardware
+from app.hardware.probe import HardwareSnapshot
+from app.modelhub.catalog import Catalog, CatalogQuant
+from app.modelhub.discovery import FoundModel
+from app.modelhub.downloader import Progress, RetryPolicy
+from app.modelhub.secrets import TokenStore
+from app.modelhub.store import ModelStore
+
+_Index = QModelIndex | QPersistentModelIndex
+
+
+class ProgressDelegate(QStyledItemDelegate):
+    """Draws a download's progress as a bar behind its status text."""
+
+    def paint(self, painter: QPainter, option: QStyleOptionViewItem, index: _Index) -> None:
+        fraction = index.data(ModelListModel.ProgressRole)
+        if index.column() != ModelListModel.STATUS or fraction is None:
+            super().paint(painter, option, index)
+            return
+        bar = QStyleOptionProgressBar()
+        bar.rect = option.rect.adjusted(2, 2, -2, -2)
+        bar.minimum, bar.maximum = 0, 1000
+        bar.progress = int(float(fraction) * 1000)
+        bar.text = str(index.data(Qt.ItemDataRole.DisplayRole) or "")
+        bar.textVisible = True
+        bar.state = option.state | QStyle.StateFlag.State_Horizontal
+        widget = option.widget
+        style = widget.style() if widget is not None else QApplication.style()
+        style.drawControl(QStyle.ControlElement.CE_ProgressBar, bar, painter, widget)
+
+
+def _button(text: str, tip: str, slot: Callable[[], None]) -> QPushButton:
+    button = QPushButton(text)
+    button.clicked.connect(slot)
+    button.setToolTip(tip)
+    button.setAccessibleName(text.rstrip("…"))
+    button.setAccessibleDescription(tip)
+    return button
+
+
+class ModelManagerDialog(QDialog):
+    """Browse, download, delete and choose models.
+
+    Args:
+        store: Ponder's models folder and the user's added folders.
+        catalog: the models offered for download.
+        tokens: the Hub token (the same store the settings page edits).
+        downloads_dir: where partial downloads wait (``AppPaths.downloads_dir``).
+        hardware: this machine for the fit verdicts; called on a worker thread.
+        retry: how hard downloads retry (tests make it quick).
+
+    Signals:
+        model_chosen(str): "Use in chat" on a usable model: the path to load.
+    """
+
+    model_chosen = Signal(str)
+
+    def __init__(
+        self,
+        store: ModelStore,
+        catalog: Catalog,
+        tokens: TokenStore,
+        *,
+        downloads_dir: Path,
+        hardware: Callable[[], HardwareSnapshot] = machine_hardware,
+        retry: RetryPolicy | None = None,
+        parent: QWidget | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Models")
+        self.setModal(False)
+        self._store = store
+        self._catalog = catalog
+        self._downloads_dir = downloads_dir
+        self.downloads = DownloadQueue(store, downloads_dir, tokens, retry=retry, parent=self)
+        self.downloads.progressed.connect(self._on_progress)
+        self.downloads.installed.connect(self._on_installed)
+        self.downloads.failed.connect(self._on_failed)
+        self.downloads.stopped.connect(self._on_stopped)
+        self.downloads.idle.connect(self._update_actions)
+        self.message_box: QMessageBox | None = None
+
+        self.model = ModelListModel(self)
+        self.model.set_catalog(catalog)
+        self.scanner = ModelScanner(store, hardware, self)
+        self.scanner.found.connect(self._on_found)
+        self.scanner.checked.connect(self._on_checked)
+        self.scanner.catalog_planned.connect(self._on_catalog_planned)
+        self.scanner.removed.connect(self._on_removed)
+        self.scanner.failed.connect(self._show_message)
+
+        self.banner = QLabel()
+        self.banner.setObjectName("managerBanner")
+        self.banner.setWordWrap(True)
+        self.banner.setTextFormat(Qt.TextFormat.PlainText)
+        self.banner.setAccessibleName("Model manager message")
+        self.banner.hide()
+        self.search = QLineEdit(placeholderText="Search models", clearButtonEnabled=True)
+        self.search.setAccessibleName("Search models")
+        self.search.setToolTip("Show only models whose name, quantization or place match")
+        self.search.textChanged.connect(self._on_search)
+        self.add_folder_button = _button(
+            "Add folder…",
+            "List the models in a folder of yours (they stay where they are)",
+            self._on_add_folder,
+        )
+        self.rescan_button = _button("Rescan", "Look for models on disk again", self.refresh)
+
+        self.installed = ModelFilter(RowKind.INSTALLED, self)
+        self.available = ModelFilter(RowKind.AVAILABLE, self)
+        self.installed_view = self._view(self.installed, "Installed models")
+        self.available_view = self._view(self.available, "Models to download")
+        self.installed_view.doubleClicked.connect(self._on_use)
+        self.tabs = QTabWidget()
+        self.tabs.addTab(self.installed_view, "&Installed")
+        self.tabs.addTab(self.available_view, "&Available")
+        self.tabs.currentChanged.connect(self._update_actions)
+
+        self.use_button = _button("Use in chat", "Load this model for the chat", self._on_use)
+        self.reveal_button = _button(
+            "Reveal in file manager", "Open the folder holding the file", self._on_reveal
+        )
+        self.delete_button = _button("Delete…", "Delete the file from disk", self._on_delete)
+        self.download_button = _button(
+            "Download", "Download this model in this quantization", self._on_download
+        )
+        self.pause_button = _button(
+            "Pause", "Pause the download (it resumes where it stopped)", self._on_pause
+        )
+        self.resume_button = _button(
+            "Resume", "Continue the download where it stopped", self._on_download
+        )
+        self.cancel_button = _button(
+            "Cancel download", "Stop and delete what was downloaded", self._on_cancel
+        )
+        self._installed_actions = [self.use_button, self.reveal_button, self.delete_button]
+        self._available_actions = [self.download_button, self.pause_button]
+        self._available_actions += [self.resume_button, self.cancel_button]
+
+        top = QHBoxLayout()
+        top.addWidget(self.search, 1)
+        top.addWidget(self.add_folder_button)
+        top.addWidget(self.rescan_button)
+        actions = QHBoxLayout()
+        for button in [*self._installed_actions, *self._available_actions]:
+            actions.addWidget(button)
+        actions.addStretch(1)
+        close = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
+        close.rejected.connect(self.hide)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.banner)
+        layout.addLayout(top)
+        layout.addWidget(self.tabs, 1)
+        layout.addLayout(actions)
+        layout.addWidget(close)
+        self.resize(980, 560)
+
+        self.model.dataChanged.connect(self._update_actions)
+        self._update_actions()
+        self.refresh()
+        self.scanner.plan_catalog(catalog, downloads_dir)
+
+    # -- public ---------------------------------------------------------------------------
+
+    def refresh(self) -> None:
+        """Scan the disk again (after another app downloaded something, say)."""
+        self.scanner.scan()
+
+    def add_folder(self, folder: Path) -> None:
+        """List the models in ``folder`` from now on (saved in the store's folder list)."""
+        self.scanner.scan(add_folder=folder)
+
+    def current_row(self) -> ModelRow | None:
+        """The row selected in the visible tab."""
+        view = self._current_view()
+        proxy = view.model()
+        index = view.selectionModel().currentIndex()
+        if not index.isValid() or not isinstance(proxy, ModelFilter):
+            return None
+        return self.model.row_at(proxy.mapToSource(index).row())
+
+    def select(self, key: str) -> bool:
+        """Show the row ``key`` in its tab and select it; False when it is not listed."""
+        row = self.model.find(key)
+        if row < 0:
+            return False
+        kind = self.model.row_at(row).kind
+        self.tabs.setCurrentIndex(0 if kind is RowKind.INSTALLED else 1)
+        view = self._current_view()
+        proxy = view.model()
+        assert isinstance(proxy, ModelFilter)
+        index = proxy.mapFromSource(self.model.index(row, 0))
+        if not index.isValid():
+            return False
+        view.selectionModel().setCurrentIndex(
+            index,
+            view.selectionModel().SelectionFlag.ClearAndSelect
+            | view.selectionModel().SelectionFlag.Rows,
+        )
+        view.scrollTo(index)
+        return True
+
+    def downloading(self) -> list[str]:
+        """Keys of the downloads running now."""
+        return self.downloads.running()
+
+    def shutdown(self, timeout_ms: int = 10_000) -> None:
+        """Pause every running download (parts are kept) and wait for the threads."""
+        self.downloads.shutdown(timeout_ms)
+
+    # -- building -------------------------------------------------------------------------
+
+    def _view(self, proxy: ModelFilter, name: str) -> QTableView:
+        proxy.setSourceModel(self.model)
+        view = QTableView()
+        view.setModel(proxy)
+        view.setAccessibleName(name)
+        view.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        view.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        view.setSortingEnabled(True)
+        view.sortByColumn(ModelListModel.NAME, Qt.SortOrder.AscendingOrder)
+        view.verticalHeader().hide()
+        view.setWordWrap(False)
+        view.setItemDelegateForColumn(ModelListModel.STATUS, ProgressDelegate(view))
+        header = view.horizontalHeader()
+        header.setSectionResizeMode(ModelListModel.NAME, QHeaderView.ResizeMode.Stretch)
+        for col in (ModelListModel.QUANT, ModelListModel.SIZE, ModelListModel.WHERE):
+            header.setSectionResizeMode(col, QHeaderView.ResizeMode.ResizeToContents)
+        header.resizeSection(ModelListModel.FIT, 230)
+        header.resizeSection(ModelListModel.STATUS, 230)
+        view.selectionModel().currentRowChanged.connect(self._update_actions)
+        return view
+
+    def _current_view(self) -> QTableView:
+        return self.installed_view if self.tabs.currentIndex() == 0 else self.available_view
+
+    def _update_actions(self) -> None:
+        row = self.current_row()
+        on_installed = self.tabs.currentIndex() == 0
+        for button in self._installed_actions:
+            button.setVisible(on_installed)
+        for button in self._available_actions:
+            button.setVisible(not on_installed)
+        state = row.state if row is not None else None
+        self.use_button.setEnabled(state is RowState.READY)
+        self.reveal_button.setEnabled(row is not None and row.path is not None)
+        self.delete_button.setEnabled(row is not None and row.kind is RowKind.INSTALLED)
+        self.download_button.setEnabled(state in (RowState.NOT_DOWNLOADED, RowState.FAILED))
+        self.pause_button.setEnabled(state in ACTIVE)
+        self.resume_button.setEnabled(state is RowState.PAUSED)
+        self.cancel_button.setEnabled(state in (*ACTIVE, RowState.PAUSED))
+
+    # -- scans ----------------------------------------------------------------------------
+
+    def _on_found(self, generation: int, models: list[FoundModel]) -> None:
+        if generation != self.scanner.generation:
+            return
+        removable = {str(m.path) for m in models if self._store.owns(m.path)}
+        self.model.set_installed(models, removable)
+
+    def _on_checked(  # noqa: PLR0917 (a signal's arguments)
+        self,
+        generation: int,
+        path: str,
+        problem: str | None,
+        quant: str | None,
+        summary: str | None,
+        verdict: str | None,
+    ) -> None:
+        if generation != self.scanner.generation:
+            return
+        self.model.set_checked(path, problem, quant)
+        if problem is None:
+            self.model.set_fit(path, summary, verdict)
+
+    def _on_catalog_planned(self, fits: dict[str, tuple[str, str]], partial: list[str]) -> None:
+        for key, (summary, verdict) in fits.items():
+            self.model.set_fit(key, summary, verdict)
+        for key in partial:
+            if key not in self.downloads:
+                self.model.set_download(key, RowState.PAUSED)
+
+    def _on_search(self, text: str) -> None:
+        self.installed.set_search(text)
+        self.available.set_search(text)
+
+    def _on_add_folder(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Add a folder of models", str(Path.home()))
+        if folder:
+            self.add_folder(Path(folder))
+
+    # -- installed actions ----------------------------------------------------------------
+
+    def _on_use(self) -> None:
+        row = self.current_row()
+        if row is not None and row.state is RowState.READY and row.path is not None:
+            self.model_chosen.emit(str(row.path))
+
+    def _on_reveal(self) -> None:
+        row = self.current_row()
+        if row is not None and row.path is not None:
+            QDesktopServices.openUrl(QUrl.fromLocalFile(str(row.path.parent)))
+
+    def _on_delete(self) -> None:
+        row = self.current_row()
+        if row is None or row.path is None:
+            return
+        size = format_bytes(row.size_bytes)
+        if not row.removable:
+            self._ask(
+                QMessageBox.Icon.Information,
+                "Not Ponder's file",
+                f"{row.path.name} ({size}) belongs to {row.where}; Ponder only lists it and "
+                f"never deletes other apps' files. Remove it in {row.where}, or use "
+                "Reveal in file manager to see where it is.",
+                QMessageBox.StandardButton.Ok,
+                None,
+            )
+            return
+        parts = f" and its {len(row.files) - 1} other part(s)" if len(row.files) > 1 else ""
+        key, files = row.key, row.files
+        self._ask(
+            QMessageBox.Icon.Question,
+            "Delete model",
+            f"Delete {row.path.name}{parts} ({size}) from disk?\n\n{row.path}",
+            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel,
+            lambda: self.scanner.remove(key, files),
+        )
+
+    def _ask(
+        self,
+        icon: QMessageBox.Icon,
+        title: str,
+        text: str,
+        buttons: QMessageBox.StandardButton,
+        on_yes: Callable[[], None] | None,
+    ) -> None:
+        """A window-modal box that does not block the event loop (downloads keep painting)."""
+        box = QMessageBox(icon, title, text, buttons, self)
+        if on_yes is not None:
+            box.setDefaultButton(QMessageBox.StandardButton.Cancel)
+        if on_yes is not None:
+            box.button(QMessageBox.StandardButton.Yes).setText("Delete")
+
+            def done(result: int) -> None:
+                if result == QMessageBox.StandardButton.Yes:
+                    on_yes()
+
+            box.finished.connect(done)
+        self.message_box = box
+        box.open()
+
+    def _on_removed(self, path: str) -> None:
+        self._show_message(f"Deleted {Path(path).name}.")
+        self.refresh()
+
+    # -- downloads ------------------------------------------------------------------------
+
+    def _quant(self, row: ModelRow) -> CatalogQuant | None:
+        if row.catalog_id is None:
+            return None
+        return self._catalog.get(row.catalog_id).quant(row.quant)
+
+    def start_download(self, key: str) -> None:
+        """Download (or resume) the available row ``key``."""
+        i = self.model.find(key)
+        quant = self._quant(self.model.row_at(i)) if i >= 0 else None
+        if quant is not None and self.downloads.start(key, quant):
+            self.model.set_download(key, RowState.STARTING)
+            self._hide_message()
+
+    def _on_download(self) -> None:
+        row = self.current_row()
+        if row is not None and row.kind is RowKind.AVAILABLE:
+            self.start_download(row.key)
+
+    def _on_pause(self) -> None:
+        if (row := self.current_row()) is not None:
+            self.downloads.pause(row.key)
+
+    def _on_cancel(self) -> None:
+        row = self.current_row()
+        if row is None:
+            return
+        if self.downloads.cancel(row.key):
+            return
+        if row.state is RowState.PAUSED and (quant := self._quant(row)) is not None:
+            self.scanner.discard(self._downloads_dir, quant)
+            self.model.set_download(row.key, RowState.NOT_DOWNLOADED)
+
+    def _on_progress(self, key: str, progress: Progress) -> None:
+        if key in self.downloads:
+            self.model.set_download(key, RowState.DOWNLOADING, progress=progress)
+
+    def _on_installed(self, key: str, paths: list[str]) -> None:
+        self.model.set_download(key, RowState.NOT_DOWNLOADED)
+        self._show_message(f"Downloaded {Path(paths[0]).name}; it is listed under Installed.")
+        self.refresh()
+
+    def _on_failed(self, key: str, message: str) -> None:
+        self.model.set_download(key, RowState.FAILED, error=message)
+        self._show_message(message)
+
+    def _on_stopped(self, key: str, cancelled: bool) -> None:
+        self.model.set_download(key, RowState.NOT_DOWNLOADED if cancelled else RowState.PAUSED)
+
+    # -- messages -------------------------------------------------------------------------
+
+    def _show_message(self, text: str) -> None:
+        self.banner.setText(text)
+        self.banner.show()
+
+    def _hide_message(self) -> None:
+        self.banner.hide()
+        self.banner.clear()

@@ -1,0 +1,394 @@
+"""The model manager's background work: downloads, disk scans, fit verdicts, deletions.
+
+A download runs for minutes to hours, so each gets a ``QThread`` of its own instead of a
+slot in Qt's shared pool (two threads on a two-core machine: a download there would starve
+the picker's checks). Pause and cancel reach it through the downloader's ``StopToken``,
+set from the GUI thread and honoured within a fraction of a second. Scans, header checks,
+fit plans and deletions are short and go to the pool. Nothing here touches a Qt model: the
+results travel as queued signals and the dialog applies them on the GUI thread.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from PySide6.QtCore import QObject, QThread, QThreadPool, Signal
+
+from app.core.errors import AppError, DownloadStoppedError
+from app.hardware.planner import plan
+from app.hardware.probe import HardwareSnapshot
+from app.hardware.shape import shape_from_catalog, shape_from_header
+from app.modelhub.catalog import Catalog, CatalogQuant
+from app.modelhub.discovery import FoundModel, HeaderCache, default_roots, discover
+from app.modelhub.downloader import Progress, RetryPolicy, StopToken, download, part_path
+from app.modelhub.hub import RemoteFile, model_files
+from app.modelhub.secrets import TokenStore
+from app.modelhub.store import ModelStore
+
+log = logging.getLogger(__name__)
+
+PROGRESS_INTERVAL_S = 0.25  # a few repaints a second is smooth; more only costs CPU
+
+
+def discard_parts(downloads_dir: Path, repo: str, filenames: list[str]) -> None:
+    """Delete the partial download of a model (parts, their state and lock files) and
+    the folders that leaves empty: what "Cancel" on a paused download means."""
+    for name in filenames:
+        part = part_path(downloads_dir, RemoteFile(repo, name, 0, None))
+        for path in (part, Path(f"{part}.json"), Path(f"{part}.lock")):
+            path.unlink(missing_ok=True)
+        folder = part.parent
+        while folder != downloads_dir and downloads_dir in folder.parents:
+            try:
+                folder.rmdir()
+            except OSError:
+                break
+            folder = folder.parent
+
+
+def has_parts(downloads_dir: Path, quant: CatalogQuant) -> bool:
+    """True when an earlier run left part of ``quant`` on disk (a download resumes it)."""
+    return any(
+        part_path(downloads_dir, RemoteFile(quant.repo_id, f.path, 0, None)).exists()
+        for f in quant.files
+    )
+
+
+def hub_token(tokens: TokenStore) -> str | None:
+    """``HF_TOKEN`` wins (huggingface_hub sends it when given None), then Ponder's token."""
+    if os.environ.get("HF_TOKEN"):
+        return None
+    return tokens.token()
+
+
+class DownloadWorker(QThread):
+    """Download one catalog model (every shard of it) into Ponder's folder.
+
+    Args:
+        key: the model list's row key, handed back so the dialog knows which row it is.
+        quant: what to download.
+        store: where it is installed (``ModelStore.install_path``).
+        downloads_dir: where the partial files wait (``AppPaths.downloads_dir``).
+        tokens: the Hub token (read on this thread: a keyring may be slow to answer).
+
+    Signals:
+        progressed(str key, Progress): at most every ``PROGRESS_INTERVAL_S``, and at each
+            change of stage.
+        installed(str key, list[str]): the installed paths (the first one is loaded).
+        failed(str key, str): one sentence and what to do (an ``AppError``), never a traceback.
+        stopped(str key, bool): the user paused (False: the part is kept) or cancelled
+            (True: nothing of it is left on disk).
+    """
+
+    progressed = Signal(str, object)
+    installed = Signal(str, list)
+    failed = Signal(str, str)
+    stopped = Signal(str, bool)
+
+    def __init__(
+        self,
+        key: str,
+        quant: CatalogQuant,
+        store: ModelStore,
+        downloads_dir: Path,
+        tokens: TokenStore,
+        *,
+        retry: RetryPolicy | None = None,
+        parent: QObject | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.key = key
+        self.quant = quant
+        self._store = store
+        self._downloads_dir = downloads_dir
+        self._tokens = tokens
+        self._retry = retry
+        self._stop = StopToken()
+        self._last_emit = 0.0
+        self._last_stage = ""
+
+    def pause(self) -> None:
+        self._stop.pause()
+
+    def cancel(self) -> None:
+        self._stop.cancel()
+
+    def run(self) -> None:
+        try:
+            paths = self._download()
+        except DownloadStoppedError:
+            if self._stop.cancelled:
+                self._discard()
+            self.stopped.emit(self.key, self._stop.cancelled)
+        except AppError as exc:
+            if self._stop.cancelled:  # a failure after Cancel is still a cancel
+                self._discard()
+                self.stopped.emit(self.key, True)
+            else:
+                self.failed.emit(self.key, str(exc))
+        except OSError as exc:
+            self.failed.emit(
+                self.key,
+                f"The download stopped: {exc.strerror or type(exc).__name__}. "
+                "Check that the models folder is writable and has space, then try again.",
+            )
+        except Exception:
+            log.exception("download of %s failed", self.key)
+            self.failed.emit(
+                self.key, "The download failed because of a bug; the log file has the details."
+            )
+        else:
+            self.installed.emit(self.key, [str(p) for p in paths])
+
+    def _download(self) -> list[Path]:
+        token = hub_token(self._tokens)
+        q = self.quant
+        files = model_files(q.repo_id, q.first_file.path, token=token)
+        if self._stop.is_set():
+            raise DownloadStoppedError("The download was stopped.")
+        dest = self._store.install_path(files[0].repo, files[0].filename).parent
+        return download(
+            files,
+            dest,
+            downloads_dir=self._downloads_dir,
+            token=token,
+            progress=self._on_progress,
+            stop=self._stop,
+            retry=self._retry,
+        )
+
+    def _discard(self) -> None:
+        try:
+            discard_parts(
+                self._downloads_dir, self.quant.repo_id, [f.path for f in self.quant.files]
+            )
+        except OSError as exc:
+            log.warning("could not delete the parts of %s: %s", self.key, exc)
+
+    def _on_progress(self, progress: Progress) -> None:
+        now = time.monotonic()
+        if progress.stage == self._last_stage and now - self._last_emit < PROGRESS_INTERVAL_S:
+            return
+        self._last_emit, self._last_stage = now, progress.stage
+        self.progressed.emit(self.key, progress)
+
+
+class DownloadQueue(QObject):
+    """The downloads running now, one thread each, by the model list's row key.
+
+    Signals (each worker's, re-emitted on the GUI thread):
+        progressed(str key, Progress), installed(str key, list[str]), failed(str key, str),
+        stopped(str key, bool cancelled): as on ``DownloadWorker``.
+        idle(str key): the download's thread has ended (its key can start again).
+    """
+
+    progressed = Signal(str, object)
+    installed = Signal(str, list)
+    failed = Signal(str, str)
+    stopped = Signal(str, bool)
+    idle = Signal(str)
+
+    def __init__(
+        self,
+        store: ModelStore,
+        downloads_dir: Path,
+        tokens: TokenStore,
+        *,
+        retry: RetryPolicy | None = None,
+        parent: QObject | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self._args = (store, downloads_dir, tokens)
+        self._retry = retry
+        self._workers: dict[str, DownloadWorker] = {}
+
+    def __contains__(self, key: str) -> bool:
+        return key in self._workers
+
+    def start(self, key: str, quant: CatalogQuant) -> bool:
+        """Start (or resume) downloading ``quant``; False when ``key`` is already running."""
+        if key in self._workers:
+            return False
+        worker = DownloadWorker(key, quant, *self._args, retry=self._retry, parent=self)
+        worker.progressed.connect(self.progressed)
+        worker.installed.connect(self.installed)
+        worker.failed.connect(self.failed)
+        worker.stopped.connect(self.stopped)
+        worker.finished.connect(self._on_finished)
+        self._workers[key] = worker
+        worker.start()
+        return True
+
+    def pause(self, key: str) -> None:
+        if key in self._workers:
+            self._workers[key].pause()
+
+    def cancel(self, key: str) -> bool:
+        """Cancel a running download; False when none runs for ``key``."""
+        if key not in self._workers:
+            return False
+        self._workers[key].cancel()
+        return True
+
+    def running(self) -> list[str]:
+        return [k for k, w in self._workers.items() if w.isRunning()]
+
+    def shutdown(self, timeout_ms: int = 10_000) -> None:
+        """Pause every download (the parts are kept) and wait for the threads."""
+        for worker in list(self._workers.values()):
+            worker.pause()
+        for worker in list(self._workers.values()):
+            worker.wait(timeout_ms)
+
+    def _on_finished(self) -> None:
+        for key, worker in list(self._workers.items()):
+            if worker.isFinished():
+                del self._workers[key]
+                worker.deleteLater()
+                self.idle.emit(key)
+
+
+class ModelScanner(QObject):
+    """Scans, header checks, fit plans and deletions on Qt's thread pool.
+
+    Each scan carries a generation number; the dialog ignores answers of an older scan.
+
+    Signals:
+        found(int generation, list[FoundModel]): the listing (stat only, no header read).
+        checked(int generation, str path, str | None problem, str | None quant,
+            str | None fit summary, str | None verdict): one model's header and fit.
+        catalog_planned(dict[str, tuple[str, str]], list[str]): fit summary and verdict
+            per ``id/QUANT``, and the ``id/QUANT`` keys with a partial download on disk.
+        removed(str path): a model's files were deleted.
+        failed(str): one sentence and what to do.
+    """
+
+    found = Signal(int, list)
+    checked = Signal(int, str, object, object, object, object)
+    catalog_planned = Signal(dict, list)
+    removed = Signal(str)
+    failed = Signal(str)
+
+    def __init__(
+        self,
+        store: ModelStore,
+        hardware: Callable[[], HardwareSnapshot],
+        parent: QObject | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self._store = store
+        self._hardware = hardware
+        self._cache = HeaderCache(max_entries=256)
+        self._lock = threading.Lock()
+        self.generation = 0
+
+    def scan(self, add_folder: Path | None = None) -> int:
+        """List the models on disk (after adding ``add_folder``), then check each."""
+        self.generation += 1
+        generation = self.generation
+
+        def job() -> None:
+            if add_folder is not None:
+                try:
+                    self._store.add_folder(add_folder)
+                except AppError as exc:
+                    self.failed.emit(str(exc))
+            try:
+                roots = default_roots(
+                    models_dir=self._store.models_dir, folders=self._store.folders()
+                )
+                models = discover(roots)
+            except OSError as exc:
+                self.failed.emit(f"Could not list the models on disk: {exc.strerror or exc}.")
+                models = []
+            self.found.emit(generation, models)
+            for m in models:
+                self._check(generation, m)
+
+        QThreadPool.globalInstance().start(job)
+        return generation
+
+    def _check(self, generation: int, model: FoundModel) -> None:
+        validation = self._cache.validate(model)
+        summary = verdict = None
+        hw = self._snapshot() if validation.usable else None
+        if hw is not None and validation.header is not None:
+            try:
+                fit = plan(shape_from_header(validation.header), hw)
+                summary, verdict = fit.summary, fit.verdict
+            except (AppError, ValueError, KeyError, ZeroDivisionError) as exc:
+                log.info("no fit estimate for %s: %s", model.path, exc)
+        self.checked.emit(
+            generation,
+            str(model.path),
+            validation.problem,
+            validation.quantization,
+            summary,
+            verdict,
+        )
+
+    def plan_catalog(self, catalog: Catalog, downloads_dir: Path) -> None:
+        """Fit verdicts for every catalog model x quant on this machine, and which of them
+        an earlier run left half downloaded."""
+
+        def job() -> None:
+            partial = [
+                f"{m.id}/{q.name}"
+                for m in catalog.models
+                for q in m.quants
+                if has_parts(downloads_dir, q)
+            ]
+            hw = self._snapshot()
+            result: dict[str, tuple[str, str]] = {}
+            for m in catalog.models:
+                for q in m.quants:
+                    if hw is None:
+                        break
+                    try:
+                        fit = plan(shape_from_catalog(dict(m.raw), q.name), hw)
+                    except (AppError, ValueError, KeyError) as exc:
+                        log.info("no fit estimate for %s %s: %s", m.id, q.name, exc)
+                        continue
+                    result[f"{m.id}/{q.name}"] = (fit.summary, fit.verdict)
+            self.catalog_planned.emit(result, partial)
+
+        QThreadPool.globalInstance().start(job)
+
+    def remove(self, path: str, files: tuple[Path, ...]) -> None:
+        """Delete a model's files from Ponder's folder (the store refuses other apps')."""
+
+        def job() -> None:
+            try:
+                self._store.remove(files)
+            except AppError as exc:
+                self.failed.emit(str(exc))
+            except OSError as exc:
+                self.failed.emit(f"Could not delete {Path(path).name}: {exc.strerror or exc}.")
+            else:
+                self.removed.emit(path)
+
+        QThreadPool.globalInstance().start(job)
+
+    def discard(self, downloads_dir: Path, quant: CatalogQuant) -> None:
+        """Delete what a paused download left on disk."""
+
+        def job() -> None:
+            try:
+                discard_parts(downloads_dir, quant.repo_id, [f.path for f in quant.files])
+            except OSError as exc:
+                self.failed.emit(f"Could not delete the partial download: {exc.strerror or exc}.")
+
+        QThreadPool.globalInstance().start(job)
+
+    def _snapshot(self) -> HardwareSnapshot | None:
+        with self._lock:  # one probe even when several jobs ask at once
+            try:
+                return self._hardware()
+            except Exception:  # no verdicts is better than no model list
+                log.exception("hardware probe failed")
+                return None
