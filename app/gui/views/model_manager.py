@@ -18,23 +18,16 @@ from collections.abc import Callable
 from pathlib import Path
 
 from PySide6.QtCore import QModelIndex, QPersistentModelIndex, Qt, QUrl, Signal
-from PySide6.QtGui import QDesktopServices, QPainter
+from PySide6.QtGui import QDesktopServices
 from PySide6.QtWidgets import (
-    QAbstractItemView,
-    QApplication,
     QDialog,
     QDialogButtonBox,
     QFileDialog,
     QHBoxLayout,
-    QHeaderView,
     QLabel,
     QLineEdit,
     QMessageBox,
     QPushButton,
-    QStyle,
-    QStyledItemDelegate,
-    QStyleOptionProgressBar,
-    QStyleOptionViewItem,
     QTableView,
     QTabWidget,
     QVBoxLayout,
@@ -50,6 +43,7 @@ from app.gui.viewmodels.model_list import (
     RowKind,
     RowState,
 )
+from app.gui.views.model_table import model_table
 from app.gui.workers.download_worker import DownloadQueue, ModelScanner
 from app.gui.workers.model_check import hardware as machine_hardware
 from app.hardware.probe import HardwareSnapshot
@@ -60,26 +54,6 @@ from app.modelhub.secrets import TokenStore
 from app.modelhub.store import ModelStore
 
 _Index = QModelIndex | QPersistentModelIndex
-
-
-class ProgressDelegate(QStyledItemDelegate):
-    """Draws a download's progress as a bar behind its status text."""
-
-    def paint(self, painter: QPainter, option: QStyleOptionViewItem, index: _Index) -> None:
-        fraction = index.data(ModelListModel.ProgressRole)
-        if index.column() != ModelListModel.STATUS or fraction is None:
-            super().paint(painter, option, index)
-            return
-        bar = QStyleOptionProgressBar()
-        bar.rect = option.rect.adjusted(2, 2, -2, -2)
-        bar.minimum, bar.maximum = 0, 1000
-        bar.progress = int(float(fraction) * 1000)
-        bar.text = str(index.data(Qt.ItemDataRole.DisplayRole) or "")
-        bar.textVisible = True
-        bar.state = option.state | QStyle.StateFlag.State_Horizontal
-        widget = option.widget
-        style = widget.style() if widget is not None else QApplication.style()
-        style.drawControl(QStyle.ControlElement.CE_ProgressBar, bar, painter, widget)
 
 
 def _button(text: str, tip: str, slot: Callable[[], None]) -> QPushButton:
@@ -161,8 +135,10 @@ class ModelManagerDialog(QDialog):
 
         self.installed = ModelFilter(RowKind.INSTALLED, self)
         self.available = ModelFilter(RowKind.AVAILABLE, self)
-        self.installed_view = self._view(self.installed, "Installed models")
-        self.available_view = self._view(self.available, "Models to download")
+        self.installed_view = model_table(self.model, self.installed, "Installed models")
+        self.available_view = model_table(self.model, self.available, "Models to download")
+        for view in (self.installed_view, self.available_view):
+            view.selectionModel().currentRowChanged.connect(self._update_actions)
         self.installed_view.doubleClicked.connect(self._on_use)
         self.tabs = QTabWidget()
         self.tabs.addTab(self.installed_view, "&Installed")
@@ -262,27 +238,6 @@ class ModelManagerDialog(QDialog):
         self.downloads.shutdown(timeout_ms)
 
     # -- building -------------------------------------------------------------------------
-
-    def _view(self, proxy: ModelFilter, name: str) -> QTableView:
-        proxy.setSourceModel(self.model)
-        view = QTableView()
-        view.setModel(proxy)
-        view.setAccessibleName(name)
-        view.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        view.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-        view.setSortingEnabled(True)
-        view.sortByColumn(ModelListModel.NAME, Qt.SortOrder.AscendingOrder)
-        view.verticalHeader().hide()
-        view.setWordWrap(False)
-        view.setItemDelegateForColumn(ModelListModel.STATUS, ProgressDelegate(view))
-        header = view.horizontalHeader()
-        header.setSectionResizeMode(ModelListModel.NAME, QHeaderView.ResizeMode.Stretch)
-        for col in (ModelListModel.QUANT, ModelListModel.SIZE, ModelListModel.WHERE):
-            header.setSectionResizeMode(col, QHeaderView.ResizeMode.ResizeToContents)
-        header.resizeSection(ModelListModel.FIT, 230)
-        header.resizeSection(ModelListModel.STATUS, 230)
-        view.selectionModel().currentRowChanged.connect(self._update_actions)
-        return view
 
     def _current_view(self) -> QTableView:
         return self.installed_view if self.tabs.currentIndex() == 0 else self.available_view
