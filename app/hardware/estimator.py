@@ -37,10 +37,23 @@ def kv_cache_bytes(shape: ModelShape, n_ctx: int) -> int:
     return sum(kv_layer_bytes(shape, il, n_ctx) for il in range(shape.n_layers))
 
 
-def compute_bytes(shape: ModelShape, n_ctx: int, flash_attn: bool = True) -> int:
-    """llama.cpp's compute buffer: logits and activations for one micro-batch, plus the
-    attention score matrix when flash attention is off."""
-    activations = 4 * N_UBATCH * (shape.n_vocab + shape.n_embd + shape.n_ff)
+def compute_bytes(
+    shape: ModelShape, n_ctx: int, flash_attn: bool = True, *, resident: bool = False
+) -> int:
+    """llama.cpp's compute buffer: activations for one micro-batch, the logits, and the
+    attention score matrix when flash attention is off.
+
+    llama.cpp reserves the buffer for a micro-batch whose every token returns logits
+    (its log: "reserving a graph for ubatch with n_tokens = 512 ... n_outputs = 512"), so
+    the logits take N_UBATCH x n_vocab floats: 512 MiB of the 514.5 MiB "CPU compute buffer
+    size" the 270M Gemma reports. Ponder's engine asks for the last token's logits only
+    (``llama_batch_get_one``; llama.cpp's "output buffer size" is one row), so on the CPU,
+    whose buffer is ordinary host memory the OS commits page by page as it is written, the
+    other 511 rows never cost RAM: ``resident=True`` counts the one row. A GPU buffer is
+    allocated whole, so VRAM counts the full reservation.
+    """
+    outputs = 1 if resident else N_UBATCH
+    activations = 4 * (N_UBATCH * (shape.n_embd + shape.n_ff) + outputs * shape.n_vocab)
     scores = 0 if flash_attn else 4 * shape.n_head * N_UBATCH * n_ctx
     return activations + scores
 
@@ -99,7 +112,9 @@ def breakdown(
         weights_cpu=w_cpu,
         kv_gpu=kv_gpu,
         kv_cpu=kv_cache_bytes(shape, n_ctx) - kv_gpu,
-        compute=compute_bytes(shape, n_ctx, flash_attn),
+        # Offloaded, the buffer lives in VRAM (allocated whole); on the CPU only what is
+        # written becomes resident (see compute_bytes).
+        compute=compute_bytes(shape, n_ctx, flash_attn, resident=not on_gpu),
         gpu_reserve=GPU_RESERVE if on_gpu else 0,
         ram_reserve=RAM_RESERVE,
     )

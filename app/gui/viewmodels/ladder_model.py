@@ -1,0 +1,298 @@
+"""The verdict ladder: every catalog model (1.5B to 671B) planned for this machine.
+
+Probing the machine (and, once per machine, measuring its memory bandwidth) and planning
+eight models takes from a few milliseconds to a second, so ``LadderModel.refresh`` does it
+on Qt's thread pool and swaps the rows in on the GUI thread when they arrive.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from PySide6.QtCore import (
+    QAbstractTableModel,
+    QModelIndex,
+    QObject,
+    QPersistentModelIndex,
+    Qt,
+    QThreadPool,
+    Signal,
+)
+from PySide6.QtGui import QColor, QFont, QPalette
+from PySide6.QtWidgets import QApplication
+
+from app.core.errors import AppError
+from app.core.units import format_bytes
+from app.gui.style import mix
+from app.hardware.planner import FitPlan, plan
+from app.hardware.probe import HardwareSnapshot
+from app.hardware.shape import default_quant, load_catalog, shape_from_catalog
+from app.inference.system import machine_snapshot
+
+log = logging.getLogger(__name__)
+
+USABLE_TOK_S = 5.0  # below this a reasoning model's thousands of tokens take too long
+RECOMMENDED = "Recommended"
+COLUMNS = ("Model", "Size", "Quant", "Download", "Verdict", "Speed", "Memory needed")
+_VERDICT_WORDS = {"gpu": "Fits on GPU", "cpu": "CPU only", "too_large": "Too large"}
+
+_Index = QModelIndex | QPersistentModelIndex
+
+
+@dataclass(frozen=True)
+class LadderRow:
+    """One catalog model at its default quantization, and its plan on this machine."""
+
+    id: str
+    name: str
+    size_label: str
+    quant: str
+    parameters: int
+    download_bytes: int | None
+    download_exact: bool
+    plan: FitPlan
+
+    @property
+    def verdict_text(self) -> str:
+        p = self.plan
+        if p.verdict == "partial":
+            text = f"Partial offload {p.n_gpu_layers}/{p.n_layers + 1} layers"
+        else:
+            text = _VERDICT_WORDS[p.verdict]
+        if p.verdict != "too_large" and p.n_ctx < p.wanted_ctx:
+            text += f" (context {p.n_ctx:,})"
+        return text
+
+    @property
+    def speed_text(self) -> str:
+        if self.plan.verdict == "too_large":
+            return "—"
+        return str(self.plan.speed) if self.plan.speed else "unknown"
+
+    @property
+    def memory_text(self) -> str:
+        m = self.plan.memory
+        if self.plan.verdict == "too_large":
+            return format_bytes(m.ram + m.vram)
+        if m.vram:
+            return f"VRAM {format_bytes(m.vram)} + RAM {format_bytes(m.ram)}"
+        return f"RAM {format_bytes(m.ram)}"
+
+    @property
+    def download_text(self) -> str:
+        if self.download_bytes is None:
+            return "unknown"
+        return ("" if self.download_exact else "~") + format_bytes(self.download_bytes)
+
+
+def _download_size(entry: dict[str, Any], quant: str) -> tuple[int | None, bool]:
+    q = entry["quants"][quant]
+    if q.get("size_bytes"):
+        return int(q["size_bytes"]), True
+    sizes = [f.get("size_bytes") or f.get("approx_bytes") for f in q.get("files", [])]
+    if sizes and all(sizes):
+        exact = all(f.get("size_bytes") for f in q["files"])
+        return sum(int(s) for s in sizes), exact
+    bpw = load_catalog()["bits_per_weight"].get(quant)
+    return (int(entry["parameters"] * bpw / 8), False) if bpw else (None, False)
+
+
+def build_ladder(hw: HardwareSnapshot) -> list[LadderRow]:
+    """Every catalog model at its default quantization, planned for ``hw`` (no Qt)."""
+    rows = []
+    for entry in load_catalog()["models"]:
+        quant = default_quant(entry)
+        size, exact = _download_size(entry, quant)
+        rows.append(
+            LadderRow(
+                id=entry["id"],
+                name=entry["name"],
+                size_label=entry["size_label"],
+                quant=quant,
+                parameters=int(entry["parameters"]),
+                download_bytes=size,
+                download_exact=exact,
+                plan=plan(shape_from_catalog(entry, quant), hw),
+            )
+        )
+    return rows
+
+
+def recommend(rows: list[LadderRow], floor_tok_s: float = USABLE_TOK_S) -> int | None:
+    """The row to recommend, or None when nothing fits.
+
+    Rule: the largest model (by parameters) that runs entirely on one device, "Fits on GPU"
+    or "CPU only", and is predicted to decode at ``floor_tok_s`` or faster (the middle of
+    the predicted range; an unknown speed does not count as fast enough). If none is that
+    fast, the smallest model that fits at all, partial offload included: slow beats none.
+    """
+    usable = [
+        i
+        for i, r in enumerate(rows)
+        if r.plan.verdict in ("gpu", "cpu")
+        and r.plan.speed is not None
+        and r.plan.speed.mid >= floor_tok_s
+    ]
+    if usable:
+        return max(usable, key=lambda i: rows[i].parameters)
+    fits = [i for i, r in enumerate(rows) if r.plan.verdict != "too_large"]
+    return min(fits, key=lambda i: rows[i].parameters) if fits else None
+
+
+class _Loader(QObject):
+    done = Signal(object, object)  # HardwareSnapshot, list[LadderRow]
+    failed = Signal(str)
+
+
+class LadderModel(QAbstractTableModel):
+    """The ladder as a table, one row per catalog model. GUI thread only.
+
+    Signals:
+        ready(object): the rows arrived; carries the ``HardwareSnapshot`` they were planned
+            for (the panel shows it as the machine summary).
+        failed(str): the machine could not be probed or the catalog read; one sentence.
+    """
+
+    ready = Signal(object)
+    failed = Signal(str)
+
+    RecommendedRole: ClassVar[int] = Qt.ItemDataRole.UserRole + 1
+    VerdictRole: ClassVar[int] = Qt.ItemDataRole.UserRole + 2
+    IdRole: ClassVar[int] = Qt.ItemDataRole.UserRole + 3
+
+    def __init__(
+        self,
+        parent: QObject | None = None,
+        snapshot: Callable[[], HardwareSnapshot] = machine_snapshot,
+    ) -> None:
+        super().__init__(parent)
+        self._snapshot = snapshot
+        self._rows: list[LadderRow] = []
+        self._recommended: int | None = None
+        self.hardware: HardwareSnapshot | None = None
+        self.loading = False
+        self._loader = _Loader(self)
+        self._loader.done.connect(self._on_done)
+        self._loader.failed.connect(self._on_failed)
+
+    # -- loading --------------------------------------------------------------------
+
+    def refresh(self) -> None:
+        """Probe and plan again off the GUI thread (``ready`` or ``failed`` follows)."""
+        if self.loading:
+            return
+        self.loading = True
+        loader, snapshot = self._loader, self._snapshot
+
+        def job() -> None:
+            try:
+                hw = snapshot()
+                rows = build_ladder(hw)
+            except AppError as exc:
+                outcome: tuple[Any, ...] = (loader.failed, str(exc))
+            except (OSError, ValueError, KeyError) as exc:
+                log.exception("ladder could not be built")
+                outcome = (loader.failed, f"The model ladder could not be computed ({exc}).")
+            else:
+                outcome = (loader.done, hw, rows)
+            signal, *args = outcome
+            # The panel may have been closed (and this model deleted) while we worked.
+            with contextlib.suppress(RuntimeError):
+                signal.emit(*args)
+
+        QThreadPool.globalInstance().start(job)
+
+    def _on_done(self, hw: HardwareSnapshot, rows: list[LadderRow]) -> None:
+        self.loading = False
+        self.beginResetModel()
+        self.hardware, self._rows, self._recommended = hw, rows, recommend(rows)
+        self.endResetModel()
+        self.ready.emit(hw)
+
+    def _on_failed(self, message: str) -> None:
+        self.loading = False
+        self.failed.emit(message)
+
+    # -- queries --------------------------------------------------------------------
+
+    @property
+    def recommended_row(self) -> int | None:
+        return self._recommended
+
+    def row_at(self, row: int) -> LadderRow:
+        return self._rows[row]
+
+    # -- Qt model interface ---------------------------------------------------------
+
+    def rowCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008, N802
+        return 0 if parent.isValid() else len(self._rows)
+
+    def columnCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008, N802
+        return 0 if parent.isValid() else len(COLUMNS)
+
+    def headerData(  # noqa: N802
+        self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
+    ) -> Any:
+        if (
+            orientation == Qt.Orientation.Horizontal
+            and role == Qt.ItemDataRole.DisplayRole
+            and 0 <= section < len(COLUMNS)
+        ):
+            return COLUMNS[section]
+        return None
+
+    def data(self, index: _Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if not self.checkIndex(index, QAbstractTableModel.CheckIndexOption.IndexIsValid):
+            return None
+        r = self._rows[index.row()]
+        is_pick = index.row() == self._recommended
+        if role in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.AccessibleTextRole):
+            text = self._cell(r, index.column(), is_pick)
+            if role == Qt.ItemDataRole.AccessibleTextRole and is_pick and index.column() == 0:
+                text += f", {RECOMMENDED.lower()}"
+            return text
+        if role == Qt.ItemDataRole.ToolTipRole:
+            note = f"\n{RECOMMENDED} for this machine." if is_pick else ""
+            return f"{r.name} {r.quant}: {r.plan.summary}{note}"
+        if role == Qt.ItemDataRole.FontRole and is_pick:
+            font = QFont()
+            font.setBold(True)
+            return font
+        if role == Qt.ItemDataRole.BackgroundRole and is_pick:
+            pal = QApplication.palette()
+            return QColor(
+                mix(
+                    pal.color(QPalette.ColorRole.Base),
+                    pal.color(QPalette.ColorRole.Highlight),
+                    0.22,
+                )
+            )
+        if role == Qt.ItemDataRole.TextAlignmentRole and index.column() in (1, 3, 5):
+            return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        if role == self.RecommendedRole:
+            return is_pick
+        if role == self.VerdictRole:
+            return r.plan.verdict
+        if role == self.IdRole:
+            return r.id
+        return None
+
+    @staticmethod
+    def _cell(r: LadderRow, column: int, is_pick: bool) -> str:
+        if column == 0:
+            return r.name
+        if column == 1:
+            return r.size_label
+        if column == 2:
+            return r.quant
+        if column == 3:
+            return r.download_text
+        if column == 4:
+            return f"{r.verdict_text} · {RECOMMENDED}" if is_pick else r.verdict_text
+        if column == 5:
+            return r.speed_text
+        return r.memory_text

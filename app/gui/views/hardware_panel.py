@@ -1,0 +1,207 @@
+"""The hardware panel: this machine, its live load, and which R1 sizes it can run.
+
+``LadderTable`` (the verdict ladder with the recommended model highlighted) is a widget of
+its own so the first-run welcome page can show the same table without the rest.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QModelIndex, Qt, Signal
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QGridLayout,
+    QGroupBox,
+    QHeaderView,
+    QLabel,
+    QTableView,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.core.units import format_bytes
+from app.gui.viewmodels.ladder_model import LadderModel
+from app.gui.views.sparkline import Sparkline
+from app.gui.workers.monitor_worker import MonitorWorker
+from app.hardware.monitor import MonitorSample
+from app.hardware.probe import HardwareSnapshot
+
+
+def machine_lines(hw: HardwareSnapshot) -> list[str]:
+    """The machine as a few short lines: CPU, RAM, each GPU, llama.cpp's backend, disk."""
+    flags = f"; {' '.join(hw.cpu_flags)}" if hw.cpu_flags else ""
+    lines = [
+        f"CPU: {hw.cpu_model} ({hw.physical_cores} cores, {hw.logical_cores} threads{flags})",
+        f"RAM: {format_bytes(hw.ram_available)} free of {format_bytes(hw.ram_total)}"
+        + (f", ~{hw.cpu_bandwidth / 1e9:.0f} GB/s measured" if hw.cpu_bandwidth else ""),
+    ]
+    for g in hw.gpus:
+        unified = " (shared with RAM)" if g.unified else ""
+        lines.append(
+            f"GPU: {g.name}, {format_bytes(g.vram_free)} free of "
+            f"{format_bytes(g.vram_total)}{unified}"
+        )
+    if not hw.gpus:
+        lines.append("GPU: none found")
+    lines.append(f"llama.cpp backend: {hw.backend}")
+    if hw.disk_free is not None:
+        lines.append(f"Disk: {format_bytes(hw.disk_free)} free for models")
+    return lines
+
+
+class LadderTable(QWidget):
+    """Every catalog model with its verdict on this machine; the recommended row is
+    highlighted and says so. Builds (and refreshes) its own ``LadderModel`` unless given one.
+
+    Signals:
+        model_activated(str): the catalog id of a row the user double-clicked or pressed
+            Enter on (e.g. to download it).
+    """
+
+    model_activated = Signal(str)
+
+    def __init__(self, model: LadderModel | None = None, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        own = model is None
+        self.model = model if model is not None else LadderModel(self)
+        self.status = QLabel("Checking what this machine can run…")
+        self.status.setObjectName("ladderStatus")
+        self.status.setWordWrap(True)
+        self.view = QTableView()
+        self.view.setObjectName("ladderTable")
+        self.view.setAccessibleName("Model sizes and what this machine can run")
+        self.view.setModel(self.model)
+        self.view.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.view.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.view.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.view.verticalHeader().hide()
+        self.view.setWordWrap(False)
+        header = self.view.horizontalHeader()
+        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        header.setStretchLastSection(True)
+        self.view.activated.connect(self._on_activated)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.status)
+        layout.addWidget(self.view, 1)
+        self.model.ready.connect(self._on_ready)
+        self.model.failed.connect(self._on_failed)
+        if self.model.rowCount():
+            self._on_ready(self.model.hardware)
+        elif own:
+            self.model.refresh()
+
+    def _on_ready(self, _hw: HardwareSnapshot | None) -> None:
+        pick = self.model.recommended_row
+        if pick is None:
+            self.status.setText(
+                "No model in the catalog fits this machine's free memory. Close other "
+                "programs, or use a machine with more memory."
+            )
+            return
+        row = self.model.row_at(pick)
+        self.status.setText(
+            f"Recommended for this machine: {row.name} {row.quant} "
+            f"({row.verdict_text.lower()}, {row.speed_text})."
+        )
+        self.view.scrollTo(self.model.index(pick, 0))
+
+    def _on_failed(self, message: str) -> None:
+        self.status.setText(message)
+
+    def _on_activated(self, index: QModelIndex) -> None:
+        model_id = self.model.data(index.siblingAtColumn(0), LadderModel.IdRole)
+        if model_id:
+            self.model_activated.emit(str(model_id))
+
+
+class HardwarePanel(QWidget):
+    """The machine summary, live sparklines fed by a ``MonitorWorker``, and the ladder.
+
+    The panel does not start or stop the monitor (the main window owns it and also uses
+    it for the status bar); it only listens. Without a monitor, ``feed`` can be called
+    directly.
+    """
+
+    def __init__(
+        self,
+        monitor: MonitorWorker | None = None,
+        ladder: LadderModel | None = None,
+        parent: QWidget | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.setObjectName("hardwarePanel")
+        self.machine = QLabel("Probing this machine…")
+        self.machine.setObjectName("machineSummary")
+        self.machine.setWordWrap(True)
+        self.machine.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        machine_box = QGroupBox("This machine")
+        QVBoxLayout(machine_box).addWidget(self.machine)
+
+        self.cpu = Sparkline("CPU", lambda v: f"{v:.0f}%", maximum=100)
+        self.ram = Sparkline("RAM used", format_bytes)
+        self.engine = Sparkline("Engine memory", format_bytes, gap_text="not running")
+        self.gpu_lines: dict[int, tuple[Sparkline, Sparkline]] = {}
+        self.gpu_note = QLabel()
+        self.gpu_note.setObjectName("gpuNote")
+        self.gpu_note.setWordWrap(True)
+        self.gpu_note.hide()
+        live_box = QGroupBox("Live")
+        self._live = QGridLayout(live_box)
+        self._live.addWidget(self.cpu, 0, 0)
+        self._live.addWidget(self.ram, 0, 1)
+        self._live.addWidget(self.engine, 1, 0, 1, 2)
+        self._live.addWidget(self.gpu_note, 99, 0, 1, 2)
+
+        self.ladder = LadderTable(ladder)
+        ladder_box = QGroupBox("What this machine can run")
+        QVBoxLayout(ladder_box).addWidget(self.ladder)
+
+        layout = QVBoxLayout(self)
+        layout.addWidget(machine_box)
+        layout.addWidget(live_box)
+        layout.addWidget(ladder_box, 1)
+
+        self.ladder.model.ready.connect(self._show_machine)
+        if self.ladder.model.hardware is not None:
+            self._show_machine(self.ladder.model.hardware)
+        if monitor is not None:
+            monitor.sampled.connect(self.feed)
+            monitor.unavailable.connect(self._on_gpu_unavailable)
+            if monitor.latest is not None:
+                self.feed(monitor.latest)
+
+    def _show_machine(self, hw: HardwareSnapshot | None) -> None:
+        if hw is not None:
+            self.machine.setText("\n".join(machine_lines(hw)))
+
+    def _on_gpu_unavailable(self, reason: str) -> None:
+        self.gpu_note.setText(reason)
+        self.gpu_note.show()
+
+    def feed(self, sample: MonitorSample) -> None:
+        """Add one sample to every sparkline (O(1) per line; the repaint is coalesced)."""
+        self.cpu.add(sample.cpu_percent)
+        self.ram.set_maximum(sample.ram_total)
+        self.ram.add(sample.ram_used)
+        if sample.engine_rss is None:
+            self.engine.add_gap()
+        else:
+            self.engine.add(sample.engine_rss + (sample.engine_vram or 0))
+        for g in sample.gpus:
+            vram, util = self._gpu_lines(g.index, g.name)
+            vram.set_maximum(g.vram_total)
+            vram.add(g.vram_used)
+            if g.utilization is None:
+                util.add_gap()
+            else:
+                util.add(g.utilization)
+
+    def _gpu_lines(self, index: int, name: str) -> tuple[Sparkline, Sparkline]:
+        if index not in self.gpu_lines:
+            vram = Sparkline(f"GPU {index} memory ({name})", format_bytes)
+            util = Sparkline(f"GPU {index} load", lambda v: f"{v:.0f}%", maximum=100)
+            row = 2 + len(self.gpu_lines)
+            self._live.addWidget(vram, row, 0)
+            self._live.addWidget(util, row, 1)
+            self.gpu_lines[index] = (vram, util)
+        return self.gpu_lines[index]
