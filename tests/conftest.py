@@ -15,11 +15,18 @@ ROOT = Path(__file__).resolve().parent.parent
 MODEL_CACHE = ROOT / ".cache" / "test-models"
 
 
+# Nothing listens there: a test that reaches for the Hub without starting the loopback Hub
+# gets "offline", never the real huggingface.co (tests that need a Hub start their own).
+NO_HUB = "http://127.0.0.1:9"
+
+
 @pytest.fixture(autouse=True)
 def ponder_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """Every test writes into its own PONDER_HOME, never the user's folders."""
+    """Every test writes into its own PONDER_HOME, never the user's folders, and never
+    talks to the real Hugging Face Hub."""
     home = tmp_path / "ponder-home"
     monkeypatch.setenv("PONDER_HOME", str(home))
+    monkeypatch.setenv("HF_ENDPOINT", NO_HUB)
     return home
 
 

@@ -10,8 +10,7 @@ import dataclasses
 import logging
 from pathlib import Path
 
-import psutil
-from PySide6.QtCore import QSettings, Qt, QTimer
+from PySide6.QtCore import QSettings, Qt
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QApplication,
@@ -21,6 +20,7 @@ from PySide6.QtWidgets import (
     QMessageBox,
     QSizePolicy,
     QSplitter,
+    QStackedWidget,
     QVBoxLayout,
     QWidget,
 )
@@ -37,16 +37,21 @@ from app.gui.style import stylesheet
 from app.gui.theme import apply_theme
 from app.gui.viewmodels.chat_controller import ChatController, ModelChoice
 from app.gui.viewmodels.conversation_list import ConversationListModel
+from app.gui.viewmodels.ladder_model import LadderModel
 from app.gui.views.chat_view import ChatView
 from app.gui.views.composer import Composer
 from app.gui.views.model_picker import ModelPicker
 from app.gui.views.settings_dialog import SettingsDialog
 from app.gui.views.sidebar import Sidebar
+from app.gui.views.tool_windows import ToolWindows
+from app.gui.views.welcome import WelcomePage
 from app.gui.workers.model_check import ModelInfo
+from app.gui.workers.monitor_worker import MonitorWorker
+from app.hardware.monitor import MonitorSample, summary_text
+from app.modelhub.secrets import TokenStore
+from app.modelhub.store import ModelStore
 
 log = logging.getLogger(__name__)
-
-MEMORY_POLL_MS = 2000
 
 
 class MainWindow(QMainWindow):
@@ -56,7 +61,10 @@ class MainWindow(QMainWindow):
         *,
         math: MathRenderer | None = None,
         state: QSettings | None = None,
+        welcome: bool = False,
     ) -> None:
+        """``welcome``: show the first-run page while no model is chosen (the app does;
+        tests of the chat leave it off)."""
         super().__init__()
         self.setWindowTitle("Ponder")
         self.setObjectName("mainWindow")
@@ -73,6 +81,18 @@ class MainWindow(QMainWindow):
         spacer = QWidget()
         spacer.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
         toolbar.addWidget(spacer)
+        # One monitor for the status bar and the Hardware window; one ladder for the
+        # Hardware window and the welcome page (planned once, off the GUI thread).
+        self.monitor = MonitorWorker(parent=self)
+        self.monitor.follow_engine(lambda: controller.worker.client.pid)
+        self.ladder = LadderModel(self)
+        # One token store: a session-only token set in Settings is the one downloads use.
+        self.tokens = TokenStore()
+        self.tools = ToolWindows(self, self.monitor, self.ladder, tokens=lambda: self.tokens)
+        for action in self.tools.actions:
+            toolbar.addAction(action)
+            if (button := toolbar.widgetForAction(action)) is not None:
+                button.setAccessibleName(action.text())
         self.settings_action = QAction("Settings", self)
         # The platform's Preferences key where it has one (Cmd+, on macOS), else Ctrl+,.
         keys = QKeySequence.keyBindings(QKeySequence.StandardKey.Preferences)
@@ -90,15 +110,18 @@ class MainWindow(QMainWindow):
         self.chat.thinking_open = controller.settings.thinking_panel == "open"
         self.composer = Composer()
         self.composer.boxed.setChecked(controller.settings.boxed_answers)
-        right = QWidget()
-        column = QVBoxLayout(right)
+        chat_column = QWidget()
+        column = QVBoxLayout(chat_column)
         column.setContentsMargins(0, 0, 0, 0)
         column.setSpacing(0)
         column.addWidget(self.chat, 1)
         column.addWidget(self.composer)
+        self.pages = QStackedWidget()
+        self.pages.addWidget(chat_column)
+        self.welcome: WelcomePage | None = None
         self.splitter = QSplitter(Qt.Orientation.Horizontal)
         self.splitter.addWidget(self.sidebar)
-        self.splitter.addWidget(right)
+        self.splitter.addWidget(self.pages)
         self.splitter.setStretchFactor(1, 1)
         self.splitter.setSizes([260, 920])
         self.splitter.setChildrenCollapsible(False)
@@ -110,17 +133,17 @@ class MainWindow(QMainWindow):
         self.memory_label.setAccessibleName("Memory use")
         self.statusBar().addPermanentWidget(self.rate_label)
         self.statusBar().addPermanentWidget(self.memory_label)
-        self._memory_timer = QTimer(self, interval=MEMORY_POLL_MS)
-        self._memory_timer.timeout.connect(self._update_memory)
-        self._memory_timer.start()
-        self._update_memory()
+        self.monitor.sampled.connect(self._on_sample)
+        self.monitor.start()
 
         self._wire()
         self._shortcuts()
         self.setTabOrder(self.sidebar, self.chat)
         self.setTabOrder(self.chat, self.composer.input)
         self.setTabOrder(self.composer.input, self.composer.send_button)
-        self._restore_state()
+        model_restored = self._restore_state()
+        if welcome and not model_restored:
+            self.show_welcome()
         self.restyle()
         self.statusBar().showMessage("Ready")
 
@@ -139,6 +162,7 @@ class MainWindow(QMainWindow):
         self.sidebar.conversation_restored.connect(c.open_conversation)
         self.sidebar.export_requested.connect(self.export_chat)
         self.picker.model_chosen.connect(self._on_model_chosen)
+        self.tools.model_chosen.connect(lambda path: self.picker.choose(Path(path)))
         self.picker.check_failed.connect(self._on_model_failed)
         c.conversation_opened.connect(self._on_conversation_opened)
         c.conversation_touched.connect(self.conversations.touch)
@@ -186,7 +210,10 @@ class MainWindow(QMainWindow):
 
     def open_settings(self) -> None:
         dialog = SettingsDialog(
-            self.controller.settings, self, hardware_hint=self.picker.plan_hint()
+            self.controller.settings,
+            self,
+            hardware_hint=self.picker.plan_hint(),
+            tokens=self.tokens,
         )
         dialog.settings_applied.connect(self._apply_settings)
         dialog.exec()
@@ -252,7 +279,21 @@ class MainWindow(QMainWindow):
 
     # -- model --------------------------------------------------------------------------
 
+    def show_welcome(self) -> None:
+        """The first-run page in place of the chat, until a model is chosen."""
+        if self.welcome is None:
+            paths = app_paths().ensure()
+            self.welcome = WelcomePage(
+                ModelStore.from_paths(paths), paths.downloads_dir, self.tokens, ladder=self.ladder
+            )
+            self.welcome.model_ready.connect(lambda path: self.picker.choose(Path(path)))
+            self.welcome.open_file_requested.connect(self.picker.open_file)
+            self.pages.addWidget(self.welcome)
+            self.welcome.start()
+        self.pages.setCurrentWidget(self.welcome)
+
     def _on_model_chosen(self, info: ModelInfo) -> None:
+        self.pages.setCurrentIndex(0)  # the chat (the welcome page, if shown, has done its job)
         self.controller.set_model(ModelChoice(name=info.label, path=info.path))
         self.chat.set_empty_text(f"Model: {info.label}")
         if self.state is not None:
@@ -289,23 +330,23 @@ class MainWindow(QMainWindow):
         rate = f" · {stats['decode_tok_s']:.1f} tok/s" if stats.get("decode_tok_s") else ""
         self.rate_label.setText(f"{tokens:,} tokens{rate} · {stats.get('backend', '')}")
 
-    def _update_memory(self) -> None:
-        vm = psutil.virtual_memory()
-        text = f"RAM free {format_bytes(vm.available)}"
-        pid = self.controller.worker.client.pid
-        if pid is not None:
-            try:
-                rss = psutil.Process(pid).memory_info().rss
-                text = f"Engine {format_bytes(rss)} · {text}"
-            except psutil.Error:
-                pass
-        self.memory_label.setText(text)
+    def _on_sample(self, s: MonitorSample) -> None:
+        """While a reply streams, the whole load (CPU, RAM, GPUs, engine); otherwise the
+        two figures that decide whether a model fits: engine memory and free RAM."""
+        if self.controller.busy:
+            self.memory_label.setText(summary_text(s))
+            return
+        free = f"RAM free {format_bytes(s.ram_total - s.ram_used)}"
+        self.memory_label.setText(
+            f"Engine {format_bytes(s.engine_rss)} · {free}" if s.engine_rss else free
+        )
 
     # -- state --------------------------------------------------------------------------
 
-    def _restore_state(self) -> None:
+    def _restore_state(self) -> bool:
+        """Geometry, recent models, the last chat; True when a last model was chosen."""
         if self.state is None:
-            return
+            return False
         geometry = self.state.value("window/geometry")
         if geometry is not None:
             self.restoreGeometry(geometry)
@@ -317,17 +358,28 @@ class MainWindow(QMainWindow):
             recent = [recent]
         last = self.state.value("model/last")
         self.picker.set_recent([str(p) for p in recent if Path(str(p)).exists()])
-        if last and Path(str(last)).exists():
+        model_restored = bool(last) and Path(str(last)).exists()
+        if model_restored:
             self.picker.choose(Path(str(last)))
         cid = self.state.value("chat/last")
         if cid and self.controller.store.conversation(int(cid)) is not None:
             self.controller.open_conversation(int(cid))
         else:
             self.controller.new_conversation()
+        return model_restored
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 (Qt API)
         if self.state is not None:
             self.state.setValue("window/geometry", self.saveGeometry())
             self.state.setValue("window/splitter", self.splitter.saveState())
             self.state.sync()
+        self.shutdown()
         super().closeEvent(event)
+
+    def shutdown(self) -> None:
+        """Stop the window's threads: the monitor, and downloads (paused, parts kept).
+        Called on close and by the app before it exits; safe to call twice."""
+        self.monitor.stop()
+        self.tools.shutdown()
+        if self.welcome is not None:
+            self.welcome.shutdown()

@@ -1,0 +1,97 @@
+"""The windows the main window opens beside the chat: Models, Hardware and Compare.
+
+Each is built on first use (nothing of it costs start-up time), kept while the app runs so
+a download or a comparison goes on when its window is closed, and raised when asked again.
+The main window only adds ``actions`` to its toolbar and calls ``shutdown`` on close.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from PySide6.QtCore import QObject, Qt, Signal
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import QVBoxLayout, QWidget
+
+from app.core.paths import app_paths
+from app.gui.viewmodels.ladder_model import LadderModel
+from app.gui.views.hardware_panel import HardwarePanel
+from app.gui.views.model_manager import ModelManagerDialog
+from app.gui.workers.monitor_worker import MonitorWorker
+from app.modelhub.catalog import load_catalog
+from app.modelhub.secrets import TokenStore
+from app.modelhub.store import ModelStore
+
+
+class ToolWindows(QObject):
+    """Signals:
+    model_chosen(str): the Models window's "Use in chat" on a model file.
+    """
+
+    model_chosen = Signal(str)
+
+    def __init__(
+        self,
+        parent: QWidget,
+        monitor: MonitorWorker,
+        ladder: LadderModel,
+        tokens: Callable[[], TokenStore] = TokenStore,
+    ) -> None:
+        super().__init__(parent)
+        self._parent = parent
+        self._monitor = monitor
+        self._ladder = ladder
+        self._tokens = tokens
+        self.models: ModelManagerDialog | None = None
+        self.hardware: QWidget | None = None
+        self.models_action = self._action("Models", "Ctrl+M", self.open_models,
+                                          "Download, find and remove models (Ctrl+M)")  # fmt: skip
+        self.hardware_action = self._action(
+            "Hardware", "Ctrl+H", self.open_hardware, "What this machine can run, live (Ctrl+H)"
+        )
+        self.actions = [self.models_action, self.hardware_action]
+
+    def _action(self, text: str, keys: str, slot: Callable[[], object], tip: str) -> QAction:
+        action = QAction(text, self._parent)
+        action.setShortcut(QKeySequence(keys))
+        action.setToolTip(tip)
+        action.triggered.connect(slot)
+        return action
+
+    def open_models(self) -> ModelManagerDialog:
+        if self.models is None:
+            paths = app_paths().ensure()
+            self.models = ModelManagerDialog(
+                ModelStore.from_paths(paths),
+                load_catalog(),
+                self._tokens(),
+                downloads_dir=paths.downloads_dir,
+                parent=self._parent,
+            )
+            self.models.model_chosen.connect(self.model_chosen)
+        _raise(self.models)
+        return self.models
+
+    def open_hardware(self) -> QWidget:
+        if self.hardware is None:
+            window = QWidget(self._parent, Qt.WindowType.Window)
+            window.setWindowTitle("Hardware")
+            window.setObjectName("hardwareWindow")
+            window.resize(900, 640)
+            QVBoxLayout(window).addWidget(HardwarePanel(self._monitor, self._ladder))
+            if not self._ladder.rowCount():
+                self._ladder.refresh()
+            self.hardware = window
+        _raise(self.hardware)
+        return self.hardware
+
+    def shutdown(self) -> None:
+        """Pause downloads (their parts are kept for next time) before the app quits."""
+        if self.models is not None:
+            self.models.shutdown()
+
+
+def _raise(window: QWidget) -> None:
+    window.show()
+    window.raise_()
+    window.activateWindow()

@@ -1,0 +1,400 @@
+"""The first-run page: what this computer can run, and the recommended model in one click.
+
+Shown in place of the chat while no model is chosen. It plans every catalog size for this
+machine (the ladder, recommended row highlighted), offers the recommended R1 build (or the
+row the user picks) as one download with progress, pause and cancel, and lists models
+already on disk with "Open a GGUF file…". Before offering a download it asks the Hub for
+the file (off the GUI thread); when that fails for lack of a network it says so plainly and
+leaves the offline ways in. Nothing is sent anywhere except that request and the download
+the user asks for.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from PySide6.QtCore import QObject, Qt, QThreadPool, Signal
+from PySide6.QtWidgets import (
+    QHBoxLayout,
+    QLabel,
+    QListWidget,
+    QListWidgetItem,
+    QProgressBar,
+    QPushButton,
+    QScrollArea,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.core.errors import AppError, OfflineError
+from app.core.units import format_bytes
+from app.gui.viewmodels.ladder_model import LadderModel, LadderRow
+from app.gui.views.hardware_panel import LadderTable
+from app.gui.workers.download_worker import DownloadWorker, hub_token
+from app.gui.workers.model_check import ModelChecker
+from app.hardware.probe import HardwareSnapshot
+from app.modelhub.catalog import Catalog, CatalogQuant, load_catalog
+from app.modelhub.discovery import FoundModel
+from app.modelhub.hub import model_files
+from app.modelhub.progress import Progress
+from app.modelhub.secrets import TokenStore
+from app.modelhub.store import ModelStore
+
+log = logging.getLogger(__name__)
+
+NO_TELEMETRY = (
+    "Ponder sends nothing about you or your chats anywhere. The network is used only to "
+    "download the models you ask for."
+)
+
+
+def progress_text(p: Progress) -> str:
+    """``412.3 MB of 1.12 GB · 35.2 MB/s · 20 s left`` (what a download row says)."""
+    text = f"{format_bytes(p.done)} of {format_bytes(p.total)}"
+    if p.stage == "checking":
+        return f"Checking what was already downloaded · {text}"
+    if p.rate > 0:
+        text += f" · {format_bytes(p.rate)}/s"
+    if p.eta_s is not None:
+        minutes, seconds = divmod(int(p.eta_s), 60)
+        text += f" · {minutes} min {seconds:02d} s left" if minutes else f" · {seconds} s left"
+    return text
+
+
+class _HubProbe(QObject):
+    """Answers whether the Hub has the file, off the GUI thread."""
+
+    answered = Signal(str, object, str)  # model id, total bytes or None, problem ("" if ok)
+
+
+class WelcomePage(QWidget):
+    """Signals:
+    model_ready(str): a model to chat with: downloaded, found on disk or opened.
+    open_file_requested(): the user wants to pick a GGUF file.
+    """
+
+    model_ready = Signal(str)
+    open_file_requested = Signal()
+
+    def __init__(
+        self,
+        store: ModelStore,
+        downloads_dir: Path,
+        tokens: TokenStore,
+        *,
+        ladder: LadderModel | None = None,
+        catalog: Catalog | None = None,
+        parent: QWidget | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.setObjectName("welcomePage")
+        self._store, self._downloads_dir, self._tokens = store, downloads_dir, tokens
+        self._catalog = catalog or load_catalog()
+        self.ladder = ladder or LadderModel(self)
+        self._pick: LadderRow | None = None
+        self._worker: DownloadWorker | None = None
+        self._probe = _HubProbe(self)
+        self._probe.answered.connect(self._on_probe)
+        self._checker = ModelChecker(self)
+        self._checker.found.connect(self._on_found)
+        self.offline = False
+        self._build()
+        self.ladder.ready.connect(self._on_ladder)
+        self.ladder.failed.connect(self.machine.setText)
+        self.table.view.selectionModel().currentRowChanged.connect(
+            lambda current, _previous: self._choose_row(current.row())
+        )
+
+    def _build(self) -> None:
+        body = QWidget()
+        col = QVBoxLayout(body)
+        col.setContentsMargins(32, 24, 32, 24)
+        col.setSpacing(10)
+        title = QLabel("Welcome to Ponder")
+        title.setObjectName("welcomeTitle")
+        font = title.font()
+        font.setPointSizeF(font.pointSizeF() * 1.6)
+        font.setBold(True)
+        title.setFont(font)
+        col.addWidget(title)
+        col.addWidget(
+            _wrapped("Chat offline with reasoning models and watch them think. First, a model:")
+        )
+        self.machine = _wrapped("Looking at this computer…")
+        self.machine.setAccessibleName("This computer")
+        col.addWidget(self.machine)
+        self.table = LadderTable(self.ladder)
+        self.table.status.hide()  # the pick line below says it, with the download
+        self.table.setMinimumHeight(260)
+        col.addWidget(self.table)
+
+        self.pick_label = _wrapped("")
+        self.pick_label.setAccessibleName("Recommended model")
+        self.pick_label.setTextFormat(Qt.TextFormat.RichText)
+        col.addWidget(self.pick_label)
+        row = QHBoxLayout()
+        self.download_button = QPushButton("Download")
+        self.download_button.setEnabled(False)
+        self.download_button.setDefault(True)
+        self.download_button.clicked.connect(self.start_download)
+        self.pause_button = QPushButton("Pause")
+        self.pause_button.clicked.connect(self._pause)
+        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.clicked.connect(self._cancel)
+        self.retry_button = QPushButton("Try again")
+        self.retry_button.clicked.connect(self._check_hub)
+        for b in (self.download_button, self.pause_button, self.cancel_button, self.retry_button):
+            row.addWidget(b)
+        row.addStretch(1)
+        col.addLayout(row)
+        self.progress = QProgressBar()
+        self.progress.setTextVisible(False)
+        self.progress.setAccessibleName("Download progress")
+        col.addWidget(self.progress)
+        self.status = _wrapped("")
+        self.status.setAccessibleName("Download status")
+        col.addWidget(self.status)
+
+        col.addSpacing(12)
+        col.addWidget(_bold("Already have a model?"))
+        open_row = QHBoxLayout()
+        self.open_button = QPushButton("Open a GGUF file…")
+        self.open_button.clicked.connect(self.open_file_requested)
+        open_row.addWidget(self.open_button)
+        open_row.addStretch(1)
+        col.addLayout(open_row)
+        self.found_label = _wrapped("Looking for models on this computer…")
+        col.addWidget(self.found_label)
+        self.found = QListWidget()
+        self.found.setAccessibleName("Models found on this computer")
+        self.found.setMaximumHeight(140)
+        self.found.itemActivated.connect(self._use_found)
+        self.found.hide()
+        col.addWidget(self.found)
+        col.addSpacing(8)
+        privacy = _wrapped(NO_TELEMETRY)
+        privacy.setObjectName("welcomePrivacy")
+        col.addWidget(privacy)
+        col.addStretch(1)
+
+        scroll = QScrollArea()
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QScrollArea.Shape.NoFrame)
+        scroll.setWidget(body)
+        outer = QVBoxLayout(self)
+        outer.setContentsMargins(0, 0, 0, 0)
+        outer.addWidget(scroll)
+        self._set_downloading(False)
+        self.retry_button.hide()
+
+    # -- start ----------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Plan the ladder and look for models on disk (both off the GUI thread)."""
+        self.ladder.refresh()
+        self._checker.scan()
+
+    def _on_ladder(self, hw: HardwareSnapshot) -> None:
+        self.machine.setText(f"This computer: {machine_summary(hw)}.")
+        pick = self.ladder.recommended_row
+        if pick is None:
+            self.pick_label.setText(
+                "None of the R1 sizes fits in this computer's free memory. Close other apps, "
+                "or open a smaller GGUF you already have."
+            )
+            return
+        if self.table.view.currentIndex().row() == pick:
+            self._choose_row(pick)
+        else:
+            self.table.view.selectRow(pick)  # the current row changes: _choose_row follows
+
+    def _choose_row(self, row: int) -> None:
+        if self._worker is not None or not 0 <= row < self.ladder.rowCount():
+            return  # the download in progress stays the pick
+        r = self.ladder.row_at(row)
+        self._pick = r
+        recommended = row == self.ladder.recommended_row
+        head = "Recommended for this computer" if recommended else "Your pick"
+        self.pick_label.setText(
+            f"{head}: <b>{r.name} {r.quant}</b> · {r.download_text} download · "
+            f"{r.verdict_text}, {r.speed_text}"
+        )
+        if r.plan.verdict == "too_large":
+            self.download_button.setEnabled(False)
+            self.status.setText(f"{r.name} does not fit: {r.plan.summary}")
+            return
+        self.download_button.setText(f"Download {r.size_label} ({r.download_text})")
+        self._check_hub()
+
+    # -- the Hub ----------------------------------------------------------------------
+
+    def _quant(self, r: LadderRow) -> CatalogQuant:
+        return self._catalog.get(r.id).quant(r.quant)
+
+    def _check_hub(self) -> None:
+        """Ask the Hub for the picked file; the answer enables Download or explains."""
+        if self._pick is None:
+            return
+        q, model_id, tokens, probe = (
+            self._quant(self._pick),
+            self._pick.id,
+            self._tokens,
+            self._probe,
+        )
+        self.download_button.setEnabled(False)
+        self.retry_button.hide()
+        self.status.setText("Checking the Hugging Face Hub…")
+
+        def job() -> None:
+            try:
+                files = model_files(q.repo_id, q.first_file.path, token=hub_token(tokens))
+            except OfflineError as exc:
+                probe.answered.emit(model_id, None, f"offline:{exc.message}")
+            except AppError as exc:
+                probe.answered.emit(model_id, None, str(exc))
+            else:
+                probe.answered.emit(model_id, sum(f.size for f in files), "")
+
+        QThreadPool.globalInstance().start(job)
+
+    def _on_probe(self, model_id: str, total: int | None, problem: str) -> None:
+        if self._pick is None or model_id != self._pick.id or self._worker is not None:
+            return
+        self.offline = problem.startswith("offline:")
+        if self.offline:
+            self.status.setText(
+                "You are offline: Ponder cannot reach the Hugging Face Hub to download a "
+                "model. Open a GGUF file you already have, or use one found on this computer."
+            )
+            self.retry_button.show()
+        elif problem:
+            self.status.setText(problem)
+            self.retry_button.show()
+        else:
+            self.status.setText(f"Ready to download {format_bytes(total or 0)} from the Hub.")
+            self.download_button.setEnabled(True)
+
+    # -- the download -----------------------------------------------------------------
+
+    def start_download(self) -> None:
+        if self._pick is None or self._worker is not None:
+            return
+        r = self._pick
+        worker = DownloadWorker(
+            r.id, self._quant(r), self._store, self._downloads_dir, self._tokens, parent=self
+        )
+        worker.progressed.connect(self._on_progress)
+        worker.installed.connect(self._on_installed)
+        worker.failed.connect(self._on_failed)
+        worker.stopped.connect(self._on_stopped)
+        worker.finished.connect(worker.deleteLater)
+        self._worker = worker
+        self._set_downloading(True)
+        self.status.setText(f"Starting the download of {r.name} {r.quant}…")
+        worker.start()
+
+    def _set_downloading(self, on: bool) -> None:
+        self.download_button.setVisible(not on)
+        self.pause_button.setVisible(on)
+        self.cancel_button.setVisible(on)
+        self.progress.setVisible(on)
+        self.table.setEnabled(not on)
+
+    def _on_progress(self, _key: str, p: Progress) -> None:
+        self.progress.setRange(0, 1000)
+        self.progress.setValue(int(1000 * p.done / p.total) if p.total else 0)
+        self.status.setText(progress_text(p))
+
+    def _finish_worker(self) -> None:
+        if self._worker is not None:
+            self._worker.wait()
+        self._worker = None
+        self._set_downloading(False)
+
+    def _on_installed(self, _key: str, paths: list[str]) -> None:
+        self._finish_worker()
+        self.status.setText(f"Installed {Path(paths[0]).name}. Loading it…")
+        self.model_ready.emit(paths[0])
+
+    def _on_failed(self, _key: str, message: str) -> None:
+        self._finish_worker()
+        self.status.setText(message)
+        self.download_button.setText("Resume the download")
+        self.download_button.setEnabled(True)
+
+    def _on_stopped(self, _key: str, cancelled: bool) -> None:
+        self._finish_worker()
+        if cancelled:
+            self.status.setText("Download cancelled; nothing of it was kept.")
+            self.download_button.setText("Download")
+        else:
+            self.status.setText("Paused. What was downloaded is kept; resume at any time.")
+            self.download_button.setText("Resume the download")
+        self.download_button.setEnabled(True)
+
+    def _pause(self) -> None:
+        if self._worker is not None:
+            self._worker.pause()
+
+    def _cancel(self) -> None:
+        if self._worker is not None:
+            self._worker.cancel()
+
+    def shutdown(self) -> None:
+        """Pause a running download (its part is kept) before the window goes away."""
+        if self._worker is not None:
+            self._worker.pause()
+            self._worker.wait()
+            self._worker = None
+
+    # -- models on disk -----------------------------------------------------------------
+
+    def _on_found(self, models: list[FoundModel]) -> None:
+        self.found.clear()
+        for m in models:
+            item = QListWidgetItem(f"{m.name} · {format_bytes(m.size_bytes)} · {m.source.label}")
+            item.setData(Qt.ItemDataRole.UserRole, str(m.path))
+            item.setToolTip(str(m.path))
+            self.found.addItem(item)
+        if models:
+            self.found_label.setText(
+                f"Found on this computer ({len(models)}); double-click one to use it:"
+            )
+            self.found.show()
+        else:
+            self.found_label.setText(
+                "No models found in Ponder's folder, LM Studio, Ollama, Jan, GPT4All or the "
+                "Hugging Face cache."
+            )
+            self.found.hide()
+
+    def _use_found(self, item: QListWidgetItem) -> None:
+        self.model_ready.emit(str(item.data(Qt.ItemDataRole.UserRole)))
+
+
+def machine_summary(hw: HardwareSnapshot) -> str:
+    """``Xeon, 2 cores · 21.3 GB of 24.0 GB RAM free · no GPU · llama.cpp for CPU``."""
+    gpus = (
+        ", ".join(f"{g.name} ({format_bytes(g.vram_free)} free)" for g in hw.gpus)
+        if hw.gpus
+        else "no GPU"
+    )
+    return (
+        f"{hw.cpu_model}, {hw.physical_cores} cores · {format_bytes(hw.ram_available)} of "
+        f"{format_bytes(hw.ram_total)} RAM free · {gpus} · llama.cpp for {hw.backend}"
+    )
+
+
+def _wrapped(text: str) -> QLabel:
+    label = QLabel(text)
+    label.setWordWrap(True)
+    return label
+
+
+def _bold(text: str) -> QLabel:
+    label = QLabel(text)
+    font = label.font()
+    font.setBold(True)
+    label.setFont(font)
+    return label

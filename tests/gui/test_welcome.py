@@ -1,0 +1,131 @@
+"""The first-run page: this machine's ladder, the recommended model in one click, and the
+offline ways in. Downloads come from the Hub look-alike on loopback (the real Hub cannot be
+reached from here); the bytes are a small random blob published under the recommended
+file's name, since what is tested is the page and the transfer, not the model."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from pytestqt.qtbot import QtBot
+
+from app.core.paths import app_paths
+from app.gui.views.welcome import NO_TELEMETRY, WelcomePage
+from app.modelhub.catalog import CatalogQuant, load_catalog
+from app.modelhub.secrets import TokenStore
+from app.modelhub.store import ModelStore
+from tests.integration.hub_server import HubServer
+
+pytestmark = pytest.mark.gui
+
+BLOB = os.urandom(3_000_000)
+
+
+@pytest.fixture
+def offline_env(home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PYTHON_KEYRING_BACKEND", "keyring.backends.fail.Keyring")
+    monkeypatch.delenv("HF_TOKEN", raising=False)
+    monkeypatch.setenv("HF_ENDPOINT", "http://127.0.0.1:9")  # nothing listens there
+
+
+@pytest.fixture
+def hub(offline_env: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[HubServer]:
+    with HubServer() as server:
+        monkeypatch.setenv("HF_ENDPOINT", server.endpoint)
+        yield server
+
+
+def make_page(qtbot: QtBot) -> WelcomePage:
+    paths = app_paths().ensure()
+    page = WelcomePage(ModelStore.from_paths(paths), paths.downloads_dir, TokenStore())
+    qtbot.addWidget(page)
+    page.resize(1000, 800)
+    page.show()
+    page.start()
+    qtbot.waitUntil(lambda: page.ladder.rowCount() > 0, timeout=30_000)
+    return page
+
+
+def recommended_quant(page: WelcomePage) -> CatalogQuant:
+    pick = page.ladder.recommended_row
+    assert pick is not None, "a 24 GB machine runs at least the 1.5B"
+    row = page.ladder.row_at(pick)
+    return load_catalog().get(row.id).quant(row.quant)
+
+
+def publish(hub: HubServer, q: CatalogQuant) -> None:
+    for f in q.files:
+        hub.add_file(q.repo_id, f.path, BLOB)
+
+
+def test_one_click_download_of_the_recommended_model(qtbot: QtBot, hub: HubServer) -> None:
+    page = make_page(qtbot)
+    q = recommended_quant(page)
+    assert "Recommended for this computer" in page.pick_label.text()
+    assert page.table.view.currentIndex().row() == page.ladder.recommended_row
+    assert "cores" in page.machine.text() and "RAM free" in page.machine.text()
+    assert page.findChild(type(page.machine), "welcomePrivacy").text() == NO_TELEMETRY
+
+    publish(hub, q)
+    page._check_hub()  # the first check ran before the file was published
+    qtbot.waitUntil(page.download_button.isEnabled, timeout=10_000)
+    assert "Ready to download" in page.status.text()
+    with qtbot.waitSignal(page.model_ready, timeout=60_000) as ready:
+        page.download_button.click()
+    path = Path(ready.args[0])
+    assert path.name == Path(q.first_file.path).name
+    assert hashlib.sha256(path.read_bytes()).hexdigest() == hashlib.sha256(BLOB).hexdigest()
+    assert page.progress.value() == 1000 and "Installed" in page.status.text()
+
+
+def test_cancel_keeps_nothing_and_offers_the_download_again(
+    qtbot: QtBot, hub: HubServer
+) -> None:
+    page = make_page(qtbot)
+    q = recommended_quant(page)
+    publish(hub, q)
+    hub.faults.stall_after, hub.faults.stall_s = 1_000_000, 30
+    page._check_hub()
+    qtbot.waitUntil(page.download_button.isEnabled, timeout=10_000)
+    page.download_button.click()
+    assert hub.stalls.wait(20), "the download never started"
+    assert page.cancel_button.isVisible() and not page.download_button.isVisible()
+    with qtbot.waitSignal(page.cancel_button.clicked):
+        page.cancel_button.click()
+    qtbot.waitUntil(lambda: "cancelled" in page.status.text(), timeout=10_000)
+    assert page.download_button.isVisible() and page.download_button.isEnabled()
+    downloads = app_paths().downloads_dir
+    assert not any(p.is_file() for p in downloads.rglob("*"))
+    models = app_paths().models_dir
+    assert not models.exists() or not any(p.is_file() for p in models.rglob("*.gguf"))
+
+
+def test_offline_says_so_and_offers_models_on_disk(
+    qtbot: QtBot, offline_env: None, gemma_path: Path
+) -> None:
+    mine = app_paths().ensure().models_dir / "imported" / "gemma-3-270m-q4_k_m.gguf"
+    mine.parent.mkdir(parents=True)
+    try:
+        os.link(gemma_path, mine)
+    except OSError:
+        shutil.copyfile(gemma_path, mine)
+
+    page = make_page(qtbot)
+    qtbot.waitUntil(lambda: page.offline, timeout=30_000)
+    assert "You are offline" in page.status.text()
+    assert not page.download_button.isEnabled() and page.retry_button.isVisible()
+    assert page.open_button.isVisible()
+    with qtbot.waitSignal(page.open_file_requested):
+        page.open_button.click()
+
+    qtbot.waitUntil(lambda: page.found.count() == 1, timeout=10_000)
+    item = page.found.item(0)
+    assert "gemma-3-270m-q4_k_m" in item.text() and "Ponder" in item.text()
+    with qtbot.waitSignal(page.model_ready) as ready:
+        page.found.itemActivated.emit(item)
+    assert Path(ready.args[0]) == mine

@@ -1,0 +1,76 @@
+"""The main window's Models and Hardware windows, its live status bar, and the first-run
+page in place of the chat until a model is chosen."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from pytestqt.qtbot import QtBot
+
+from app.gui.render.math import MathRenderer
+from app.gui.viewmodels.chat_controller import ChatController
+from app.gui.views.hardware_panel import HardwarePanel
+from app.gui.views.main_window import MainWindow
+from app.gui.views.model_manager import ModelManagerDialog
+from tests.gui.conftest import ReplayFactory
+
+pytestmark = pytest.mark.gui
+
+
+def test_toolbar_opens_models_and_hardware_once_each(qtbot: QtBot, window: MainWindow) -> None:
+    assert [a.text() for a in window.tools.actions] == ["Models", "Hardware"]
+    window.tools.models_action.trigger()
+    models = window.tools.models
+    assert isinstance(models, ModelManagerDialog) and models.isVisible()
+    window.tools.models_action.trigger()
+    assert window.tools.models is models  # raised again, not a second window
+
+    window.tools.hardware_action.trigger()
+    hardware = window.tools.hardware
+    assert hardware is not None and hardware.isVisible()
+    panel = hardware.findChild(HardwarePanel)
+    assert panel is not None
+    qtbot.waitUntil(lambda: window.ladder.rowCount() >= 8, timeout=30_000)
+    assert window.ladder.recommended_row is not None
+
+
+def test_status_bar_shows_live_machine_figures(
+    qtbot: QtBot, window: MainWindow, replay: ReplayFactory
+) -> None:
+    qtbot.waitUntil(lambda: "RAM free" in window.memory_label.text(), timeout=10_000)
+    window.controller.set_model(replay(tokens_per_s=20))
+    window.controller.send("Why is the sky blue?")
+    # While the reply streams: the whole load, the engine process's memory included.
+    qtbot.waitUntil(lambda: "CPU" in window.memory_label.text(), timeout=10_000)
+    qtbot.waitUntil(lambda: "Engine" in window.memory_label.text(), timeout=10_000)
+    window.controller.stop()
+    qtbot.waitUntil(lambda: not window.controller.busy, timeout=10_000)
+
+
+def test_use_in_chat_from_the_models_window_sets_the_model(
+    qtbot: QtBot, window: MainWindow, gemma_path: Path
+) -> None:
+    window.tools.open_models()
+    with qtbot.waitSignal(window.picker.model_chosen, timeout=30_000):
+        window.tools.models.model_chosen.emit(str(gemma_path))  # type: ignore[union-attr]
+    assert window.controller.model is not None
+    assert window.controller.model.path == str(gemma_path)
+
+
+def test_first_run_shows_the_welcome_page_until_a_model_is_chosen(
+    qtbot: QtBot, controller: ChatController, home: Path, gemma_path: Path
+) -> None:
+    win = MainWindow(controller, math=MathRenderer(), welcome=True)
+    qtbot.addWidget(win)
+    win.show()
+    qtbot.waitExposed(win)
+    assert win.welcome is not None and win.pages.currentWidget() is win.welcome
+    assert not win.composer.isVisible()
+    qtbot.waitUntil(lambda: win.ladder.rowCount() >= 8, timeout=30_000)
+
+    with qtbot.waitSignal(win.picker.model_chosen, timeout=30_000):
+        win.welcome.model_ready.emit(str(gemma_path))
+    assert win.pages.currentWidget() is not win.welcome
+    assert win.composer.isVisible() and win.chat.isVisible()
+    assert controller.model is not None and controller.model.path == str(gemma_path)
