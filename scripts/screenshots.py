@@ -1,8 +1,9 @@
 """Take the README's screenshots of the real window (run under Xvfb, see the Makefile).
 
 The reply is a scripted R1-style stream played by the replay backend (no model can run a
-real R1 on the build machine); everything else is the real app: window, store, engine
-process, rendering. Usage:
+real R1 on the build machine), and the Hub of the first-run page is the loopback stand-in the
+tests use, publishing a sparse file of the real model's size (the build machine has no
+internet); everything else is the real app: window, store, engine process, rendering. Usage:
     xvfb-run -a -s "-screen 0 1280x820x24" .venv/bin/python scripts/screenshots.py [OUT_DIR]
 """
 
@@ -73,13 +74,48 @@ def shoot(app: QApplication, path: Path) -> None:
     print(f"wrote {path}")
 
 
+def first_run(app: QApplication, out: Path, tmp: Path) -> None:
+    """The welcome page of a fresh install, its recommended model ready to download."""
+    from app.modelhub.catalog import load_catalog
+    from tests.integration.hub_server import HubServer
+
+    os.environ["PONDER_HOME"] = str(tmp / "first-run")
+    session = open_session(app)
+    window = session.window
+    welcome = window.welcome
+    assert welcome is not None
+    with HubServer() as hub:
+        os.environ["HF_ENDPOINT"] = hub.endpoint
+        deadline = time.monotonic() + 60
+        while welcome.ladder.recommended_row is None and time.monotonic() < deadline:
+            pump(app, 0.1)
+        row = welcome.ladder.row_at(welcome.ladder.recommended_row or 0)
+        quant = load_catalog().get(row.id).quant(row.quant)
+        for f in quant.files:
+            blob = tmp / Path(f.path).name
+            with blob.open("wb") as sparse:
+                sparse.truncate(f.size_bytes or f.approx_bytes or row.download_bytes or 1)
+            hub.add_file(quant.repo_id, f.path, blob, sha256="0" * 64)
+        welcome._check_hub()
+        window.resize(1240, 790)
+        window.move(20, 15)
+        window.show()
+        while not welcome.download_button.isEnabled() and time.monotonic() < deadline:
+            pump(app, 0.1)
+        shoot(app, out / "welcome.png")
+    del os.environ["HF_ENDPOINT"]
+    window.close()
+    session.close()
+
+
 def main() -> int:
     out = Path(sys.argv[1]) if len(sys.argv) > 1 else ROOT / "docs" / "screenshots"
     out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="ponder-shots-") as tmp:
-        os.environ["PONDER_HOME"] = str(Path(tmp) / "home")
         app = make_application([sys.argv[0]])
-        session = open_session(app)
+        first_run(app, out, Path(tmp))
+        os.environ["PONDER_HOME"] = str(Path(tmp) / "home")
+        session = open_session(app, welcome=False)
         for title in OTHER_CHATS:
             cid = session.store.create_conversation(title)
             session.store.add_message(cid, "user", title)
@@ -110,6 +146,23 @@ def main() -> int:
             pump(app, 0.1)
         pump(app, 1.0)
         shoot(app, out / "answer.png")
+        hardware = window.tools.open_hardware()
+        hardware.resize(1180, 720)
+        hardware.move(50, 50)
+        deadline = time.monotonic() + 30
+        while window.ladder.recommended_row is None and time.monotonic() < deadline:
+            pump(app, 0.1)
+        pump(app, 4.0)  # a few live samples for the sparklines
+        shoot(app, out / "hardware.png")
+        hardware.close()
+        models = window.tools.open_models()
+        models.resize(1100, 650)
+        models.move(70, 80)
+        pump(app, 3.0)
+        models.tabs.setCurrentIndex(1)
+        pump(app, 1.0)
+        shoot(app, out / "models.png")
+        models.close()
         window.close()
         session.close()
     return 0

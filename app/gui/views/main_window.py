@@ -135,6 +135,9 @@ class MainWindow(QMainWindow):
         self.statusBar().addPermanentWidget(self.memory_label)
         self.monitor.sampled.connect(self._on_sample)
         self.monitor.start()
+        app = QApplication.instance()
+        if app is not None:  # quit without closing the window (SIGTERM): threads stop too
+            app.aboutToQuit.connect(self.shutdown)
 
         self._wire()
         self._shortcuts()

@@ -29,7 +29,7 @@ from PySide6.QtWidgets import (
 
 from app.core.errors import AppError, OfflineError
 from app.core.units import format_bytes
-from app.gui.viewmodels.ladder_model import LadderModel, LadderRow
+from app.gui.viewmodels.ladder_model import COLUMNS, LadderModel, LadderRow
 from app.gui.views.hardware_panel import LadderTable
 from app.gui.workers.download_worker import DownloadWorker, hub_token
 from app.gui.workers.model_check import ModelChecker
@@ -126,6 +126,7 @@ class WelcomePage(QWidget):
         col.addWidget(self.machine)
         self.table = LadderTable(self.ladder)
         self.table.status.hide()  # the pick line below says it, with the download
+        self.table.view.setColumnHidden(COLUMNS.index("Size"), True)  # it is in every name
         self.table.setMinimumHeight(260)
         col.addWidget(self.table)
 
