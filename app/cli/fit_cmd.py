@@ -65,7 +65,18 @@ def plan_json(p: FitPlan) -> dict[str, Any]:
         "speed_tok_s": None
         if p.speed is None
         else {"low": round(p.speed.low, 2), "high": round(p.speed.high, 2)},
+        "measured_tok_s": None if p.measured is None else round(p.measured, 2),
     }
+
+
+def speed_line(p: FitPlan) -> str:
+    """The measured rate when `ponder bench` has one for this placement, else the range."""
+    predicted = f"{p.speed} predicted" if p.speed else "unknown (memory bandwidth not measured)"
+    if p.measured is not None:
+        return f"~{p.measured:.1f} tok/s measured on this machine" + (
+            f" ({predicted})" if p.speed else ""
+        )
+    return f"{predicted}; `ponder bench` measures it"
 
 
 def _hw_lines(hw: HardwareSnapshot) -> list[str]:
@@ -123,6 +134,7 @@ def run_fit(args: argparse.Namespace) -> int:
     rows = [
         ("Model", shape.name),
         ("Verdict", p.summary),
+        ("Speed", speed_line(p)),
         ("Plan", f"{p.n_gpu_layers}/{p.n_layers + 1} layers on the GPU, context {p.n_ctx:,}"),
         (
             "Weights",

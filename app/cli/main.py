@@ -7,7 +7,7 @@ import logging
 import sys
 
 from app import __version__
-from app.cli import chat, fit_cmd, inspect_cmd, models_cmd
+from app.cli import bench_cmd, chat, fit_cmd, inspect_cmd, models_cmd
 from app.cli.output import print_error
 from app.core.errors import AppError
 from app.core.paths import app_paths
@@ -38,6 +38,7 @@ def build_parser() -> argparse.ArgumentParser:
     inspect_cmd.add_parser(sub)
     fit_cmd.add_parsers(sub)
     models_cmd.add_parser(sub)
+    bench_cmd.add_parser(sub)
     return parser
 
 

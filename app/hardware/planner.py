@@ -4,6 +4,9 @@ Rules: every layer plus the output head on the GPU when they fit with the reserv
 head counts: leaving it on the CPU halves speed); otherwise shrink the context, not below
 4096, before offloading less; otherwise the most layers that fit; otherwise the CPU;
 otherwise refuse, saying how much is needed and how much there is.
+
+Speeds are predictions from bandwidth with this machine's calibrated eta, or, for a model
+`ponder bench` has run here with the same placement, the measured rate.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from typing import Literal
 
 from app.core.errors import ModelTooLargeError
 from app.core.units import DEFAULT_CONTEXT, format_bytes
+from app.hardware.calibration import Calibration, best_gpu
 from app.hardware.estimator import MemoryBreakdown, breakdown
 from app.hardware.probe import GpuInfo, HardwareSnapshot
 from app.hardware.shape import ModelShape
@@ -35,10 +39,14 @@ class FitPlan:
     vram_budget: int
     n_layers: int
     wanted_ctx: int
+    measured: float | None = None  # decode tok/s `ponder bench` measured for this placement
 
     @property
     def summary(self) -> str:
         speed = f", ~{self.speed}" if self.speed else ""
+        if self.measured is not None and self.verdict != "too_large":
+            rate = f"{self.measured:.1f}" if self.measured < 10 else f"{self.measured:.0f}"
+            speed = f", ~{rate} tok/s measured"
         if self.verdict != "too_large" and self.n_ctx < self.wanted_ctx:
             speed += f" (context {self.n_ctx:,})"
         if self.verdict == "gpu":
@@ -52,19 +60,20 @@ class FitPlan:
         return f"Too large: needs {format_bytes(need)}, has {format_bytes(have)}"
 
 
-def _best_gpu(hw: HardwareSnapshot) -> GpuInfo | None:
-    if hw.backend == "CPU" or not hw.gpus:
-        return None
-    return max(hw.gpus, key=lambda g: g.vram_free)
-
-
 def plan(
-    shape: ModelShape, hw: HardwareSnapshot, n_ctx: int | None = None, gpu_layers: int | None = None
+    shape: ModelShape,
+    hw: HardwareSnapshot,
+    n_ctx: int | None = None,
+    gpu_layers: int | None = None,
+    calibration: Calibration | None = None,
 ) -> FitPlan:
     """Plan a load. ``n_ctx=None`` picks the largest context up to 16,384 (and the trained
-    length) that keeps the best placement; ``gpu_layers`` forces a layer count."""
+    length) that keeps the best placement; ``gpu_layers`` forces a layer count;
+    ``calibration`` defaults to the measurements stored for this app."""
     wanted = n_ctx or min(DEFAULT_CONTEXT, shape.n_ctx_train or DEFAULT_CONTEXT)
-    gpu = _best_gpu(hw)
+    gpu: GpuInfo | None = best_gpu(hw)
+    cal = calibration if calibration is not None else Calibration.load()
+    eta_cpu, eta_gpu = cal.eta(hw, "cpu"), cal.eta(hw, "gpu")
     vram = gpu.vram_free if gpu else 0
     # Unified memory: what the GPU takes comes out of the same RAM.
     ram = hw.ram_available
@@ -83,12 +92,15 @@ def plan(
             layers,
             ctx,
             mem,
-            predict_speed(shape, hw, gpu, gpu_layers=layers, n_ctx=ctx),
+            predict_speed(
+                shape, hw, gpu, gpu_layers=layers, n_ctx=ctx, eta_cpu=eta_cpu, eta_gpu=eta_gpu
+            ),
             gpu,
             ram,
             vram,
             n,
             wanted,
+            None if verdict == "too_large" else cal.measured(hw, shape, layers),
         )
 
     if gpu_layers is not None:

@@ -8,9 +8,7 @@ this machine measured (``calibration``), so predictions become measurements.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
-from pathlib import Path
 
 from app.hardware.estimator import kv_layer_bytes
 from app.hardware.probe import GpuInfo, HardwareSnapshot
@@ -55,15 +53,6 @@ def bytes_per_token(shape: ModelShape, gpu_layers: int, n_ctx: int) -> tuple[flo
     return gpu_bytes, cpu_bytes
 
 
-def load_eta(calibration: Path | None, device: str) -> float:
-    if calibration is None or not calibration.exists():
-        return DEFAULT_ETA
-    try:
-        return float(json.loads(calibration.read_text())[device])
-    except (OSError, ValueError, KeyError, TypeError):
-        return DEFAULT_ETA
-
-
 def predict_speed(
     shape: ModelShape,
     hw: HardwareSnapshot,
@@ -71,18 +60,21 @@ def predict_speed(
     *,
     gpu_layers: int,
     n_ctx: int,
-    calibration: Path | None = None,
+    eta_cpu: float = DEFAULT_ETA,
+    eta_gpu: float = DEFAULT_ETA,
 ) -> SpeedRange | None:
+    """Predicted decode rate as a range; ``eta_*`` come from ``calibration`` once this
+    machine has measured runs. None when a bandwidth is unknown."""
     gpu_bytes, cpu_bytes = bytes_per_token(shape, gpu_layers if gpu else 0, n_ctx)
     seconds = 0.0
     if cpu_bytes:
         if not hw.cpu_bandwidth:
             return None
-        seconds += cpu_bytes / (load_eta(calibration, "cpu") * hw.cpu_bandwidth)
+        seconds += cpu_bytes / (eta_cpu * hw.cpu_bandwidth)
     if gpu_bytes and gpu is not None:
         if not gpu.bandwidth:
             return None
-        seconds += gpu_bytes / (load_eta(calibration, "gpu") * gpu.bandwidth)
+        seconds += gpu_bytes / (eta_gpu * gpu.bandwidth)
     if seconds <= 0:
         return None
     rate = 1 / seconds

@@ -1,0 +1,399 @@
+"""The benchmark runner: models one at a time, each load in a fresh engine process.
+
+Qt-free so the CLI calls it directly and a Qt worker drives it from a thread: progress
+goes to a plain ``on_event`` callback and a ``threading.Event`` stops it (the running reply
+is cancelled at once; what was measured so far is kept, marked ``cancelled``).
+
+Why a fresh engine process for every load: it is the only way to measure load time the way
+a user meets it and to know that one model's memory is gone before the next one loads
+(llama.cpp's allocator and the C heap do not give everything back to the OS). A warm-up
+load and reply come first, so that run 1 does not pay for a cold disk cache alone.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import statistics
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+import psutil
+
+from app.core.bench_report import BenchReport, GenerationRecord, ModelResult, RunRecord
+from app.core.errors import ModelFileError
+from app.core.events import AnswerDelta, Done, ErrorEvent, LiveStats, ReasoningDelta
+from app.core.gguf import GGUFHeader, check_loadable, read_header
+from app.core.paths import app_paths
+from app.core.prompt_sets import PromptItem, PromptSet, check_answer
+from app.hardware.calibration import Calibration
+from app.hardware.probe import HardwareSnapshot
+from app.hardware.shape import shape_from_header
+from app.inference.client import EngineClient
+from app.inference.protocol import LoadSpec, SamplingParams
+from app.inference.system import machine_snapshot
+
+SAMPLE_INTERVAL_S = 0.05
+WARMUP_MAX_TOKENS = 16
+
+Phase = Literal["load", "warmup", "generate", "done"]
+
+
+@dataclass(frozen=True)
+class BenchProgress:
+    """Where the bench is: sent when a load starts, a few times a second while a reply
+    streams (``tokens`` so far), and once per finished reply (``record`` set)."""
+
+    model_index: int  # 1-based
+    n_models: int
+    model: str
+    phase: Phase
+    run: int  # 0 for the warm-up
+    n_runs: int
+    prompt_index: int  # 1-based, 0 while loading
+    n_prompts: int
+    prompt_id: str = ""
+    tokens: int = 0
+    decode_tok_s: float | None = None
+    record: GenerationRecord | None = None
+
+
+@dataclass(frozen=True)
+class ModelFinished:
+    """One model is done (or failed: ``result.error``); the report so far is in ``report``."""
+
+    model_index: int
+    result: ModelResult
+
+
+BenchEvent = BenchProgress | ModelFinished
+
+
+class PeakMemory:
+    """Samples a process's resident memory (and its VRAM, where NVML can say) in a thread.
+
+    Sampling catches the peak during load, which is larger than what stays resident after;
+    50 ms is short next to a load and costs nothing measurable.
+    """
+
+    def __init__(self, pid: int, measure_vram: bool) -> None:
+        self.pid = pid
+        self.peak_ram: int | None = None
+        self.peak_vram: int | None = None
+        self._stop = threading.Event()
+        self._nvml: list[object] = []
+        if measure_vram:
+            self._open_nvml()
+        self._thread = threading.Thread(target=self._loop, name="bench-memory", daemon=True)
+
+    def _open_nvml(self) -> None:
+        try:
+            import pynvml
+
+            pynvml.nvmlInit()
+            self._nvml = [
+                pynvml.nvmlDeviceGetHandleByIndex(i) for i in range(pynvml.nvmlDeviceGetCount())
+            ]
+        except Exception:  # no driver, no library: VRAM stays unknown
+            self._nvml = []
+
+    def _vram(self) -> int | None:
+        import pynvml
+
+        used = None
+        for handle in self._nvml:
+            with contextlib.suppress(pynvml.NVMLError):
+                for p in pynvml.nvmlDeviceGetComputeRunningProcesses(handle):
+                    if p.pid == self.pid and p.usedGpuMemory is not None:
+                        used = (used or 0) + int(p.usedGpuMemory)
+        return used
+
+    def _loop(self) -> None:
+        try:
+            proc = psutil.Process(self.pid)
+        except psutil.Error:
+            return
+        while True:
+            try:
+                rss = proc.memory_info().rss
+            except psutil.Error:
+                break  # the process ended
+            self.peak_ram = max(self.peak_ram or 0, rss)
+            vram = self._vram() if self._nvml else None
+            if vram is not None:
+                self.peak_vram = max(self.peak_vram or 0, vram)
+            if self._stop.wait(SAMPLE_INTERVAL_S):
+                break
+
+    def __enter__(self) -> PeakMemory:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        if self._nvml:
+            import pynvml
+
+            with contextlib.suppress(pynvml.NVMLError):
+                pynvml.nvmlShutdown()
+
+
+def vram_note(hw: HardwareSnapshot) -> str:
+    """Why peak VRAM cannot be measured here ("" when it can)."""
+    if hw.backend == "CPU":
+        return "not measured: llama.cpp here runs on the CPU only."
+    if not any(g.vendor == "nvidia" for g in hw.gpus):
+        if any(g.unified for g in hw.gpus):
+            return "not measured separately: the GPU shares RAM (counted in peak RAM)."
+        return "not measured: per-process GPU memory is known only for NVIDIA GPUs (NVML)."
+    return ""
+
+
+def check_models(models: Sequence[str | Path]) -> list[tuple[Path, GGUFHeader]]:
+    """Every model file validated before any runs, so a typo fails at once, not an hour in.
+
+    Raises:
+        ModelFileError: a file is missing, not a GGUF, or cannot load.
+    """
+    out = []
+    for m in models:
+        path = Path(m).expanduser()
+        if not path.is_file():
+            raise ModelFileError(f"No model file at {m}.", "Give the path to a .gguf file.")
+        header = read_header(path)
+        check_loadable(header)
+        out.append((path.resolve(), header))
+    return out
+
+
+def run_bench(
+    models: Sequence[str | Path],
+    prompts: PromptSet,
+    *,
+    runs: int = 3,
+    max_tokens: int = 4096,
+    seed: int = 0,
+    on_event: Callable[[BenchEvent], None] | None = None,
+    cancel: threading.Event | None = None,
+    n_ctx: int = 0,
+    gpu_layers: int = -1,
+    hardware: HardwareSnapshot | None = None,
+    record_calibration: bool = True,
+) -> BenchReport:
+    """Benchmark ``models`` on ``prompts``: per model a warm-up, then ``runs`` loads, each
+    answering every prompt with the same seed. Decode rates are recorded in this machine's
+    speed calibration after each model (``record_calibration``).
+
+    Raises:
+        ModelFileError: a model file is missing or invalid (checked before anything runs).
+    """
+    checked = check_models(models)
+    hw = hardware or machine_snapshot()
+    cancel = cancel or threading.Event()
+    emit = on_event or (lambda event: None)
+    report = BenchReport(
+        prompt_set=prompts.name,
+        runs=runs,
+        max_tokens=max_tokens,
+        seed=seed,
+        prompt_set_source=prompts.source,
+        machine={
+            k: v
+            for k, v in hw.to_json().items()
+            if k in ("cpu_model", "logical_cores", "ram_total", "gpus", "backend", "cpu_bandwidth")
+        },
+    )
+    for index, (path, header) in enumerate(checked, 1):
+        if cancel.is_set():
+            break
+        bench = _ModelBench(
+            index,
+            len(checked),
+            path=path,
+            prompts=prompts,
+            runs=runs,
+            max_tokens=max_tokens,
+            seed=seed,
+            emit=emit,
+            cancel=cancel,
+            hw=hw,
+        )
+        result = bench.run(LoadSpec(str(path), n_ctx=n_ctx, n_gpu_layers=gpu_layers), header)
+        report.models.append(result)
+        if record_calibration and not result.error:
+            _calibrate(hw, header, result)
+        emit(ModelFinished(index, result))
+    report.cancelled = cancel.is_set()
+    return report
+
+
+def _calibrate(hw: HardwareSnapshot, header: GGUFHeader, result: ModelResult) -> None:
+    gens = [g for r in result.runs for g in r.generations if not g.error]
+    rates = [g.decode_tok_s for g in gens if g.decode_tok_s is not None]
+    if not rates:
+        return
+    depth = statistics.median(
+        g.prompt_tokens + (g.reasoning_tokens + g.answer_tokens) // 2 for g in gens
+    )
+    Calibration.load().record(hw, shape_from_header(header), result.n_gpu_layers, rates, int(depth))
+
+
+class _ModelBench:
+    """One model's warm-up and runs (state shared by the steps, nothing more)."""
+
+    def __init__(
+        self,
+        index: int,
+        n_models: int,
+        *,
+        path: Path,
+        prompts: PromptSet,
+        runs: int,
+        max_tokens: int,
+        seed: int,
+        emit: Callable[[BenchEvent], None],
+        cancel: threading.Event,
+        hw: HardwareSnapshot,
+    ) -> None:
+        self.index, self.n_models, self.path = index, n_models, path
+        self.prompts, self.runs, self.max_tokens, self.seed = prompts, runs, max_tokens, seed
+        self.emit, self.cancel, self.hw = emit, cancel, hw
+        self.note = vram_note(hw)
+        self.log = app_paths().ensure().engine_log
+        self.load_s: float | None = None  # of the current load, from its first reply's stats
+        self.placement: tuple[str, int, int] | None = None  # backend, context, GPU layers
+
+    def progress(self, phase: Phase, run: int, prompt_index: int = 0, **kw: object) -> None:
+        item = self.prompts.items[prompt_index - 1] if prompt_index else None
+        self.emit(
+            BenchProgress(
+                self.index,
+                self.n_models,
+                self.path.name,
+                phase,
+                run,
+                self.runs,
+                prompt_index,
+                len(self.prompts.items),
+                item.id if item else "",
+                **kw,  # type: ignore[arg-type]
+            )
+        )
+
+    def run(self, spec: LoadSpec, header: GGUFHeader) -> ModelResult:
+        result = ModelResult(
+            path=str(self.path),
+            name=self.path.name,
+            file_bytes=self.path.stat().st_size,
+            quantization=header.quantization,
+            vram_note=self.note,
+        )
+        warm = self.one_load(
+            spec, 0, self.prompts.items[:1], min(self.max_tokens, WARMUP_MAX_TOKENS)
+        )
+        if self.fail(result, warm):
+            return result
+        for run in range(1, self.runs + 1):
+            if self.cancel.is_set():
+                break
+            record = self.one_load(spec, run, self.prompts.items, self.max_tokens)
+            if self.fail(result, record):
+                return result
+            if not record.generations:
+                break  # cancelled before its first reply: nothing measured
+            result.runs.append(record)
+        if self.placement is not None:
+            result.backend, result.n_ctx, result.n_gpu_layers = self.placement
+        return result
+
+    def fail(self, result: ModelResult, record: RunRecord) -> bool:
+        """A load that failed ends this model's bench (the error is the first reply's)."""
+        first = record.generations[0] if record.generations else None
+        if first is not None and first.error and record.load_s is None:
+            result.error = first.error
+            return True
+        return False
+
+    def one_load(
+        self, spec: LoadSpec, run: int, items: Sequence[PromptItem], max_tokens: int
+    ) -> RunRecord:
+        client = EngineClient(self.log)
+        self.load_s = None
+        try:
+            client.start()
+            record = RunRecord(run=run, engine_pid=client.pid)
+            self.progress("load", run)
+            with PeakMemory(client.pid or 0, measure_vram=not self.note) as memory:
+                for i, item in enumerate(items, 1):
+                    if self.cancel.is_set():
+                        break
+                    gen = self.generate(
+                        client, spec, run=run, index=i, item=item, max_tokens=max_tokens
+                    )
+                    record.generations.append(gen)
+                    if gen.error:
+                        break  # the engine may be gone; the next run starts a fresh one
+            record.peak_ram_bytes = memory.peak_ram
+            record.peak_vram_bytes = memory.peak_vram
+            record.load_s = self.load_s
+            return record
+        finally:
+            client.close()
+
+    def generate(
+        self,
+        client: EngineClient,
+        spec: LoadSpec,
+        *,
+        run: int,
+        index: int,
+        item: PromptItem,
+        max_tokens: int,
+    ) -> GenerationRecord:
+        phase: Phase = "warmup" if run == 0 else "generate"
+        sampling = SamplingParams(seed=self.seed, max_tokens=max_tokens)
+        reasoning: list[str] = []
+        answer: list[str] = []
+        gen = GenerationRecord(prompt_id=item.id, run=run)
+        messages = [{"role": "user", "content": item.prompt}]
+        for event in client.generate(spec, messages, sampling):
+            if self.cancel.is_set():
+                client.cancel()
+            if isinstance(event, ReasoningDelta):
+                reasoning.append(event.text)
+            elif isinstance(event, AnswerDelta):
+                answer.append(event.text)
+            elif isinstance(event, LiveStats):
+                self.progress(
+                    phase,
+                    run,
+                    index,
+                    tokens=event.generated_tokens,
+                    decode_tok_s=event.decode_tok_s,
+                )
+            elif isinstance(event, ErrorEvent):
+                gen.error = f"{event.message} {event.hint}".strip()
+            elif isinstance(event, Done):
+                s = event.stats
+                if s.load_s is not None:
+                    self.load_s = s.load_s
+                self.placement = (s.backend, s.n_ctx, s.n_gpu_layers)
+                gen.prompt_tokens, gen.ttft_s = s.prompt_tokens, s.ttft_s
+                gen.first_answer_token_s = s.first_answer_token_s
+                gen.reasoning_tokens, gen.answer_tokens = s.reasoning_tokens, s.answer_tokens
+                gen.decode_tok_s, gen.prefill_tok_s = s.decode_tok_s, s.prefill_tok_s
+                gen.total_s, gen.stop_reason = s.total_s, s.stop_reason
+        gen.reasoning_text, gen.answer_text = "".join(reasoning), "".join(answer)
+        if not gen.error:
+            checked = check_answer(item, gen.answer_text)
+            gen.final_answer, gen.correct, gen.check_detail = (
+                checked.final_answer,
+                checked.correct,
+                checked.detail,
+            )
+        tokens = gen.reasoning_tokens + gen.answer_tokens
+        self.progress(phase, run, index, tokens=tokens, decode_tok_s=gen.decode_tok_s, record=gen)
+        return gen

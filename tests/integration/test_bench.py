@@ -1,0 +1,198 @@
+"""`ponder bench` with the real 270M model (twice, under two names) through the real engine.
+
+The 270M is a base model without a chat template, so its answers are wrong; what is checked
+is that every measure is there and sensible, that models run one at a time in fresh
+engine processes, that runs are saved and reopen, and that `ponder fit` then says
+"measured".
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+from pathlib import Path
+from typing import Any
+
+import psutil
+import pytest
+
+from app.core.bench_report import list_runs, load_run
+from app.core.prompt_sets import PromptSet, load_prompt_set
+from app.inference.bench import BenchEvent, BenchProgress, run_bench
+from tests.integration.cli import Result, ponder
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+MEASURES = (
+    "load_s",
+    "ttft_s",
+    "first_answer_token_s",
+    "reasoning_tokens",
+    "answer_tokens",
+    "decode_tok_s",
+    "prefill_tok_s",
+    "peak_ram_bytes",
+    "peak_vram_bytes",
+)
+
+
+@pytest.fixture(scope="module")
+def two_models(gemma_path: Path, tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
+    copy = tmp_path_factory.mktemp("models") / "gemma-copy.gguf"
+    try:
+        os.link(gemma_path, copy)
+    except OSError:  # another file system: a real copy then
+        copy.write_bytes(gemma_path.read_bytes())
+    return [gemma_path, copy]
+
+
+@pytest.fixture(scope="module")
+def bench_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("ponder-home")
+
+
+@pytest.fixture(scope="module")
+def bench(two_models: list[Path], bench_home: Path) -> tuple[Result, dict[str, Any]]:
+    """One `ponder bench` of both models, shared by the tests below (it is the slow part)."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("PONDER_HOME", str(bench_home))
+        r = ponder(
+            "bench",
+            *map(str, two_models),
+            "--runs",
+            "2",
+            "--max-tokens",
+            "16",
+            "--json",
+        )
+    assert r.code == 0, r.stderr
+    return r, json.loads(r.stdout)
+
+
+def test_every_measure_is_reported_for_both_models(
+    bench: tuple[Result, dict[str, Any]], two_models: list[Path]
+) -> None:
+    _, report = bench
+    assert [m["path"] for m in report["models"]] == [str(p.resolve()) for p in two_models]
+    n_prompts = len(load_prompt_set("quick").items)
+    for model in report["models"]:
+        assert model["error"] is None
+        s = model["summary"]
+        assert set(s) == set(MEASURES)
+        for name in MEASURES:
+            if name == "peak_vram_bytes":
+                continue
+            spread = s[name]
+            assert spread["min"] <= spread["median"] <= spread["max"], name
+        assert s["load_s"]["n"] == 2  # one load per run
+        assert s["decode_tok_s"]["n"] == 2 * n_prompts
+        assert 0 < s["load_s"]["median"] < 60
+        assert 0 < s["ttft_s"]["median"] <= s["first_answer_token_s"]["median"]
+        assert s["decode_tok_s"]["median"] > 0
+        assert s["prefill_tok_s"]["median"] > 0
+        assert s["reasoning_tokens"]["median"] + s["answer_tokens"]["max"] <= 16
+        # The model file alone is 253 MB; the engine process holds it and its context.
+        assert 200e6 < s["peak_ram_bytes"]["median"] < 4e9
+        # No GPU here: VRAM is not a number, and the report says why.
+        assert s["peak_vram_bytes"] is None
+        assert "CPU only" in model["vram_note"]
+        assert model["accuracy"]["checked"] == 2 * n_prompts
+        assert set(model["answers"]) == {i.id for i in load_prompt_set("quick").items}
+        assert model["backend"] == "CPU" and model["n_ctx"] > 0
+
+
+def test_models_run_one_at_a_time_in_fresh_engines(bench: tuple[Result, dict[str, Any]]) -> None:
+    _, report = bench
+    pids = [run["engine_pid"] for m in report["models"] for run in m["runs"]]
+    assert len(pids) == 4 and len(set(pids)) == 4  # a new engine process for every load
+    assert not any(psutil.pid_exists(p) for p in pids)  # and each one gone: memory released
+
+
+def test_progress_is_shown_while_it_runs(bench: tuple[Result, dict[str, Any]]) -> None:
+    r, _ = bench
+    lines = r.stderr.splitlines()
+    assert "[1/2] gemma-3-270m-q4_k_m.gguf warm-up: loading" in lines
+    assert any(
+        ln.startswith("[2/2] gemma-copy.gguf run 2/2 prompt 5/5 palindrome: ") for ln in lines
+    )
+    assert any(ln.startswith("[2] gemma-copy.gguf: done, decode ") for ln in lines)
+    first_done = next(i for i, ln in enumerate(lines) if ln.startswith("[1] "))
+    second_start = next(i for i, ln in enumerate(lines) if ln.startswith("[2/2]"))
+    assert first_done < second_start  # one model after the other
+
+
+def test_the_run_is_saved_and_reopens(
+    bench: tuple[Result, dict[str, Any]], bench_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _, report = bench
+    monkeypatch.setenv("PONDER_HOME", str(bench_home))
+    saved = list_runs()
+    assert [str(s.path) for s in saved] == [report["saved"]]
+    again = load_run(saved[0].path).to_json()
+    assert again["models"][1]["summary"] == report["models"][1]["summary"]
+    shown = ponder("bench", "--open", report["saved"])
+    assert shown.code == 0 and "gemma-copy.gguf" in shown.stdout and "Decode tok/s" in shown.stdout
+
+
+def test_fit_then_says_measured(
+    bench: tuple[Result, dict[str, Any]], gemma_path: Path, bench_home: Path
+) -> None:
+    _, report = bench
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("PONDER_HOME", str(bench_home))
+        text = ponder("fit", str(gemma_path))
+        as_json = ponder("fit", str(gemma_path), "--json")
+    assert text.code == 0, text.stderr
+    assert "CPU only, ~" in text.stdout and "tok/s measured" in text.stdout, text.stdout
+    assert as_json.code == 0, as_json.stderr
+    measured = json.loads(as_json.stdout)["measured_tok_s"]
+    # Both files are the same model: the later bench (the copy's) is the measurement.
+    assert measured == pytest.approx(report["models"][1]["summary"]["decode_tok_s"]["median"], 1e-3)
+
+
+def test_cancel_keeps_what_was_measured(gemma_path: Path) -> None:
+    """The runner's own API, as the app's compare view drives it: callbacks and a cancel
+    event. Cancelling as run 1 starts loading keeps the warm-up's model and stops."""
+    cancel = threading.Event()
+    seen: list[BenchEvent] = []
+
+    def on_event(event: BenchEvent) -> None:
+        seen.append(event)
+        if isinstance(event, BenchProgress) and event.phase == "load" and event.run == 1:
+            cancel.set()
+
+    report = run_bench(
+        [gemma_path],
+        PromptSet.single("Count to three."),
+        runs=3,
+        max_tokens=8,
+        on_event=on_event,
+        cancel=cancel,
+        record_calibration=False,
+    )
+    assert report.cancelled
+    assert len(report.models) == 1 and report.models[0].error is None
+    assert report.models[0].runs == []
+    assert any(isinstance(e, BenchProgress) and e.record is not None for e in seen)  # warm-up
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("missing.gguf",), "ponder: No model file at missing.gguf."),
+        (("{model}", "--prompt-set", "nope"), "ponder: No prompt set called nope."),
+        (("{model}", "--prompt-set", "{bad}"), "ponder: bad.json is not valid JSON"),
+        (("{model}", "--export", "out.txt"), "ponder: Cannot export a bench report as out.txt."),
+        ((), "ponder: Name at least one model to benchmark."),
+    ],
+)
+def test_bad_input_is_one_line_and_exit_2(
+    args: tuple[str, ...], message: str, gemma_path: Path, tmp_path: Path
+) -> None:
+    bad = tmp_path / "bad.json"
+    bad.write_text("{oops")
+    r = ponder("bench", *(a.format(model=gemma_path, bad=bad) for a in args))
+    assert r.code == 2
+    assert r.stderr.startswith(message) and r.stderr.count("\n") == 1
+    assert "Traceback" not in r.stderr
