@@ -71,7 +71,17 @@ class LadderRow:
     def speed_text(self) -> str:
         if self.plan.verdict == "too_large":
             return "—"
+        if self.plan.measured is not None:
+            return f"{self.plan.measured:.1f} tok/s measured"
         return str(self.plan.speed) if self.plan.speed else "unknown"
+
+    @property
+    def expected_tok_s(self) -> float | None:
+        """What a user will see: the rate `ponder bench` measured here, else the middle of
+        the predicted range."""
+        if self.plan.measured is not None:
+            return self.plan.measured
+        return self.plan.speed.mid if self.plan.speed is not None else None
 
     @property
     def memory_text(self) -> str:
@@ -126,16 +136,15 @@ def recommend(rows: list[LadderRow], floor_tok_s: float = USABLE_TOK_S) -> int |
     """The row to recommend, or None when nothing fits.
 
     Rule: the largest model (by parameters) that runs entirely on one device, "Fits on GPU"
-    or "CPU only", and is predicted to decode at ``floor_tok_s`` or faster (the middle of
-    the predicted range; an unknown speed does not count as fast enough). If none is that
-    fast, the smallest model that fits at all, partial offload included: slow beats none.
+    or "CPU only", and decodes at ``floor_tok_s`` or faster: measured here by `ponder bench`,
+    else the middle of the predicted range (an unknown speed does not count as fast
+    enough). If none is that fast, the smallest model that fits at all, partial offload
+    included: slow beats none.
     """
     usable = [
         i
         for i, r in enumerate(rows)
-        if r.plan.verdict in ("gpu", "cpu")
-        and r.plan.speed is not None
-        and r.plan.speed.mid >= floor_tok_s
+        if r.plan.verdict in ("gpu", "cpu") and (r.expected_tok_s or 0.0) >= floor_tok_s
     ]
     if usable:
         return max(usable, key=lambda i: rows[i].parameters)
