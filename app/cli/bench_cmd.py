@@ -16,7 +16,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from app.cli.chat import _gpu_layers, _non_negative, _positive
+from app.cli.arg_types import gpu_layers_arg, non_negative_int, positive_int
 from app.cli.output import print_json
 from app.core.bench_report import (
     BenchReport,
@@ -52,11 +52,11 @@ def add_parser(sub: Any) -> None:
         help=f"built-in set ({', '.join(builtin_sets())}; default {DEFAULT_SET}) or a JSON file",
     )
     src.add_argument("-p", "--prompt", help="one prompt of your own instead of a set")
-    p.add_argument("--runs", type=_positive, default=DEFAULT_RUNS, help="runs after the warm-up")
-    p.add_argument("--max-tokens", type=_positive, default=DEFAULT_BENCH_TOKENS)
+    p.add_argument("--runs", type=positive_int, default=DEFAULT_RUNS, help="runs after the warm-up")
+    p.add_argument("--max-tokens", type=positive_int, default=DEFAULT_BENCH_TOKENS)
     p.add_argument("--seed", type=int, default=0, help="sampling seed, the same for every run")
-    p.add_argument("--ctx", type=_non_negative, default=0, help="context size (default: planned)")
-    p.add_argument("--gpu-layers", type=_gpu_layers, default=-1, help="a number, or auto")
+    p.add_argument("--ctx", type=non_negative_int, default=0, help="context (default: planned)")
+    p.add_argument("--gpu-layers", type=gpu_layers_arg, default=-1, help="a number, or auto")
     p.add_argument("--export", metavar="FILE", help="also write the report as .csv, .md or .json")
     p.add_argument("--no-save", action="store_true", help="do not keep the run in the data folder")
     p.add_argument("--list", action="store_true", help="list saved runs and exit")

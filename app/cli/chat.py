@@ -10,6 +10,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any, TextIO
 
+from app.cli.arg_types import gpu_layers_arg, non_negative_int, positive_int
 from app.cli.output import print_error, print_json, style
 from app.core.conversation import Conversation
 from app.core.errors import AppError, BadInputError, ModelFileError, exit_code_for
@@ -44,26 +45,26 @@ def add_parser(sub: Any) -> None:
         help="replay recorded model text instead of running a model",
     )
     p.add_argument("-p", "--prompt", help="the message (default: one turn per stdin line)")
-    p.add_argument("--max-tokens", type=_positive, default=DEFAULT_MAX_TOKENS)
+    p.add_argument("--max-tokens", type=positive_int, default=DEFAULT_MAX_TOKENS)
     p.add_argument("--temp", type=float, default=R1_TEMPERATURE, help="temperature (R1: 0.6)")
     p.add_argument("--top-p", type=float, default=R1_TOP_P, help="nucleus sampling (R1: 0.95)")
     p.add_argument("--seed", type=int, default=None, help="sampling seed, for repeatable runs")
     p.add_argument(
         "--ctx",
-        type=_non_negative,
+        type=non_negative_int,
         default=0,
         help="context size in tokens (default: the model's, at most 16384)",
     )
     p.add_argument(
         "--gpu-layers",
         default="auto",
-        type=_gpu_layers,
+        type=gpu_layers_arg,
         help="layers to offload to the GPU: a number, or auto (all when a GPU "
         "backend is compiled in)",
     )
     p.add_argument(
         "--think-budget",
-        type=_positive,
+        type=positive_int,
         default=None,
         metavar="N",
         help="after N reasoning tokens, make the model answer",
@@ -71,29 +72,6 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--system", default="", help="system prompt (R1 works best without one)")
     p.add_argument("--json", action="store_true", help="JSON Lines events on stdout")
     p.set_defaults(func=run)
-
-
-def _positive(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError("must be at least 1")
-    return value
-
-
-def _non_negative(text: str) -> int:
-    value = int(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError("must be 0 or more")
-    return value
-
-
-def _gpu_layers(text: str) -> int:
-    if text == "auto":
-        return -1
-    try:
-        return _non_negative(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError("must be a number or auto") from None
 
 
 def resolve_model(arg: str) -> tuple[Path, GGUFHeader]:

@@ -1,0 +1,28 @@
+"""Argument types the commands share (`chat`, `bench`): one wording for one mistake."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return value
+
+
+def non_negative_int(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError("must be 0 or more")
+    return value
+
+
+def gpu_layers_arg(text: str) -> int:
+    if text == "auto":
+        return -1
+    try:
+        return non_negative_int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError("must be a number or auto") from None
