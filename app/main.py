@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
+import argparse
 import logging
 import multiprocessing
+import os
+import shutil
 import sys
+import tempfile
+from pathlib import Path
 from types import TracebackType
 
 from app.core.paths import app_paths
 from app.core.redact import install_log_redaction
 
 log = logging.getLogger("ponder")
+
+SELF_TEST_TIMEOUT_S = 300.0
 
 
 def _install_logging() -> None:
@@ -37,8 +44,12 @@ def _install_logging() -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    multiprocessing.freeze_support()  # the engine process of a frozen app starts here
+    # First of all: in a frozen app the engine and math processes are this same program,
+    # started with multiprocessing's arguments; they run their task here and exit.
+    multiprocessing.freeze_support()
     args = sys.argv[1:] if argv is None else argv
+    if args[:1] == ["--self-test"]:
+        return self_test(args[1:])
     _install_logging()
     if not args:
         from app.gui.app import run_gui
@@ -47,6 +58,50 @@ def main(argv: list[str] | None = None) -> int:
     from app.cli.main import run
 
     return run(args)
+
+
+def self_test(args: list[str]) -> int:
+    """`ponder --self-test MODEL.gguf [--timeout S]`: does this installation work?
+
+    Opens the window offscreen, has the engine process load MODEL and write a few tokens,
+    prints one line and exits 0 (1 on failure, 2 for bad arguments). It runs in a fresh
+    temporary PONDER_HOME so that the user's chats and settings are never touched; on
+    failure that folder is kept for its logs.
+    """
+    parser = argparse.ArgumentParser(
+        prog="ponder --self-test",
+        description="Check that Ponder works here: open the window offscreen, load MODEL "
+        "in the engine process and generate a few tokens.",
+    )
+    parser.add_argument("model", type=Path, metavar="MODEL.gguf", help="a GGUF model file")
+    parser.add_argument(
+        "--timeout",
+        type=float,
+        default=SELF_TEST_TIMEOUT_S,
+        metavar="S",
+        help=f"give up after S seconds (default {SELF_TEST_TIMEOUT_S:g})",
+    )
+    ns = parser.parse_args(args)
+    model: Path = ns.model.expanduser()
+    if not model.is_file():
+        sys.stderr.write(f"ponder: no model file at {model}; give the path of a .gguf file.\n")
+        return 2
+    if ns.timeout <= 0:
+        sys.stderr.write("ponder: --timeout must be a positive number of seconds.\n")
+        return 2
+    home = Path(tempfile.mkdtemp(prefix="ponder-self-test-"))
+    os.environ["PONDER_HOME"] = str(home)
+    os.environ["QT_QPA_PLATFORM"] = "offscreen"
+    _install_logging()
+    from app.gui.app import run_self_test
+
+    code = run_self_test(model.resolve(), ns.timeout)
+    logging.shutdown()
+    if code == 0:
+        shutil.rmtree(home, ignore_errors=True)
+    else:
+        sys.stderr.write(f"ponder: the self-test's logs are in {home / 'logs'}\n")
+    return code
 
 
 if __name__ == "__main__":

@@ -31,6 +31,8 @@ def build_parser() -> argparse.ArgumentParser:
         prog="ponder",
         description="Chat offline with local reasoning models. "
         "Run with no arguments to open the app.",
+        epilog="Check an installation: ponder --self-test MODEL.gguf (opens the window "
+        "offscreen, loads the model in the engine process and generates a few tokens).",
     )
     parser.add_argument("--version", action="version", version=f"ponder {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)

@@ -2,19 +2,33 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import signal
 import sys
 import threading
+import time
 from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
 
-from PySide6.QtCore import QSettings, QTimer
+from PySide6.QtCore import (
+    QMessageLogContext,
+    QMetaObject,
+    QSettings,
+    QSize,
+    Qt,
+    QTimer,
+    QtMsgType,
+    qInstallMessageHandler,
+)
+from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import QApplication, QMessageBox
 
 from app.core.errors import AppError
 from app.core.paths import app_paths
 from app.core.settings import load_settings
-from app.core.store import ChatStore
+from app.core.store import ChatStore, MessageRow
 from app.gui.render import markdown
 from app.gui.render.math import MathRenderer
 from app.gui.theme import apply_theme
@@ -23,7 +37,12 @@ from app.gui.views.main_window import MainWindow
 from app.gui.workers.engine_worker import EngineWorker
 from app.inference.client import EngineClient
 
-DESKTOP_ID = "ponder"  # must equal the .desktop file's name (without .desktop)
+# Must equal the .desktop file's name (without .desktop) and the AppStream component id: on
+# Wayland it is the window's app id, which the desktop matches to the menu entry and icon.
+DESKTOP_ID = "io.github.ponderapp.Ponder"
+# resources/ sits beside the `app` package, in a checkout and in the frozen bundle alike.
+ICONS_DIR = Path(__file__).resolve().parents[2] / "resources" / "icons"
+ICON_SIZES = (16, 24, 32, 48, 64, 128, 256, 512)
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +57,7 @@ class Session:
     store: ChatStore
 
     def close(self) -> None:
+        self.window.shutdown()
         self.worker.shutdown()
         self.store.close()
 
@@ -46,11 +66,25 @@ def make_application(argv: list[str]) -> QApplication:
     app = QApplication(argv)
     app.setApplicationName("Ponder")
     app.setDesktopFileName(DESKTOP_ID)
+    app.setWindowIcon(app_icon())
     return app
 
 
-def open_session(app: QApplication) -> Session:
+def app_icon() -> QIcon:
+    """Ponder's icon from the pre-rendered PNGs (no SVG icon-engine plugin needed)."""
+    icon = QIcon()
+    for size in ICON_SIZES:
+        path = ICONS_DIR / f"ponder-{size}.png"
+        if path.exists():
+            icon.addFile(str(path), QSize(size, size))
+    if icon.isNull():
+        log.warning("no app icon in %s", ICONS_DIR)
+    return icon
+
+
+def open_session(app: QApplication, *, welcome: bool = True) -> Session:
     """Load settings and chats, start the engine worker, build the window (not shown).
+    ``welcome``: the first-run page while no model is chosen (the self-test goes without).
 
     Raises ``AppError`` when the chat database cannot be opened.
     """
@@ -65,7 +99,7 @@ def open_session(app: QApplication) -> Session:
     worker = EngineWorker(EngineClient(paths.engine_log))
     controller = ChatController(store, worker, settings)
     state = QSettings(str(paths.window_state), QSettings.Format.IniFormat)
-    window = MainWindow(controller, math=MathRenderer(), state=state)
+    window = MainWindow(controller, math=MathRenderer(), state=state, welcome=welcome)
     # Code highlighting's imports happen now, in the background, not in the first answer.
     threading.Thread(target=markdown.warm_up, name="warm-up", daemon=True).start()
     return Session(window, controller, worker, store)
@@ -73,13 +107,13 @@ def open_session(app: QApplication) -> Session:
 
 def run_gui() -> int:
     app = make_application(sys.argv)
+    _quit_on_signals(app)  # before the engine and math processes start
     try:
         session = open_session(app)
     except AppError as exc:
         QMessageBox.critical(None, "Ponder cannot open its chats", f"{exc}\n\n{exc.hint}")
         return 1
     session.window.show()
-    _quit_on_signals(app)
     code = app.exec()
     session.close()
     return code
@@ -93,7 +127,125 @@ def _quit_on_signals(app: QApplication) -> None:
     it on its own; a light timer hands it control four times a second.
     """
     for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, lambda *_: app.quit())
+        # Queued, not called: a signal that arrives before the event loop runs must still
+        # end it once it does (quit() on a loop not yet running does nothing).
+        signal.signal(sig, lambda *_: QTimer.singleShot(0, app.quit))
     wake = QTimer(app, interval=250)
     wake.timeout.connect(lambda: None)
     wake.start()
+
+
+SELF_TEST_PROMPT = "Say hello in one short sentence."
+SELF_TEST_TOKENS = 8  # a few tokens prove the engine runs; more only cost time
+SELF_TEST_CTX = 512
+# The offscreen platform says this for every window with a layout; it is not a fault, and the
+# self-test's output should be its one line.
+_OFFSCREEN_NOISE = "does not support propagateSizeHints"
+
+
+@dataclass
+class _SelfTestOutcome:
+    row: MessageRow | None = None
+    failure: str = ""
+
+
+def run_self_test(model: Path, timeout_s: float) -> int:
+    """Check that this installation works end to end, as a user would use it.
+
+    The real window is built (offscreen when ``QT_QPA_PLATFORM=offscreen``), the model is
+    chosen through the model picker (header check and fit), the prompt goes in through the
+    composer, and the reply comes back from the engine child process. Prints one line and
+    returns 0 when the model wrote at least one token, else 1 with the reason. The caller
+    chooses where Ponder writes (``PONDER_HOME``), so a user's chats are not touched.
+    """
+    qInstallMessageHandler(_quiet_offscreen)
+    app = make_application([sys.argv[0]])
+    try:
+        session = open_session(app, welcome=False)
+    except AppError as exc:
+        print(f"ponder: self-test failed: {exc} {exc.hint}", file=sys.stderr)
+        return 1
+    window, controller = session.window, session.controller
+    # Greedy decoding: the same model gives the same reply every run, so a pass is repeatable.
+    controller.set_settings(
+        dataclasses.replace(
+            controller.settings,
+            max_tokens=SELF_TEST_TOKENS,
+            n_ctx=SELF_TEST_CTX,
+            temperature=0.0,
+        )
+    )
+    outcome = _SelfTestOutcome()
+
+    def quit_soon() -> None:
+        # Queued: safe from any thread, and effective even before the event loop runs.
+        QMetaObject.invokeMethod(app, "quit", Qt.ConnectionType.QueuedConnection)
+
+    def fail(reason: str) -> None:
+        if outcome.row is None and not outcome.failure:
+            outcome.failure = reason
+            quit_soon()
+
+    report_bug = sys.excepthook
+
+    def on_uncaught(
+        kind: type[BaseException], value: BaseException, tb: TracebackType | None
+    ) -> None:
+        # A bug in any part of the window fails the self-test now, not at the timeout.
+        report_bug(kind, value, tb)
+        first_line = next((ln for ln in str(value).splitlines() if ln.strip()), "")
+        fail(f"unexpected error ({kind.__name__}: {first_line})".replace(": )", ")"))
+
+    sys.excepthook = on_uncaught
+
+    def send(_info: object) -> None:
+        window.composer.set_text(SELF_TEST_PROMPT)
+        window.composer.send_button.click()
+        if not controller.busy:
+            fail("the window did not send the message")
+
+    def finished(row: MessageRow) -> None:
+        outcome.row = row
+        quit_soon()
+
+    window.picker.model_chosen.connect(send)
+    window.picker.check_failed.connect(lambda _path, message: fail(message))
+    controller.reply_finished.connect(finished)
+    QTimer.singleShot(round(timeout_s * 1000), lambda: fail(f"no reply within {timeout_s:g} s"))
+    window.show()
+    started = time.monotonic()
+    window.picker.choose(model)
+    app.exec()
+    sys.excepthook = report_bug
+    if outcome.row is None and controller.busy:
+        controller.stop()
+    session.close()
+    return _self_test_report(model, outcome, time.monotonic() - started)
+
+
+def _quiet_offscreen(kind: QtMsgType, _context: QMessageLogContext, message: str) -> None:
+    if _OFFSCREEN_NOISE not in message:
+        sys.stderr.write(f"{message}\n")
+
+
+def _self_test_report(model: Path, outcome: _SelfTestOutcome, elapsed_s: float) -> int:
+    row = outcome.row
+    if row is None:
+        print(f"ponder: self-test failed: {outcome.failure}", file=sys.stderr)
+        return 1
+    stats = row.stats or {}
+    if row.state == "error":
+        print(
+            f"ponder: self-test failed: {stats.get('error')} {stats.get('hint')}", file=sys.stderr
+        )
+        return 1
+    tokens = int(stats.get("reasoning_tokens", 0)) + int(stats.get("answer_tokens", 0))
+    if tokens < 1:
+        print(f"ponder: self-test failed: {model.name} wrote no tokens.", file=sys.stderr)
+        return 1
+    backend = stats.get("backend") or "llama.cpp"
+    print(
+        f"ponder self-test passed: {model.name} wrote {tokens} tokens through the engine "
+        f"process ({backend}) in {elapsed_s:.1f} s."
+    )
+    return 0
