@@ -83,9 +83,7 @@ def test_one_click_download_of_the_recommended_model(qtbot: QtBot, hub: HubServe
     assert page.progress.value() == 1000 and "Installed" in page.status.text()
 
 
-def test_cancel_keeps_nothing_and_offers_the_download_again(
-    qtbot: QtBot, hub: HubServer
-) -> None:
+def test_cancel_keeps_nothing_and_offers_the_download_again(qtbot: QtBot, hub: HubServer) -> None:
     page = make_page(qtbot)
     q = recommended_quant(page)
     publish(hub, q)

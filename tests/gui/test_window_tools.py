@@ -10,6 +10,7 @@ from pytestqt.qtbot import QtBot
 
 from app.gui.render.math import MathRenderer
 from app.gui.viewmodels.chat_controller import ChatController
+from app.gui.views.compare_view import CompareWindow
 from app.gui.views.hardware_panel import HardwarePanel
 from app.gui.views.main_window import MainWindow
 from app.gui.views.model_manager import ModelManagerDialog
@@ -19,7 +20,7 @@ pytestmark = pytest.mark.gui
 
 
 def test_toolbar_opens_models_and_hardware_once_each(qtbot: QtBot, window: MainWindow) -> None:
-    assert [a.text() for a in window.tools.actions] == ["Models", "Hardware"]
+    assert [a.text() for a in window.tools.actions] == ["Models", "Hardware", "Compare"]
     window.tools.models_action.trigger()
     models = window.tools.models
     assert isinstance(models, ModelManagerDialog) and models.isVisible()
@@ -33,6 +34,10 @@ def test_toolbar_opens_models_and_hardware_once_each(qtbot: QtBot, window: MainW
     assert panel is not None
     qtbot.waitUntil(lambda: window.ladder.rowCount() >= 8, timeout=30_000)
     assert window.ladder.recommended_row is not None
+
+    window.tools.compare_action.trigger()
+    compare = window.tools.compare
+    assert isinstance(compare, CompareWindow) and compare.isVisible()
 
 
 def test_status_bar_shows_live_machine_figures(

@@ -88,7 +88,9 @@ class MainWindow(QMainWindow):
         self.ladder = LadderModel(self)
         # One token store: a session-only token set in Settings is the one downloads use.
         self.tokens = TokenStore()
-        self.tools = ToolWindows(self, self.monitor, self.ladder, tokens=lambda: self.tokens)
+        self.tools = ToolWindows(
+            self, self.monitor, self.ladder, tokens=lambda: self.tokens, math=math
+        )
         for action in self.tools.actions:
             toolbar.addAction(action)
             if (button := toolbar.widgetForAction(action)) is not None:

@@ -14,7 +14,9 @@ from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QVBoxLayout, QWidget
 
 from app.core.paths import app_paths
+from app.gui.render.math import MathRenderer
 from app.gui.viewmodels.ladder_model import LadderModel
+from app.gui.views.compare_view import CompareWindow
 from app.gui.views.hardware_panel import HardwarePanel
 from app.gui.views.model_manager import ModelManagerDialog
 from app.gui.workers.monitor_worker import MonitorWorker
@@ -36,20 +38,29 @@ class ToolWindows(QObject):
         monitor: MonitorWorker,
         ladder: LadderModel,
         tokens: Callable[[], TokenStore] = TokenStore,
+        math: MathRenderer | None = None,
     ) -> None:
         super().__init__(parent)
         self._parent = parent
         self._monitor = monitor
         self._ladder = ladder
         self._tokens = tokens
+        self._math = math
         self.models: ModelManagerDialog | None = None
         self.hardware: QWidget | None = None
+        self.compare: CompareWindow | None = None
         self.models_action = self._action("Models", "Ctrl+M", self.open_models,
                                           "Download, find and remove models (Ctrl+M)")  # fmt: skip
         self.hardware_action = self._action(
             "Hardware", "Ctrl+H", self.open_hardware, "What this machine can run, live (Ctrl+H)"
         )
-        self.actions = [self.models_action, self.hardware_action]
+        self.compare_action = self._action(
+            "Compare",
+            "Ctrl+Shift+C",
+            self.open_compare,
+            "Put the same problem to 2 to 6 models and compare them (Ctrl+Shift+C)",
+        )
+        self.actions = [self.models_action, self.hardware_action, self.compare_action]
 
     def _action(self, text: str, keys: str, slot: Callable[[], object], tip: str) -> QAction:
         action = QAction(text, self._parent)
@@ -85,10 +96,19 @@ class ToolWindows(QObject):
         _raise(self.hardware)
         return self.hardware
 
+    def open_compare(self) -> CompareWindow:
+        if self.compare is None:
+            self.compare = CompareWindow(self._math, parent=self._parent)
+        _raise(self.compare)
+        return self.compare
+
     def shutdown(self) -> None:
-        """Pause downloads (their parts are kept for next time) before the app quits."""
+        """Pause downloads (their parts are kept for next time) and stop a comparison
+        before the app quits."""
         if self.models is not None:
             self.models.shutdown()
+        if self.compare is not None:
+            self.compare.shutdown()
 
 
 def _raise(window: QWidget) -> None:

@@ -1,0 +1,363 @@
+"""The Compare window: real benches of the real 270M model under two names, the measures,
+charts, exports and saved runs a user sees, cancelling, and Run's preconditions.
+
+The bench runner has no replay backend (it reads and validates real GGUF headers and
+measures real engine processes), so the runs here are real and kept tiny: one short
+prompt, a few tokens, one run.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from PySide6.QtCharts import QScatterSeries
+from PySide6.QtCore import QPointF
+from PySide6.QtGui import QColor
+from PySide6.QtWidgets import QApplication, QWidget
+from pytestqt.qtbot import QtBot
+
+from app.core.bench_report import BenchReport, GenerationRecord, ModelResult, RunRecord
+from app.gui.render.math import MathRenderer
+from app.gui.theme import apply_theme
+from app.gui.views.compare_charts import CompareCharts, SizeChart, model_colour
+from app.gui.views.compare_view import PATH_ROLE, CompareWindow
+from app.gui.workers.bench_worker import Prediction
+from tests.integration.cli import ponder
+
+pytestmark = pytest.mark.gui
+
+RUN_TIMEOUT_MS = 240_000
+
+
+@pytest.fixture
+def math() -> Iterator[MathRenderer]:
+    renderer = MathRenderer()
+    yield renderer
+    renderer.deleteLater()
+
+
+@pytest.fixture
+def window(qtbot: QtBot, math: MathRenderer) -> CompareWindow:
+    win = CompareWindow(math, scan=False)
+    qtbot.addWidget(win)
+    win.show()
+    qtbot.waitExposed(win)
+    return win
+
+
+@pytest.fixture
+def two_models(gemma_path: Path, tmp_path: Path) -> list[Path]:
+    """The 270M model and the same file under a second name."""
+    copy = tmp_path / "gemma-copy.gguf"
+    try:
+        os.link(gemma_path, copy)
+    except OSError:
+        copy.write_bytes(gemma_path.read_bytes())
+    return [gemma_path, copy]
+
+
+def ask(window: CompareWindow, prompt: str, *, max_tokens: int, runs: int = 1) -> None:
+    setup = window.setup
+    setup.prompt_source.setCurrentIndex(setup.prompt_source.findData(""))
+    setup.custom_prompt.setPlainText(prompt)
+    setup.runs.setValue(runs)
+    setup.max_tokens.setValue(max_tokens)
+
+
+def saved_runs(window: CompareWindow) -> list[str]:
+    """The paths behind the "Past runs" list, top to bottom."""
+    items = [window.past_runs.item(i) for i in range(window.past_runs.count())]
+    return [str(i.data(PATH_ROLE)) for i in items if i.data(PATH_ROLE)]
+
+
+def measured_points(chart: SizeChart) -> dict[str, QPointF]:
+    return {s.name(): s.points()[0] for s in chart.measured_series() if s.count()}
+
+
+def test_run_needs_two_to_six_models_and_a_prompt(window: CompareWindow, tmp_path: Path) -> None:
+    setup = window.setup
+    assert not setup.run_button.isEnabled()
+    assert "at least 2 models" in setup.reason.text()
+    window.add_model_paths([tmp_path / "a.gguf"])
+    assert not setup.run_button.isEnabled()
+    assert "(1 ticked)" in setup.reason.text()
+    window.add_model_paths([tmp_path / "b.gguf"])
+    assert setup.run_button.isEnabled()
+    assert not setup.reason.isVisible()
+
+    ask(window, "", max_tokens=8)
+    assert not setup.run_button.isEnabled()
+    assert "Write a prompt" in setup.reason.text()
+    setup.custom_prompt.setPlainText("Why is the sky blue?")
+    assert setup.run_button.isEnabled()
+
+    window.add_model_paths([tmp_path / f"{c}.gguf" for c in "cdefg"])
+    assert not setup.run_button.isEnabled()
+    assert "at most 6" in setup.reason.text()
+
+
+def test_a_missing_model_file_is_one_clear_sentence(
+    qtbot: QtBot, window: CompareWindow, gemma_path: Path, tmp_path: Path
+) -> None:
+    window.add_model_paths([gemma_path, tmp_path / "gone.gguf"])
+    ask(window, "Hi", max_tokens=4)
+    window.setup.run_button.click()
+    qtbot.waitUntil(lambda: not window.is_running(), timeout=60_000)
+    status = window.setup.status.text()
+    assert "No model file at" in status and "gone.gguf" in status
+    assert "Traceback" not in status
+    assert window.setup.run_button.isEnabled()
+
+
+def test_two_model_run_shows_answers_measures_charts_and_reopens(
+    qtbot: QtBot, window: CompareWindow, two_models: list[Path], tmp_path: Path
+) -> None:
+    window.add_model_paths(two_models)
+    ask(window, "Name three colours.", max_tokens=8)
+    window.setup.run_button.click()
+    qtbot.waitUntil(lambda: not window.is_running(), timeout=RUN_TIMEOUT_MS)
+    names = [p.name for p in two_models]
+    report = window.report
+    assert report is not None and not report.cancelled
+    assert "Done: 2 models compared" in window.setup.status.text()
+
+    # Columns: one per model, its name, and the answer the model wrote.
+    columns = window.columns.columns
+    assert [c.name.text() for c in columns] == names
+    for column, result in zip(columns, report.models, strict=True):
+        assert len(column.replies) == 1
+        answer = result.runs[-1].generations[0].answer_text
+        assert answer.strip()
+        assert column.replies[0].answer.toPlainText().strip()
+        assert not column.replies[0].thinking.is_open()
+
+    # The measures table: a row per model with its measured decode speed.
+    headers = [
+        window.table.horizontalHeaderItem(c).text() for c in range(window.table.columnCount())
+    ]
+    rows = window.table.cell_texts()
+    assert [r[0] for r in rows] == names
+    decode = headers.index("Decode tok/s")
+    assert all(r[decode] not in ("", "-") for r in rows)
+
+    # The charts: a measured point per model at its median, a prediction beside each.
+    speed = measured_points(window.charts.speed)
+    assert set(speed) == set(names)
+    for m in report.models:
+        median = m.summary()["decode_tok_s"]
+        assert median is not None
+        assert speed[m.name].y() == pytest.approx(median.median)
+    assert set(measured_points(window.charts.memory)) == set(names)
+    prediction = window.charts.speed.prediction_series()
+    assert prediction is not None and prediction.count() == 2
+
+    # Saved, listed under "Past runs", and reopened with the same numbers.
+    qtbot.waitUntil(lambda: saved_runs(window) == [window.report_path])
+    assert window.report_path.endswith(".json")
+    assert names[0] in window.past_runs.item(0).text()
+    window.columns.clear()
+    window.table.clear()
+    with qtbot.waitSignal(window.report_shown, timeout=30_000):
+        window.past_runs.itemActivated.emit(window.past_runs.item(0))
+    assert window.report is not report  # read back from the file
+    assert window.table.cell_texts() == rows
+    assert [c.name.text() for c in window.columns.columns] == names
+
+    # Exports: each format names both models.
+    for suffix in (".csv", ".json", ".md"):
+        target = tmp_path / f"export{suffix}"
+        with qtbot.waitSignal(window.exported, timeout=30_000):
+            window.export_to(target)
+        text = target.read_text(encoding="utf-8")
+        assert all(name in text for name in names), suffix
+    data = json.loads((tmp_path / "export.json").read_text(encoding="utf-8"))
+    assert [m["name"] for m in data["models"]] == names
+
+
+def test_a_run_saved_by_ponder_bench_opens_with_the_same_numbers(
+    qtbot: QtBot, math: MathRenderer, two_models: list[Path]
+) -> None:
+    """The command line and the window share the saved runs (PONDER_HOME)."""
+    args = [str(p) for p in two_models]
+    result = ponder("bench", *args, "--runs", "3", "--max-tokens", "8", "-p", "Hi", "--json")
+    assert result.code == 0, result.stderr
+    cli = json.loads(result.stdout)
+    win = CompareWindow(math, scan=False)
+    qtbot.addWidget(win)
+    win.show()
+    qtbot.waitUntil(lambda: saved_runs(win) == [cli["saved"]])
+    with qtbot.waitSignal(win.report_shown, timeout=30_000):
+        win.open_run(cli["saved"])
+    rows = win.table.cell_texts()
+    assert [r[0] for r in rows] == [p.name for p in two_models]
+    for row, model in zip(rows, cli["models"], strict=True):
+        decode = model["summary"]["decode_tok_s"]
+        assert row[6].startswith(f"{decode['median']:.1f} ({decode['min']:.1f}-")
+    speed = measured_points(win.charts.speed)
+    assert [speed[m["name"]].y() for m in cli["models"]] == pytest.approx(
+        [m["summary"]["decode_tok_s"]["median"] for m in cli["models"]]
+    )
+
+
+def test_cancel_mid_run_stops_and_says_so(
+    qtbot: QtBot, window: CompareWindow, two_models: list[Path]
+) -> None:
+    window.add_model_paths(two_models)
+    ask(window, "Write a very long story about a lighthouse.", max_tokens=2048, runs=3)
+    window.setup.run_button.click()
+    qtbot.waitUntil(lambda: "tokens" in window.setup.status.text(), timeout=RUN_TIMEOUT_MS)
+    window.setup.cancel_button.click()
+    assert "Cancelling" in window.setup.status.text()
+    qtbot.waitUntil(lambda: not window.is_running(), timeout=60_000)
+    report = window.report
+    assert report is not None and report.cancelled
+    assert "Cancelled" in window.setup.status.text()
+    assert "cancelled" in window.title.text()
+    finished_runs = sum(len(m.runs) for m in report.models)
+    assert finished_runs < 2 * 3
+    assert window.setup.run_button.isEnabled()
+
+
+def test_export_with_an_unknown_extension_is_refused(
+    qtbot: QtBot, window: CompareWindow, tmp_path: Path
+) -> None:
+    window.show_report(report_of_sizes([1.5e9]), {})
+    with qtbot.waitSignal(window.files.failed, timeout=10_000):
+        window.export_to(tmp_path / "table.txt")
+    assert "Use a name ending in .csv, .md or .json" in window.setup.status.text()
+    assert not (tmp_path / "table.txt").exists()
+
+
+def test_reopening_a_file_that_is_not_a_run_says_so(
+    qtbot: QtBot, window: CompareWindow, tmp_path: Path
+) -> None:
+    bad = tmp_path / "notes.json"
+    bad.write_text('{"hello": 1}', encoding="utf-8")
+    with qtbot.waitSignal(window.files.failed, timeout=10_000):
+        window.open_run(bad)
+    assert "is not a Ponder bench report" in window.setup.status.text()
+
+
+def report_of_sizes(sizes: list[float]) -> BenchReport:
+    """A saved-run shaped report: one model per size, decode speed falling with size."""
+    models = []
+    for i, size in enumerate(sizes):
+        runs = [
+            RunRecord(
+                run=r,
+                load_s=1.0,
+                peak_ram_bytes=int(size * 1.1) + r * 10_000_000,
+                generations=[
+                    GenerationRecord(
+                        "p", r, answer_tokens=10, decode_tok_s=100e9 / size + r, answer_text="x"
+                    )
+                ],
+            )
+            for r in (1, 2, 3)
+        ]
+        models.append(
+            ModelResult(
+                path=f"/m/model-{i}.gguf", name=f"model-{i}", file_bytes=int(size), runs=runs
+            )
+        )
+    return BenchReport("quick", 3, 256, 0, models=models)
+
+
+def test_charts_render_offscreen_with_predictions_beside(qtbot: QtBot) -> None:
+    sizes = [1.1e9, 4.7e9, 9.0e9]
+    report = report_of_sizes(sizes)
+    predictions = {
+        m.path: Prediction(m.path, 80e9 / s, 120e9 / s, int(s * 1.2), "cpu")
+        for m, s in zip(report.models, sizes, strict=True)
+    }
+    charts = CompareCharts()
+    qtbot.addWidget(charts)
+    charts.resize(900, 360)
+    charts.show()
+    qtbot.waitExposed(charts)
+    charts.show_report(report, predictions)
+
+    points = measured_points(charts.speed)
+    assert [round(points[f"model-{i}"].x(), 1) for i in range(3)] == [1.1, 4.7, 9.0]
+    assert points["model-0"].y() > points["model-1"].y() > points["model-2"].y()
+    prediction = charts.speed.prediction_series()
+    assert prediction is not None
+    mids = [p.y() for p in prediction.points()]
+    assert mids == pytest.approx([100e9 / s for s in sizes])
+    assert all(p.x() > s / 1e9 for p, s in zip(prediction.points(), sizes, strict=True))
+    memory = charts.memory.prediction_series()
+    assert memory is not None and memory.count() == 3
+
+    image = charts.speed.grab().toImage()
+    chart = charts.speed.chart()
+    series = next(s for s in charts.speed.measured_series() if s.name() == "model-1")
+    assert isinstance(series, QScatterSeries)
+    at = charts.speed.mapFromScene(chart.mapToScene(chart.mapToPosition(points["model-1"], series)))
+    drawn = QColor(image.pixel(at.x(), at.y()))
+    expected = model_colour(charts.palette(), 1)
+    assert abs(drawn.hue() - expected.hue()) <= 3
+
+
+@pytest.fixture
+def app_state(qapp: QApplication) -> Iterator[QApplication]:
+    """The QApplication is shared by every test: put its look back afterwards."""
+    font = qapp.font()
+    yield qapp
+    apply_theme(qapp, "system", font.pointSize())
+    qapp.setFont(font)
+
+
+def test_charts_follow_a_switch_to_the_dark_theme(
+    qtbot: QtBot, window: CompareWindow, app_state: QApplication
+) -> None:
+    window.show_report(report_of_sizes([1.5e9, 7e9]), {})
+    window.tabs.setCurrentIndex(1)
+    apply_theme(app_state, "light", app_state.font().pointSize())
+    qtbot.waitUntil(lambda: chart_background(window).lightnessF() > 0.9)
+    apply_theme(app_state, "dark", app_state.font().pointSize())
+    qtbot.waitUntil(lambda: chart_background(window).lightnessF() < 0.3)
+
+
+def chart_background(window: CompareWindow) -> QColor:
+    image = window.charts.speed.grab().toImage()
+    return image.pixelColor(6, 6)
+
+
+def test_closing_a_window_of_its_own_mid_run_stops_the_bench(
+    qtbot: QtBot, math: MathRenderer, two_models: list[Path]
+) -> None:
+    win = CompareWindow(math, scan=False)
+    qtbot.addWidget(win)
+    win.show()
+    win.add_model_paths(two_models)
+    ask(win, "Write a very long story about a lighthouse.", max_tokens=2048, runs=3)
+    win.start_run()
+    worker = win.worker
+    assert worker is not None
+    qtbot.waitUntil(lambda: "tokens" in win.setup.status.text(), timeout=RUN_TIMEOUT_MS)
+    win.close()
+    assert worker.isFinished()
+
+
+def test_a_run_goes_on_when_the_apps_compare_window_is_closed(
+    qtbot: QtBot, math: MathRenderer, two_models: list[Path]
+) -> None:
+    """Owned by the main window (here a stand-in parent), closing only hides it."""
+    owner = QWidget()
+    qtbot.addWidget(owner)
+    win = CompareWindow(math, scan=False, parent=owner)
+    win.show()
+    win.add_model_paths(two_models)
+    ask(win, "Write a very long story about a lighthouse.", max_tokens=2048, runs=3)
+    win.start_run()
+    worker = win.worker
+    assert worker is not None
+    qtbot.waitUntil(lambda: "tokens" in win.setup.status.text(), timeout=RUN_TIMEOUT_MS)
+    win.close()
+    assert win.is_running() and not worker.isFinished()
+    win.shutdown()
+    assert worker.isFinished()
