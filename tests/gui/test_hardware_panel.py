@@ -180,7 +180,7 @@ def test_engine_sparkline_follows_a_real_process_that_allocates(
     assert panel.engine.accessibleDescription().startswith("Engine memory: ")
     assert panel.engine.accessibleDescription().endswith("MB")
     assert 0 <= (panel.cpu.values()[-1] or 0) <= 100 and panel.cpu.latest_text.endswith("%")
-    assert panel.ram.latest_text.endswith("GB")
+    assert panel.ram.latest_text.endswith(("MB", "GB"))  # how much depends on the machine
     panel.grab()  # paints every sparkline with real data (Qt warnings would fail the test)
 
 
