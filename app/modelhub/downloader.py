@@ -59,6 +59,7 @@ __all__ = [
     "ProgressMeter",
     "RetryPolicy",
     "StopToken",
+    "discard_parts",
     "download",
     "part_path",
 ]
@@ -217,13 +218,27 @@ def _clean_up(jobs: list[PartJob], downloads_dir: Path) -> None:
     for job in jobs:
         _discard(job)
         Path(str(job.part) + ".lock").unlink(missing_ok=True)
-        folder = job.part.parent
-        while folder != downloads_dir and downloads_dir in folder.parents:
-            try:
-                folder.rmdir()
-            except OSError:
-                break
-            folder = folder.parent
+        _prune_empty(job.part.parent, downloads_dir)
+
+
+def discard_parts(downloads_dir: Path, repo: str, filenames: list[str]) -> None:
+    """Delete what a paused or failed download of ``repo``'s ``filenames`` left behind
+    (parts, their state and lock files) and the folders that leaves empty: what "Cancel"
+    on a download that is not running means."""
+    for name in filenames:
+        part = part_path(downloads_dir, RemoteFile(repo, name, 0, None))
+        for path in (part, Path(f"{part}.json"), Path(f"{part}.lock")):
+            path.unlink(missing_ok=True)
+        _prune_empty(part.parent, downloads_dir)
+
+
+def _prune_empty(folder: Path, downloads_dir: Path) -> None:
+    while folder != downloads_dir and downloads_dir in folder.parents:
+        try:
+            folder.rmdir()
+        except OSError:
+            break
+        folder = folder.parent
 
 
 def _check_space(

@@ -25,7 +25,14 @@ from app.hardware.probe import HardwareSnapshot
 from app.hardware.shape import shape_from_catalog, shape_from_header
 from app.modelhub.catalog import Catalog, CatalogQuant
 from app.modelhub.discovery import FoundModel, HeaderCache, default_roots, discover
-from app.modelhub.downloader import Progress, RetryPolicy, StopToken, download, part_path
+from app.modelhub.downloader import (
+    Progress,
+    RetryPolicy,
+    StopToken,
+    discard_parts,
+    download,
+    part_path,
+)
 from app.modelhub.hub import RemoteFile, model_files
 from app.modelhub.secrets import TokenStore
 from app.modelhub.store import ModelStore
@@ -33,22 +40,6 @@ from app.modelhub.store import ModelStore
 log = logging.getLogger(__name__)
 
 PROGRESS_INTERVAL_S = 0.25  # a few repaints a second is smooth; more only costs CPU
-
-
-def discard_parts(downloads_dir: Path, repo: str, filenames: list[str]) -> None:
-    """Delete the partial download of a model (parts, their state and lock files) and
-    the folders that leaves empty: what "Cancel" on a paused download means."""
-    for name in filenames:
-        part = part_path(downloads_dir, RemoteFile(repo, name, 0, None))
-        for path in (part, Path(f"{part}.json"), Path(f"{part}.lock")):
-            path.unlink(missing_ok=True)
-        folder = part.parent
-        while folder != downloads_dir and downloads_dir in folder.parents:
-            try:
-                folder.rmdir()
-            except OSError:
-                break
-            folder = folder.parent
 
 
 def has_parts(downloads_dir: Path, quant: CatalogQuant) -> bool:
