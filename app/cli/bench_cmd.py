@@ -43,7 +43,9 @@ def add_parser(sub: Any) -> None:
         "the prompt set with a fixed seed; report medians and spreads of load time, time to "
         "first token and answer, tokens, decode and prefill speed, peak memory, and answers.",
     )
-    p.add_argument("models", nargs="*", metavar="MODEL", help="paths to .gguf files")
+    p.add_argument(
+        "models", nargs="*", metavar="MODEL", help="paths to .gguf files (or replay .jsonl files)"
+    )
     src = p.add_mutually_exclusive_group()
     src.add_argument(
         "--prompt-set",

@@ -32,11 +32,12 @@ from app.hardware.calibration import Calibration
 from app.hardware.probe import HardwareSnapshot
 from app.hardware.shape import shape_from_header
 from app.inference.client import EngineClient
-from app.inference.protocol import LoadSpec, SamplingParams
+from app.inference.protocol import LoadSpec, ReplaySpec, SamplingParams
 from app.inference.system import machine_snapshot
 
 SAMPLE_INTERVAL_S = 0.05
 WARMUP_MAX_TOKENS = 16
+REPLAY_SUFFIX = ".jsonl"  # recorded model output played by the replay backend
 
 Phase = Literal["load", "warmup", "generate", "done"]
 
@@ -152,17 +153,21 @@ def vram_note(hw: HardwareSnapshot) -> str:
     return ""
 
 
-def check_models(models: Sequence[str | Path]) -> list[tuple[Path, GGUFHeader]]:
+def check_models(models: Sequence[str | Path]) -> list[tuple[Path, GGUFHeader | None]]:
     """Every model file validated before any runs, so a typo fails at once, not an hour in.
+    A replay file (``.jsonl``, see DESIGN.md) stands in for a model and has no header.
 
     Raises:
         ModelFileError: a file is missing, not a GGUF, or cannot load.
     """
-    out = []
+    out: list[tuple[Path, GGUFHeader | None]] = []
     for m in models:
         path = Path(m).expanduser()
         if not path.is_file():
             raise ModelFileError(f"No model file at {m}.", "Give the path to a .gguf file.")
+        if path.suffix == REPLAY_SUFFIX:
+            out.append((path.resolve(), None))
+            continue
         header = read_header(path)
         check_loadable(header)
         out.append((path.resolve(), header))
@@ -221,9 +226,14 @@ def run_bench(
             cancel=cancel,
             hw=hw,
         )
-        result = bench.run(LoadSpec(str(path), n_ctx=n_ctx, n_gpu_layers=gpu_layers), header)
+        spec: LoadSpec | ReplaySpec = (
+            LoadSpec(str(path), n_ctx=n_ctx, n_gpu_layers=gpu_layers)
+            if header is not None
+            else ReplaySpec(str(path))
+        )
+        result = bench.run(spec, header)
         report.models.append(result)
-        if record_calibration and not result.error:
+        if record_calibration and header is not None and not result.error:
             _calibrate(hw, header, result)
         emit(ModelFinished(index, result))
     report.cancelled = cancel.is_set()
@@ -283,12 +293,12 @@ class _ModelBench:
             )
         )
 
-    def run(self, spec: LoadSpec, header: GGUFHeader) -> ModelResult:
+    def run(self, spec: LoadSpec | ReplaySpec, header: GGUFHeader | None) -> ModelResult:
         result = ModelResult(
             path=str(self.path),
             name=self.path.name,
             file_bytes=self.path.stat().st_size,
-            quantization=header.quantization,
+            quantization=header.quantization if header is not None else "replay",
             vram_note=self.note,
         )
         warm = self.one_load(
@@ -318,7 +328,7 @@ class _ModelBench:
         return False
 
     def one_load(
-        self, spec: LoadSpec, run: int, items: Sequence[PromptItem], max_tokens: int
+        self, spec: LoadSpec | ReplaySpec, run: int, items: Sequence[PromptItem], max_tokens: int
     ) -> RunRecord:
         client = EngineClient(self.log)
         self.load_s = None
@@ -346,7 +356,7 @@ class _ModelBench:
     def generate(
         self,
         client: EngineClient,
-        spec: LoadSpec,
+        spec: LoadSpec | ReplaySpec,
         *,
         run: int,
         index: int,

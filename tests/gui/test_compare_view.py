@@ -1,9 +1,9 @@
 """The Compare window: real benches of the real 270M model under two names, the measures,
 charts, exports and saved runs a user sees, cancelling, and Run's preconditions.
 
-The bench runner has no replay backend (it reads and validates real GGUF headers and
-measures real engine processes), so the runs here are real and kept tiny: one short
-prompt, a few tokens, one run.
+Runs of the real model are kept tiny (one short prompt, a few tokens, one run); replay
+files (recorded R1-style output, see DESIGN.md) stand in for models that think and answer,
+which the 270M base model does not.
 """
 
 from __future__ import annotations
@@ -361,3 +361,42 @@ def test_a_run_goes_on_when_the_apps_compare_window_is_closed(
     assert win.is_running() and not worker.isFinished()
     win.shutdown()
     assert worker.isFinished()
+
+
+def write_replay(path: Path, reasoning: str, answer: str) -> Path:
+    """A replay "model" (see DESIGN.md): recorded R1-style output, thinking then answer."""
+    chunks = ["<think>\n", *(w + " " for w in reasoning.split()), "\n</think>\n\n", answer]
+    path.write_text("".join(json.dumps({"chunk": c}) + "\n" for c in chunks), encoding="utf-8")
+    return path
+
+
+def test_replay_models_show_folded_thinking_and_right_and_wrong_answers(
+    qtbot: QtBot, window: CompareWindow, tmp_path: Path
+) -> None:
+    """The replay backend stands in for two R1 models (the 270M neither thinks nor
+    answers right): the thinking and the answer key's marks are what is checked."""
+    right = write_replay(
+        tmp_path / "thinks-right.jsonl",
+        "12 trays of 24 is 288 cookies; 288 minus 150 sold leaves 138.",
+        "There are $\\boxed{138}$ cookies left.",
+    )
+    wrong = write_replay(tmp_path / "thinks-wrong.jsonl", "288 minus 150 is 148.", "$\\boxed{148}$")
+    window.add_model_paths([right, wrong])
+    setup = window.setup
+    setup.prompt_source.setCurrentIndex(setup.prompt_source.findData("quick"))
+    setup.runs.setValue(1)
+    setup.run_button.click()
+    qtbot.waitUntil(lambda: not window.is_running(), timeout=RUN_TIMEOUT_MS)
+    assert window.report is not None and not window.report.cancelled
+
+    columns = window.columns.columns
+    assert [c.name.text() for c in columns] == [right.name, wrong.name]
+    cookies = [next(r for r in c.replies if r.gen.prompt_id == "cookies") for c in columns]
+    for reply in cookies:
+        assert reply.thinking.isVisibleTo(window) and not reply.thinking.is_open()
+        assert "288" in reply.gen.reasoning_text
+    assert [r.gen.correct for r in cookies] == [True, False]
+    answer = cookies[0].answer.toPlainText()
+    assert "cookies left" in answer and "\\boxed" not in answer  # the formula is drawn
+    rows = window.table.cell_texts()
+    assert [r[0] for r in rows] == [right.name, wrong.name]

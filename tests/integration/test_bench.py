@@ -196,3 +196,24 @@ def test_bad_input_is_one_line_and_exit_2(
     assert r.code == 2
     assert r.stderr.startswith(message) and r.stderr.count("\n") == 1
     assert "Traceback" not in r.stderr
+
+
+def test_replay_files_stand_in_for_models(tmp_path: Path) -> None:
+    """Replay files (recorded model output, see DESIGN.md) run through the same bench: the
+    measures and the answer check work without a model, and no calibration is recorded."""
+    replays = []
+    for name, answer in (("right", "138"), ("wrong", "148")):
+        path = tmp_path / f"{name}.jsonl"
+        chunks = ["<think>\n", "288 - 150 ", "\n</think>\n\n", f"$\\boxed{{{answer}}}$"]
+        path.write_text("".join(json.dumps({"chunk": c}) + "\n" for c in chunks))
+        replays.append(path)
+    r = ponder("bench", *map(str, replays), "--runs", "1", "--no-save", "--json")
+    assert r.code == 0, r.stderr
+    report = json.loads(r.stdout)
+    cookies = [
+        next(g for g in m["runs"][0]["generations"] if g["prompt_id"] == "cookies")
+        for m in report["models"]
+    ]
+    assert [g["correct"] for g in cookies] == [True, False]
+    assert all(g["reasoning_tokens"] > 0 and g["answer_tokens"] > 0 for g in cookies)
+    assert not (Path(os.environ["PONDER_HOME"]) / "cache" / "speed-calibration.json").exists()
