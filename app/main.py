@@ -6,6 +6,7 @@ import argparse
 import logging
 import multiprocessing
 import os
+import runpy
 import shutil
 import sys
 import tempfile
@@ -13,6 +14,7 @@ from pathlib import Path
 from types import TracebackType
 
 from app.core.paths import app_paths
+from app.core.prompt_sets import RUN_SCRIPT_FLAG
 from app.core.redact import install_log_redaction
 
 log = logging.getLogger("ponder")
@@ -48,6 +50,10 @@ def main(argv: list[str] | None = None) -> int:
     # started with multiprocessing's arguments; they run their task here and exit.
     multiprocessing.freeze_support()
     args = sys.argv[1:] if argv is None else argv
+    if args[:1] == [RUN_SCRIPT_FLAG] and getattr(sys, "frozen", False) and len(args) == 2:
+        # The bundle's `python FILE`: prompt-set code checks run the model's code with it.
+        runpy.run_path(args[1], run_name="__main__")
+        return 0
     if args[:1] == ["--self-test"]:
         return self_test(args[1:])
     _install_logging()

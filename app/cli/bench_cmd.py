@@ -17,6 +17,7 @@ from types import FrameType
 from typing import Any
 
 from app.cli.arg_types import gpu_layers_arg, non_negative_int, positive_int
+from app.cli.model_lookup import model_store, resolve_model
 from app.cli.output import print_json
 from app.core.bench_report import (
     BenchReport,
@@ -44,7 +45,10 @@ def add_parser(sub: Any) -> None:
         "first token and answer, tokens, decode and prefill speed, peak memory, and answers.",
     )
     p.add_argument(
-        "models", nargs="*", metavar="MODEL", help="paths to .gguf files (or replay .jsonl files)"
+        "models",
+        nargs="*",
+        metavar="MODEL",
+        help="a .gguf path, a catalog id or a name from `ponder models list`",
     )
     src = p.add_mutually_exclusive_group()
     src.add_argument(
@@ -142,6 +146,15 @@ def print_table(report: BenchReport) -> None:
         print(f"Peak VRAM {note}")
 
 
+def _model_path(arg: str) -> Path:
+    """A model argument as `ponder chat` takes it: a path, or a catalog id or name from
+    `ponder models list` (a replay .jsonl is a path)."""
+    path = Path(arg).expanduser()
+    if path.is_file() or path.suffix in (".gguf", ".jsonl"):
+        return path  # a path: a missing one is named by the check before the runs
+    return resolve_model(arg, model_store(), None).path
+
+
 def _show(report: BenchReport, args: argparse.Namespace, saved: Path | None) -> None:
     if args.export:
         export_report(report, Path(args.export).expanduser())
@@ -193,7 +206,12 @@ def run(args: argparse.Namespace) -> int:
             f"Cannot export a bench report as {args.export}.",
             "Use a name ending in .csv, .md or .json.",
         )
+    if args.export and not Path(args.export).expanduser().parent.is_dir():
+        raise BadInputError(  # said now, not after an hour of benchmarking
+            f"The folder of {args.export} does not exist.", "Export into an existing folder."
+        )
     prompts = _prompts(args)
+    models = [_model_path(m) for m in args.models]
     cancel = threading.Event()
 
     def on_sigint(signum: int, frame: FrameType | None) -> None:
@@ -205,7 +223,7 @@ def run(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGINT, on_sigint)
     try:
         report = run_bench(
-            args.models,
+            models,
             prompts,
             runs=args.runs,
             max_tokens=args.max_tokens,

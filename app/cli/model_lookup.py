@@ -10,19 +10,11 @@ from app.core.errors import BadInputError
 from app.core.paths import app_paths
 from app.modelhub.catalog import load_catalog
 from app.modelhub.discovery import FoundModel, Source, default_roots, discover
-from app.modelhub.secrets import TokenStore
 from app.modelhub.store import ModelStore
 
 
 def model_store() -> ModelStore:
     return ModelStore.from_paths(app_paths().ensure())
-
-
-def hub_token() -> str | None:
-    """``HF_TOKEN`` wins (huggingface_hub sends it when we pass None), then the keyring."""
-    if os.environ.get("HF_TOKEN"):
-        return None
-    return TokenStore().token()
 
 
 def found_models(store: ModelStore) -> list[FoundModel]:

@@ -15,7 +15,7 @@ from types import FrameType
 from typing import Any
 
 from app.cli import models_verify
-from app.cli.model_lookup import found_models, hub_token, model_store, resolve_model
+from app.cli.model_lookup import found_models, model_store, resolve_model
 from app.cli.output import print_json
 from app.cli.progress import progress_view
 from app.core import errors
@@ -30,7 +30,6 @@ from app.modelhub.secrets import TokenStore
 from app.modelhub.store import ImportMode, ModelStore
 
 _REPO_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
-_SHA256 = re.compile(r"^[0-9a-f]{64}$")
 _NO_KEYRING_HINT = "Set HF_TOKEN in your environment instead."
 
 
@@ -108,7 +107,7 @@ def run_list(args: argparse.Namespace) -> int:
 
 
 def run_search(args: argparse.Namespace) -> int:
-    token = hub_token()
+    token = TokenStore().for_hub()
     if _REPO_ID.match(args.query):
         try:
             files = list_gguf_files(args.query, token=token)
@@ -184,7 +183,7 @@ def run_download(args: argparse.Namespace) -> int:
 
 def _download(args: argparse.Namespace) -> int:
     paths = app_paths().ensure()
-    store, token = ModelStore.from_paths(paths), hub_token()
+    store, token = ModelStore.from_paths(paths), TokenStore().for_hub()
     files, label = _remote_model(args, token)
     dest_dir = store.install_path(files[0].repo, files[0].filename).parent
     total = sum(f.size for f in files)

@@ -10,7 +10,7 @@ import os
 import re
 from pathlib import Path
 
-from app.cli.model_lookup import hub_token, model_store, resolve_model
+from app.cli.model_lookup import model_store, resolve_model
 from app.cli.output import print_json
 from app.cli.progress import progress_view
 from app.core import errors
@@ -19,6 +19,7 @@ from app.modelhub import provenance
 from app.modelhub.discovery import FoundModel, HeaderCache, Source
 from app.modelhub.downloader import ProgressMeter
 from app.modelhub.hub import list_gguf_files
+from app.modelhub.secrets import TokenStore
 from app.modelhub.store import IMPORTED, ModelStore
 
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
@@ -64,7 +65,7 @@ def expected_hashes(
     hub: dict[str, str | None] = {}
     if repo:
         try:
-            hub = {f.name: f.sha256 for f in list_gguf_files(repo, token=hub_token())}
+            hub = {f.name: f.sha256 for f in list_gguf_files(repo, token=TokenStore().for_hub())}
         except errors.HubNotFoundError:
             if repo_arg:
                 raise

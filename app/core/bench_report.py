@@ -185,10 +185,6 @@ class BenchReport:
         return cls(**{**_known(cls, data), "models": models})
 
 
-def _now() -> str:
-    return datetime.now().astimezone().isoformat("T", "seconds")
-
-
 def _known(cls: type, data: dict[str, Any]) -> dict[str, Any]:
     names = {f.name for f in fields(cls)}
     return {k: v for k, v in data.items() if k in names}

@@ -280,12 +280,25 @@ def last_code_block(text: str) -> str | None:
     return blocks[-1] if blocks else None
 
 
+RUN_SCRIPT_FLAG = "--run-python-script"  # the frozen app's stand-in for `python -I FILE`
+
+
+def python_command(script: Path) -> list[str]:
+    """How to run a Python file in a fresh interpreter, from source or from the bundle."""
+    if getattr(sys, "frozen", False):
+        return [sys.executable, RUN_SCRIPT_FLAG, str(script)]
+    return [sys.executable, "-I", str(script)]
+
+
 def run_code_test(code: str, test: str, time_limit_s: float) -> CheckResult:
-    """Run ``code`` then ``test`` in an isolated Python (``-I``: no user site, no PYTHON*
-    variables, no current directory on the path) in a scratch folder; killed at the limit.
+    """Run the model's ``code`` then ``test`` in a separate Python (``-I``: no user site,
+    no PYTHON* variables, no current directory on the path) in a scratch folder; killed at
+    the limit. It runs with the user's permissions: this is running the model's code, not
+    sandboxing it (the prompt sets ask for small pure functions).
 
     A separate process because the model's code may loop forever, exit, or crash; its own
-    session so that any processes it starts are killed with it.
+    session so that any processes it starts are killed with it. In the frozen app
+    ``sys.executable`` is Ponder itself, which runs a script given after ``RUN_SCRIPT_FLAG``.
     """
     with tempfile.TemporaryDirectory(prefix="ponder-check-") as tmp:
         script = Path(tmp) / "solution_test.py"
@@ -294,7 +307,7 @@ def run_code_test(code: str, test: str, time_limit_s: float) -> CheckResult:
         if sys.platform == "win32":
             env["SYSTEMROOT"] = os.environ.get("SYSTEMROOT", "")
         proc = subprocess.Popen(
-            [sys.executable, "-I", str(script)],
+            python_command(script),
             cwd=tmp,
             env=env,
             stdin=subprocess.DEVNULL,

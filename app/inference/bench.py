@@ -36,6 +36,7 @@ from app.inference.protocol import LoadSpec, ReplaySpec, SamplingParams
 from app.inference.system import machine_snapshot
 
 SAMPLE_INTERVAL_S = 0.05
+CANCEL_GRACE_S = 2.0  # then the bench's engine is terminated, loading or not
 WARMUP_MAX_TOKENS = 16
 REPLAY_SUFFIX = ".jsonl"  # recorded model output played by the replay backend
 
@@ -251,6 +252,29 @@ def _calibrate(hw: HardwareSnapshot, header: GGUFHeader, result: ModelResult) ->
     Calibration.load().record(hw, shape_from_header(header), result.n_gpu_layers, rates, int(depth))
 
 
+class _CancelWatch:
+    """Passes a cancel to the engine even while it loads a model, when no event comes
+    back to notice it by (a 40 GB load takes minutes)."""
+
+    def __init__(self, cancel: threading.Event, client: EngineClient) -> None:
+        self._cancel, self._client = cancel, client
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="bench-cancel", daemon=True)
+
+    def __enter__(self) -> _CancelWatch:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._done.set()
+        self._thread.join()
+
+    def _run(self) -> None:
+        while not self._done.wait(SAMPLE_INTERVAL_S):
+            if self._cancel.is_set() and self._client.cancel():
+                return  # a reply was running and is being stopped
+
+
 class _ModelBench:
     """One model's warm-up and runs (state shared by the steps, nothing more)."""
 
@@ -330,13 +354,17 @@ class _ModelBench:
     def one_load(
         self, spec: LoadSpec | ReplaySpec, run: int, items: Sequence[PromptItem], max_tokens: int
     ) -> RunRecord:
-        client = EngineClient(self.log)
+        # A bench's engine is its own: on cancel it may be ended soon, mid-load included.
+        client = EngineClient(self.log, cancel_grace_s=CANCEL_GRACE_S)
         self.load_s = None
         try:
             client.start()
             record = RunRecord(run=run, engine_pid=client.pid)
             self.progress("load", run)
-            with PeakMemory(client.pid or 0, measure_vram=not self.note) as memory:
+            with (
+                PeakMemory(client.pid or 0, measure_vram=not self.note) as memory,
+                _CancelWatch(self.cancel, client),
+            ):
                 for i, item in enumerate(items, 1):
                     if self.cancel.is_set():
                         break

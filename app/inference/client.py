@@ -81,7 +81,9 @@ class EngineClient:
 
     @property
     def pid(self) -> int | None:
-        return self._proc.pid if self._proc is not None and self._proc.is_alive() else None
+        """The engine process's id while it runs (any thread may ask: the monitor does)."""
+        proc = self._proc  # read once: the engine thread may replace it meanwhile
+        return proc.pid if proc is not None and proc.exitcode is None else None
 
     def start(self) -> None:
         """Start the engine process if none is running (it also starts on demand)."""
@@ -159,12 +161,17 @@ class EngineClient:
                     self._slots[CANCEL_SLOT] = rid
                 self._current = 0
 
-    def cancel(self) -> None:
-        """Stop the running reply (it ends with ``Done`` and ``stop_reason="stopped"``)."""
+    def cancel(self) -> bool:
+        """Stop the running reply (it ends with ``Done`` and ``stop_reason="stopped"``);
+        an engine that does not stop within the grace period (say, mid-load) is terminated.
+        False when no reply was running. Asking again does not restart the grace period."""
         with self._lock:
-            if self._current:
-                self._slots[CANCEL_SLOT] = self._current
+            if not self._current:
+                return False
+            self._slots[CANCEL_SLOT] = self._current
+            if self._cancel_at is None:
                 self._cancel_at = time.monotonic()
+            return True
 
     def answer_now(self) -> None:
         """End the reasoning now and let the model write its answer."""

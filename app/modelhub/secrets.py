@@ -9,6 +9,7 @@ logging for the whole process.
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -119,6 +120,13 @@ class TokenStore:
         if value:
             remember_secret(value)
         return value or None
+
+    def for_hub(self) -> str | None:
+        """What to hand huggingface_hub: None when ``HF_TOKEN`` is set (it then sends that
+        one, which wins, as in every Hugging Face tool), else ``token()``."""
+        if os.environ.get("HF_TOKEN"):
+            return None
+        return self.token()
 
     def location(self) -> TokenLocation | None:
         """Where the token in use lives, for the settings page and ``models login``."""

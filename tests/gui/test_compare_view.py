@@ -400,3 +400,22 @@ def test_replay_models_show_folded_thinking_and_right_and_wrong_answers(
     assert "cookies left" in answer and "\\boxed" not in answer  # the formula is drawn
     rows = window.table.cell_texts()
     assert [r[0] for r in rows] == [right.name, wrong.name]
+
+
+def test_a_run_waits_while_the_chat_is_writing(
+    qtbot: QtBot, math: MathRenderer, tmp_path: Path
+) -> None:
+    """Two engines at once would skew every measure (and the speed calibration)."""
+    busy = True
+    win = CompareWindow(math, scan=False, chat_busy=lambda: busy)
+    qtbot.addWidget(win)
+    replays = [write_replay(tmp_path / f"m{i}.jsonl", "hm", "$\\boxed{1}$") for i in (1, 2)]
+    win.add_model_paths(replays)
+    ask(win, "Hi", max_tokens=4)
+    win.start_run()
+    assert not win.is_running()
+    assert "The chat is writing a reply" in win.setup.status.text()
+    busy = False
+    win.start_run()
+    qtbot.waitUntil(lambda: not win.is_running(), timeout=RUN_TIMEOUT_MS)
+    assert win.report is not None and len(win.report.models) == 2

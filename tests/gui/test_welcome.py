@@ -15,7 +15,10 @@ import pytest
 from pytestqt.qtbot import QtBot
 
 from app.core.paths import app_paths
+from app.gui.viewmodels.model_list import RowState
+from app.gui.views.model_manager import ModelManagerDialog
 from app.gui.views.welcome import NO_TELEMETRY, WelcomePage
+from app.gui.workers.download_worker import DownloadQueue
 from app.modelhub.catalog import CatalogQuant, load_catalog
 from app.modelhub.secrets import TokenStore
 from app.modelhub.store import ModelStore
@@ -71,8 +74,10 @@ def test_one_click_download_of_the_recommended_model(qtbot: QtBot, hub: HubServe
     assert "cores" in page.machine.text() and "RAM free" in page.machine.text()
     assert page.findChild(type(page.machine), "welcomePrivacy").text() == NO_TELEMETRY
 
+    # The page asked the Hub as soon as it picked the model; nothing was published then.
+    qtbot.waitUntil(page.retry_button.isVisible, timeout=10_000)
     publish(hub, q)
-    page._check_hub()  # the first check ran before the file was published
+    page.retry_button.click()  # the first check found nothing: try again
     qtbot.waitUntil(page.download_button.isEnabled, timeout=10_000)
     assert "Ready to download" in page.status.text()
     with qtbot.waitSignal(page.model_ready, timeout=60_000) as ready:
@@ -86,15 +91,16 @@ def test_one_click_download_of_the_recommended_model(qtbot: QtBot, hub: HubServe
 def test_cancel_keeps_nothing_and_offers_the_download_again(qtbot: QtBot, hub: HubServer) -> None:
     page = make_page(qtbot)
     q = recommended_quant(page)
+    # The page asked the Hub as soon as it picked the model; nothing was published then.
+    qtbot.waitUntil(page.retry_button.isVisible, timeout=10_000)
     publish(hub, q)
     hub.faults.stall_after, hub.faults.stall_s = 1_000_000, 30
-    page._check_hub()
+    page.retry_button.click()
     qtbot.waitUntil(page.download_button.isEnabled, timeout=10_000)
     page.download_button.click()
     assert hub.stalls.wait(20), "the download never started"
     assert page.cancel_button.isVisible() and not page.download_button.isVisible()
-    with qtbot.waitSignal(page.cancel_button.clicked):
-        page.cancel_button.click()
+    page.cancel_button.click()
     qtbot.waitUntil(lambda: "cancelled" in page.status.text(), timeout=10_000)
     assert page.download_button.isVisible() and page.download_button.isEnabled()
     downloads = app_paths().downloads_dir
@@ -127,3 +133,45 @@ def test_offline_says_so_and_offers_models_on_disk(
     with qtbot.waitSignal(page.model_ready) as ready:
         page.found.itemActivated.emit(item)
     assert Path(ready.args[0]) == mine
+
+
+def test_the_models_window_shows_and_controls_the_same_download(
+    qtbot: QtBot, hub: HubServer
+) -> None:
+    """One queue for the app: a download started on the first-run page is the Models
+    window's row too, and pausing it there pauses it here (no second writer)."""
+    paths = app_paths().ensure()
+    store, tokens = ModelStore.from_paths(paths), TokenStore()
+    queue = DownloadQueue(store, paths.downloads_dir, tokens)
+    page = WelcomePage(store, paths.downloads_dir, tokens, downloads=queue)
+    models = ModelManagerDialog(
+        store, load_catalog(), tokens, downloads_dir=paths.downloads_dir, downloads=queue
+    )
+    for w in (page, models):
+        qtbot.addWidget(w)
+    page.show()
+    page.start()
+    qtbot.waitUntil(lambda: page.ladder.rowCount() > 0, timeout=30_000)
+    q = recommended_quant(page)
+    # The page asked the Hub as soon as it picked the model; nothing was published then.
+    qtbot.waitUntil(page.retry_button.isVisible, timeout=10_000)
+    publish(hub, q)
+    hub.faults.stall_after, hub.faults.stall_s = 1_000_000, 30
+    page.retry_button.click()
+    qtbot.waitUntil(page.download_button.isEnabled, timeout=10_000)
+    page.download_button.click()
+    assert hub.stalls.wait(20), "the download never started"
+    (key,) = queue.running()
+    assert models.downloading() == [key]
+
+    def row_state() -> RowState | None:
+        row = models.model.find(key)
+        return models.model.row_at(row).state if row >= 0 else None
+
+    qtbot.waitUntil(lambda: row_state() is RowState.DOWNLOADING, timeout=10_000)
+    assert models.select(key)
+    with qtbot.waitSignal(queue.stopped, timeout=15_000):
+        models.pause_button.click()
+    assert row_state() is RowState.PAUSED
+    assert "Paused" in page.status.text() and page.download_button.isVisible()
+    queue.shutdown()

@@ -152,6 +152,29 @@ def test_frozen_cli_works_without_the_window(
 
 @linux_only
 @pytest.mark.slow
+def test_frozen_bench_reads_the_prompt_sets_and_runs_code_checks(
+    bundle: Path, user_env: dict[str, str], tmp_path: Path
+) -> None:
+    """The built-in prompt set comes from the bundle, and the coding task's answer is run
+    by the bundle's own Python (no Python is installed for the user). A replay file stands
+    in for a model that writes a correct solution (see DESIGN.md)."""
+    solution = (
+        "```python\ndef is_palindrome(s: str) -> bool:\n"
+        "    t = [c.lower() for c in s if c.isalnum()]\n    return t == t[::-1]\n```"
+    )
+    replay = tmp_path / "coder.jsonl"
+    replay.write_text(json.dumps({"chunk": solution}) + "\n")
+    cmd = [str(bundle / "ponder"), "bench", str(replay), str(replay), "--runs", "1"]
+    code, stdout, stderr = _run([*cmd, "--no-save", "--json"], user_env, tmp_path)
+    assert code == 0, stderr
+    gens = json.loads(stdout)["models"][0]["runs"][0]["generations"]
+    assert {g["prompt_id"] for g in gens} >= {"cookies", "palindrome"}  # the quick set
+    palindrome = next(g for g in gens if g["prompt_id"] == "palindrome")
+    assert palindrome["correct"] is True, palindrome
+
+
+@linux_only
+@pytest.mark.slow
 def test_bundle_holds_engine_libraries_qt_plugins_and_resources_only_once(bundle: Path) -> None:
     internal = bundle / "_internal"
     libs = {p.name for p in (internal / "llama_cpp" / "lib").iterdir()}

@@ -203,9 +203,13 @@ class LadderModel(QAbstractTableModel):
                 rows = build_ladder(hw)
             except AppError as exc:
                 outcome: tuple[Any, ...] = (loader.failed, str(exc))
-            except (OSError, ValueError, KeyError) as exc:
+            except Exception as exc:  # a bug must not leave the panel "checking" for ever
                 log.exception("ladder could not be built")
-                outcome = (loader.failed, f"The model ladder could not be computed ({exc}).")
+                outcome = (
+                    loader.failed,
+                    f"The model ladder could not be computed ({type(exc).__name__}); "
+                    "the log file has the details.",
+                )
             else:
                 outcome = (loader.done, hw, rows)
             signal, *args = outcome

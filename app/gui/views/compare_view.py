@@ -9,6 +9,7 @@ reopens it into the same view. Exports go through ``export_report`` (CSV, JSON, 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from PySide6.QtCore import QEvent, Qt, Signal
@@ -108,9 +109,13 @@ class CompareWindow(QMainWindow):
         math: MathRenderer | None = None,
         *,
         scan: bool = True,
+        chat_busy: Callable[[], bool] | None = None,
         parent: QWidget | None = None,
     ) -> None:
+        """``chat_busy``: whether the chat is writing a reply now (a run then waits: two
+        engines at once would skew every figure, and the speed calibration with them)."""
         super().__init__(parent)
+        self._chat_busy = chat_busy
         self.setWindowTitle("Compare models · Ponder")
         self.resize(1240, 780)
         self.report: BenchReport | None = None
@@ -199,6 +204,11 @@ class CompareWindow(QMainWindow):
     def start_run(self) -> None:
         """Run the ticked models on the chosen prompts (what Run does)."""
         reason = self.setup.blocker()
+        if not reason and self._chat_busy is not None and self._chat_busy():
+            reason = (
+                "The chat is writing a reply: stop it or let it finish first, so that the "
+                "measurements are not shared with it."
+            )
         if reason or self.worker is not None:
             self.setup.set_status(reason, error=bool(reason))
             return

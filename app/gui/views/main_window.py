@@ -89,7 +89,12 @@ class MainWindow(QMainWindow):
         # One token store: a session-only token set in Settings is the one downloads use.
         self.tokens = TokenStore()
         self.tools = ToolWindows(
-            self, self.monitor, self.ladder, tokens=lambda: self.tokens, math=math
+            self,
+            self.monitor,
+            self.ladder,
+            tokens=lambda: self.tokens,
+            math=math,
+            chat_busy=lambda: controller.busy,
         )
         for action in self.tools.actions:
             toolbar.addAction(action)
@@ -289,7 +294,11 @@ class MainWindow(QMainWindow):
         if self.welcome is None:
             paths = app_paths().ensure()
             self.welcome = WelcomePage(
-                ModelStore.from_paths(paths), paths.downloads_dir, self.tokens, ladder=self.ladder
+                ModelStore.from_paths(paths),
+                paths.downloads_dir,
+                self.tokens,
+                ladder=self.ladder,
+                downloads=self.tools.downloads,
             )
             self.welcome.model_ready.connect(lambda path: self.picker.choose(Path(path)))
             self.welcome.open_file_requested.connect(self.picker.open_file)
@@ -386,5 +395,3 @@ class MainWindow(QMainWindow):
         Called on close and by the app before it exits; safe to call twice."""
         self.monitor.stop()
         self.tools.shutdown()
-        if self.welcome is not None:
-            self.welcome.shutdown()

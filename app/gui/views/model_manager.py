@@ -91,6 +91,7 @@ class ModelManagerDialog(QDialog):
         downloads_dir: Path,
         hardware: Callable[[], HardwareSnapshot] = machine_hardware,
         retry: RetryPolicy | None = None,
+        downloads: DownloadQueue | None = None,
         parent: QWidget | None = None,
     ) -> None:
         super().__init__(parent)
@@ -99,7 +100,9 @@ class ModelManagerDialog(QDialog):
         self._store = store
         self._catalog = catalog
         self._downloads_dir = downloads_dir
-        self.downloads = DownloadQueue(store, downloads_dir, tokens, retry=retry, parent=self)
+        self.downloads = downloads or DownloadQueue(
+            store, downloads_dir, tokens, retry=retry, parent=self
+        )
         self.downloads.progressed.connect(self._on_progress)
         self.downloads.installed.connect(self._on_installed)
         self.downloads.failed.connect(self._on_failed)

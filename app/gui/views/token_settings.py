@@ -148,7 +148,7 @@ class HubTokenSection(QWidget):
 
     def _on_save(self) -> None:
         token = self.token_edit.text()
-        if not token.strip():
+        if not token.strip() or self.busy:  # Enter while a save runs: one at a time
             return
 
         def job() -> str:

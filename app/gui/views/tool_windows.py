@@ -19,6 +19,7 @@ from app.gui.viewmodels.ladder_model import LadderModel
 from app.gui.views.compare_view import CompareWindow
 from app.gui.views.hardware_panel import HardwarePanel
 from app.gui.views.model_manager import ModelManagerDialog
+from app.gui.workers.download_worker import DownloadQueue
 from app.gui.workers.monitor_worker import MonitorWorker
 from app.modelhub.catalog import load_catalog
 from app.modelhub.secrets import TokenStore
@@ -37,15 +38,22 @@ class ToolWindows(QObject):
         parent: QWidget,
         monitor: MonitorWorker,
         ladder: LadderModel,
+        *,
         tokens: Callable[[], TokenStore] = TokenStore,
         math: MathRenderer | None = None,
+        chat_busy: Callable[[], bool] | None = None,
     ) -> None:
         super().__init__(parent)
         self._parent = parent
         self._monitor = monitor
         self._ladder = ladder
         self._tokens = tokens
-        self._math = math
+        self._math, self._chat_busy = math, chat_busy
+        paths = app_paths().ensure()
+        self._store, self._downloads_dir = ModelStore.from_paths(paths), paths.downloads_dir
+        # The app's one download queue: the Models window and the first-run page show and
+        # control the same downloads.
+        self.downloads = DownloadQueue(self._store, self._downloads_dir, tokens(), parent=self)
         self.models: ModelManagerDialog | None = None
         self.hardware: QWidget | None = None
         self.compare: CompareWindow | None = None
@@ -71,12 +79,12 @@ class ToolWindows(QObject):
 
     def open_models(self) -> ModelManagerDialog:
         if self.models is None:
-            paths = app_paths().ensure()
             self.models = ModelManagerDialog(
-                ModelStore.from_paths(paths),
+                self._store,
                 load_catalog(),
                 self._tokens(),
-                downloads_dir=paths.downloads_dir,
+                downloads_dir=self._downloads_dir,
+                downloads=self.downloads,
                 parent=self._parent,
             )
             self.models.model_chosen.connect(self.model_chosen)
@@ -90,23 +98,23 @@ class ToolWindows(QObject):
             window.setObjectName("hardwareWindow")
             window.resize(900, 640)
             QVBoxLayout(window).addWidget(HardwarePanel(self._monitor, self._ladder))
-            if not self._ladder.rowCount():
-                self._ladder.refresh()
             self.hardware = window
+        self._ladder.refresh()  # free memory changes, and Compare may have measured speeds
         _raise(self.hardware)
         return self.hardware
 
     def open_compare(self) -> CompareWindow:
         if self.compare is None:
-            self.compare = CompareWindow(self._math, parent=self._parent)
+            self.compare = CompareWindow(self._math, chat_busy=self._chat_busy, parent=self._parent)
+            # A finished run recalibrated the speed predictions: the ladder shows them.
+            self.compare.report_shown.connect(lambda _report: self._ladder.refresh())
         _raise(self.compare)
         return self.compare
 
     def shutdown(self) -> None:
         """Pause downloads (their parts are kept for next time) and stop a comparison
         before the app quits."""
-        if self.models is not None:
-            self.models.shutdown()
+        self.downloads.shutdown()
         if self.compare is not None:
             self.compare.shutdown()
 

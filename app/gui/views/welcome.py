@@ -11,6 +11,7 @@ the user asks for.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from pathlib import Path
 
@@ -31,7 +32,7 @@ from app.core.errors import AppError, OfflineError
 from app.core.units import format_bytes
 from app.gui.viewmodels.ladder_model import COLUMNS, LadderModel, LadderRow
 from app.gui.views.hardware_panel import LadderTable
-from app.gui.workers.download_worker import DownloadWorker, hub_token
+from app.gui.workers.download_worker import DownloadQueue
 from app.gui.workers.model_check import ModelChecker
 from app.hardware.probe import HardwareSnapshot
 from app.modelhub.catalog import Catalog, CatalogQuant, load_catalog
@@ -65,7 +66,7 @@ def progress_text(p: Progress) -> str:
 class _HubProbe(QObject):
     """Answers whether the Hub has the file, off the GUI thread."""
 
-    answered = Signal(str, object, str)  # model id, total bytes or None, problem ("" if ok)
+    answered = Signal(str, object, bool, str)  # model id, bytes or None, offline, problem
 
 
 class WelcomePage(QWidget):
@@ -85,6 +86,7 @@ class WelcomePage(QWidget):
         *,
         ladder: LadderModel | None = None,
         catalog: Catalog | None = None,
+        downloads: DownloadQueue | None = None,
         parent: QWidget | None = None,
     ) -> None:
         super().__init__(parent)
@@ -93,7 +95,18 @@ class WelcomePage(QWidget):
         self._catalog = catalog or load_catalog()
         self.ladder = ladder or LadderModel(self)
         self._pick: LadderRow | None = None
-        self._worker: DownloadWorker | None = None
+        # Downloads go through the app's one queue: the Models window shows (and can pause
+        # or cancel) the same download, and no two threads ever write one part file.
+        self.downloads = downloads or DownloadQueue(store, downloads_dir, tokens, parent=self)
+        for signal, slot in (
+            (self.downloads.progressed, self._on_progress),
+            (self.downloads.installed, self._on_installed),
+            (self.downloads.failed, self._on_failed),
+            (self.downloads.stopped, self._on_stopped),
+        ):
+            signal.connect(slot)
+        self._key: str | None = None  # the download this page started
+        self._on_hub: dict[str, int] = {}  # model id -> bytes, files the Hub confirmed
         self._probe = _HubProbe(self)
         self._probe.answered.connect(self._on_probe)
         self._checker = ModelChecker(self)
@@ -144,7 +157,7 @@ class WelcomePage(QWidget):
         self.cancel_button = QPushButton("Cancel")
         self.cancel_button.clicked.connect(self._cancel)
         self.retry_button = QPushButton("Try again")
-        self.retry_button.clicked.connect(self._check_hub)
+        self.retry_button.clicked.connect(lambda: self._check_hub(again=True))
         for b in (self.download_button, self.pause_button, self.cancel_button, self.retry_button):
             row.addWidget(b)
         row.addStretch(1)
@@ -211,7 +224,7 @@ class WelcomePage(QWidget):
             self.table.view.selectRow(pick)  # the current row changes: _choose_row follows
 
     def _choose_row(self, row: int) -> None:
-        if self._worker is not None or not 0 <= row < self.ladder.rowCount():
+        if self._key is not None or not 0 <= row < self.ladder.rowCount():
             return  # the download in progress stays the pick
         r = self.ladder.row_at(row)
         self._pick = r
@@ -233,9 +246,13 @@ class WelcomePage(QWidget):
     def _quant(self, r: LadderRow) -> CatalogQuant:
         return self._catalog.get(r.id).quant(r.quant)
 
-    def _check_hub(self) -> None:
-        """Ask the Hub for the picked file; the answer enables Download or explains."""
+    def _check_hub(self, *, again: bool = False) -> None:
+        """Ask the Hub for the picked file; the answer enables Download or explains. A
+        file the Hub has already confirmed is not asked about again when picked again."""
         if self._pick is None:
+            return
+        if not again and (size := self._on_hub.get(self._pick.id)) is not None:
+            self._on_probe(self._pick.id, size, False, "")
             return
         q, model_id, tokens, probe = (
             self._quant(self._pick),
@@ -247,22 +264,32 @@ class WelcomePage(QWidget):
         self.retry_button.hide()
         self.status.setText("Checking the Hugging Face Hub…")
 
+        def answer(total: int | None, offline: bool, problem: str) -> None:
+            # The page may have been closed (and deleted) while the Hub was asked.
+            with contextlib.suppress(RuntimeError):
+                probe.answered.emit(model_id, total, offline, problem)
+
         def job() -> None:
             try:
-                files = model_files(q.repo_id, q.first_file.path, token=hub_token(tokens))
-            except OfflineError as exc:
-                probe.answered.emit(model_id, None, f"offline:{exc.message}")
+                files = model_files(q.repo_id, q.first_file.path, token=tokens.for_hub())
+            except OfflineError:
+                answer(None, True, "")
             except AppError as exc:
-                probe.answered.emit(model_id, None, str(exc))
+                answer(None, False, str(exc))
+            except Exception:  # a bug must not leave "Checking the Hub…" up for ever
+                log.exception("Hub check failed")
+                answer(None, False, "The Hub check failed; the log file has the details.")
             else:
-                probe.answered.emit(model_id, sum(f.size for f in files), "")
+                answer(sum(f.size for f in files), False, "")
 
         QThreadPool.globalInstance().start(job)
 
-    def _on_probe(self, model_id: str, total: int | None, problem: str) -> None:
-        if self._pick is None or model_id != self._pick.id or self._worker is not None:
+    def _on_probe(self, model_id: str, total: int | None, offline: bool, problem: str) -> None:
+        if self._pick is None or model_id != self._pick.id or self._key is not None:
             return
-        self.offline = problem.startswith("offline:")
+        self.offline = offline
+        if total is not None:
+            self._on_hub[model_id] = total
         if self.offline:
             self.status.setText(
                 "You are offline: Ponder cannot reach the Hugging Face Hub to download a "
@@ -279,21 +306,16 @@ class WelcomePage(QWidget):
     # -- the download -----------------------------------------------------------------
 
     def start_download(self) -> None:
-        if self._pick is None or self._worker is not None:
+        if self._pick is None or self._key is not None:
             return
         r = self._pick
-        worker = DownloadWorker(
-            r.id, self._quant(r), self._store, self._downloads_dir, self._tokens, parent=self
-        )
-        worker.progressed.connect(self._on_progress)
-        worker.installed.connect(self._on_installed)
-        worker.failed.connect(self._on_failed)
-        worker.stopped.connect(self._on_stopped)
-        worker.finished.connect(worker.deleteLater)
-        self._worker = worker
+        key = f"{r.id}/{r.quant}"  # the Models window's row for it shows the same download
+        if not self.downloads.start(key, self._quant(r)):
+            self.status.setText(f"{r.name} {r.quant} is already downloading (see Models).")
+            return
+        self._key = key
         self._set_downloading(True)
         self.status.setText(f"Starting the download of {r.name} {r.quant}…")
-        worker.start()
 
     def _set_downloading(self, on: bool) -> None:
         self.download_button.setVisible(not on)
@@ -302,30 +324,41 @@ class WelcomePage(QWidget):
         self.progress.setVisible(on)
         self.table.setEnabled(not on)
 
-    def _on_progress(self, _key: str, p: Progress) -> None:
+    def _mine(self, key: str) -> bool:
+        return key == self._key
+
+    def _on_progress(self, key: str, p: Progress) -> None:
+        if not self._mine(key):
+            return
         self.progress.setRange(0, 1000)
         self.progress.setValue(int(1000 * p.done / p.total) if p.total else 0)
         self.status.setText(progress_text(p))
 
-    def _finish_worker(self) -> None:
-        if self._worker is not None:
-            self._worker.wait()
-        self._worker = None
+    def _done(self) -> None:
+        self._key = None
         self._set_downloading(False)
 
-    def _on_installed(self, _key: str, paths: list[str]) -> None:
-        self._finish_worker()
-        self.status.setText(f"Installed {Path(paths[0]).name}. Loading it…")
-        self.model_ready.emit(paths[0])
+    def _on_installed(self, key: str, paths: list[str]) -> None:
+        if not self._mine(key):
+            return
+        self._done()
+        self.status.setText(f"Installed {Path(paths[0]).name}.")
+        if self.isVisible():  # not when the user has moved on to a chat with another model
+            self.status.setText(f"Installed {Path(paths[0]).name}. Loading it…")
+            self.model_ready.emit(paths[0])
 
-    def _on_failed(self, _key: str, message: str) -> None:
-        self._finish_worker()
+    def _on_failed(self, key: str, message: str) -> None:
+        if not self._mine(key):
+            return
+        self._done()
         self.status.setText(message)
         self.download_button.setText("Resume the download")
         self.download_button.setEnabled(True)
 
-    def _on_stopped(self, _key: str, cancelled: bool) -> None:
-        self._finish_worker()
+    def _on_stopped(self, key: str, cancelled: bool) -> None:
+        if not self._mine(key):
+            return
+        self._done()
         if cancelled:
             self.status.setText("Download cancelled; nothing of it was kept.")
             self.download_button.setText("Download")
@@ -335,19 +368,12 @@ class WelcomePage(QWidget):
         self.download_button.setEnabled(True)
 
     def _pause(self) -> None:
-        if self._worker is not None:
-            self._worker.pause()
+        if self._key is not None:
+            self.downloads.pause(self._key)
 
     def _cancel(self) -> None:
-        if self._worker is not None:
-            self._worker.cancel()
-
-    def shutdown(self) -> None:
-        """Pause a running download (its part is kept) before the window goes away."""
-        if self._worker is not None:
-            self._worker.pause()
-            self._worker.wait()
-            self._worker = None
+        if self._key is not None:
+            self.downloads.cancel(self._key)
 
     # -- models on disk -----------------------------------------------------------------
 

@@ -11,7 +11,6 @@ results travel as queued signals and the dialog applies them on the GUI thread.
 from __future__ import annotations
 
 import logging
-import os
 import threading
 import time
 from collections.abc import Callable
@@ -48,13 +47,6 @@ def has_parts(downloads_dir: Path, quant: CatalogQuant) -> bool:
         part_path(downloads_dir, RemoteFile(quant.repo_id, f.path, 0, None)).exists()
         for f in quant.files
     )
-
-
-def hub_token(tokens: TokenStore) -> str | None:
-    """``HF_TOKEN`` wins (huggingface_hub sends it when given None), then Ponder's token."""
-    if os.environ.get("HF_TOKEN"):
-        return None
-    return tokens.token()
 
 
 class DownloadWorker(QThread):
@@ -137,7 +129,7 @@ class DownloadWorker(QThread):
             self.installed.emit(self.key, [str(p) for p in paths])
 
     def _download(self) -> list[Path]:
-        token = hub_token(self._tokens)
+        token = self._tokens.for_hub()
         q = self.quant
         files = model_files(q.repo_id, q.first_file.path, token=token)
         if self._stop.is_set():
@@ -230,11 +222,16 @@ class DownloadQueue(QObject):
         return [k for k, w in self._workers.items() if w.isRunning()]
 
     def shutdown(self, timeout_ms: int = 10_000) -> None:
-        """Pause every download (the parts are kept) and wait for the threads."""
+        """Pause every download (the parts are kept) and wait for the threads, at most
+        ``timeout_ms`` in all (a pause ends a transfer within a fraction of a second; only
+        a Hub request in flight may take longer)."""
         for worker in list(self._workers.values()):
             worker.pause()
-        for worker in list(self._workers.values()):
-            worker.wait(timeout_ms)
+        deadline = time.monotonic() + timeout_ms / 1000
+        for key, worker in list(self._workers.items()):
+            left_ms = max(0, round((deadline - time.monotonic()) * 1000))
+            if not worker.wait(left_ms):
+                log.warning("download %s did not stop within %d ms", key, timeout_ms)
 
     def _on_finished(self) -> None:
         for key, worker in list(self._workers.items()):

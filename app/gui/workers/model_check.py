@@ -7,6 +7,7 @@ as a queued signal.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 from dataclasses import dataclass
@@ -94,7 +95,8 @@ class ModelChecker(QObject):
             except OSError as exc:  # an unreadable folder must not cost the picker its list
                 log.warning("model discovery failed: %s", exc)
                 models = []
-            self.found.emit(models)
+            with contextlib.suppress(RuntimeError):  # the asker may be gone by now
+                self.found.emit(models)
 
         QThreadPool.globalInstance().start(job)
 
