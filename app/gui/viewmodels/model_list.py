@@ -123,11 +123,12 @@ def _progress_text(p: Progress | None) -> str:
     if p.rate > 0:
         parts.append(f"{format_bytes(p.rate)}/s")
     if p.eta_s is not None and p.rate > 0:
-        parts.append(f"{_duration(p.eta_s)} left")
+        parts.append(f"{duration_text(p.eta_s)} left")
     return " · ".join(parts)
 
 
-def _duration(seconds: float) -> str:
+def duration_text(seconds: float) -> str:
+    """``42 s``, ``3 min 05 s``, ``1 h 07 min``: a download's time left."""
     s = int(seconds + 0.5)
     if s < 60:
         return f"{s} s"

@@ -31,6 +31,7 @@ from PySide6.QtWidgets import (
 from app.core.errors import AppError, OfflineError
 from app.core.units import format_bytes
 from app.gui.viewmodels.ladder_model import COLUMNS, LadderModel, LadderRow
+from app.gui.viewmodels.model_list import duration_text
 from app.gui.views.hardware_panel import LadderTable
 from app.gui.workers.download_worker import DownloadQueue
 from app.gui.workers.model_check import ModelChecker
@@ -58,8 +59,7 @@ def progress_text(p: Progress) -> str:
     if p.rate > 0:
         text += f" · {format_bytes(p.rate)}/s"
     if p.eta_s is not None:
-        minutes, seconds = divmod(int(p.eta_s), 60)
-        text += f" · {minutes} min {seconds:02d} s left" if minutes else f" · {seconds} s left"
+        text += f" · {duration_text(p.eta_s)} left"
     return text
 
 
