@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
+from collections.abc import Iterator
 from importlib.resources import files
 from pathlib import Path
 
@@ -52,3 +55,28 @@ def cli_env(**extra: str) -> dict[str, str]:
     env = dict(os.environ)
     env.update(extra)
     return env
+
+
+# A process that allocates 300 MB when told to (a line on its stdin) and says so: the
+# engine stand-in whose memory the monitor tests watch rise.
+ALLOCATOR = """
+import sys
+sys.stdout.write("ready\\n"); sys.stdout.flush()
+sys.stdin.readline()
+block = bytearray(300 * 1000 * 1000)
+for i in range(0, len(block), 4096):
+    block[i] = 1
+sys.stdout.write("allocated\\n"); sys.stdout.flush()
+sys.stdin.readline()
+"""
+
+
+@pytest.fixture
+def allocator() -> Iterator[subprocess.Popen[str]]:
+    proc = subprocess.Popen(
+        [sys.executable, "-c", ALLOCATOR], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
+    with proc:
+        assert proc.stdout is not None and proc.stdout.readline() == "ready\n"
+        yield proc
+        proc.kill()

@@ -8,7 +8,6 @@ output type, because their hardware cannot be had here.
 from __future__ import annotations
 
 import subprocess
-import sys
 from collections.abc import Iterator
 
 import pytest
@@ -30,16 +29,6 @@ pytestmark = pytest.mark.gui
 
 GB = 10**9
 VERDICT_COLUMN = 4
-ALLOCATOR = """
-import sys
-sys.stdout.write("ready\\n"); sys.stdout.flush()
-sys.stdin.readline()
-block = bytearray(300 * 1000 * 1000)
-for i in range(0, len(block), 4096):
-    block[i] = 1
-sys.stdout.write("allocated\\n"); sys.stdout.flush()
-sys.stdin.readline()
-"""
 
 
 def machine(
@@ -79,17 +68,6 @@ def recommended_ids(model: LadderModel) -> list[str]:
         for r in range(model.rowCount())
         if model.data(model.index(r, 0), LadderModel.RecommendedRole)
     ]
-
-
-@pytest.fixture
-def allocator() -> Iterator[subprocess.Popen[str]]:
-    proc = subprocess.Popen(
-        [sys.executable, "-c", ALLOCATOR], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
-    )
-    with proc:
-        assert proc.stdout is not None and proc.stdout.readline() == "ready\n"
-        yield proc
-        proc.kill()
 
 
 @pytest.fixture

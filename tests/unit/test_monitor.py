@@ -11,30 +11,8 @@ import pytest
 
 from app.hardware.monitor import GpuSample, History, MonitorSample, Sampler, summary_text
 
+
 # A child that allocates (and touches) 200 MB when told to, then waits to be measured.
-ALLOCATOR = """
-import sys
-sys.stdout.write("ready\\n"); sys.stdout.flush()
-sys.stdin.readline()
-block = bytearray(200 * 1000 * 1000)
-for i in range(0, len(block), 4096):
-    block[i] = 1
-sys.stdout.write("allocated\\n"); sys.stdout.flush()
-sys.stdin.readline()
-"""
-
-
-@pytest.fixture
-def allocator() -> Iterator[subprocess.Popen[str]]:
-    proc = subprocess.Popen(
-        [sys.executable, "-c", ALLOCATOR], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
-    )
-    with proc:
-        assert proc.stdout is not None and proc.stdout.readline() == "ready\n"
-        yield proc
-        proc.kill()
-
-
 @pytest.fixture
 def sampler() -> Iterator[Sampler]:
     s = Sampler()
