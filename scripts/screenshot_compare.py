@@ -17,28 +17,14 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from PySide6.QtWidgets import QApplication  # noqa: E402
 
 from app.core.settings import load_settings  # noqa: E402
 from app.gui.app import make_application  # noqa: E402
 from app.gui.theme import apply_theme  # noqa: E402
+from scripts.screenshots import pump, shoot  # noqa: E402
 
 GEMMA = ROOT / ".cache" / "test-models" / "gemma-3-270m-q4_k_m.gguf"
 RUN_TIMEOUT_S = 600
-
-
-def pump(app: QApplication, seconds: float) -> None:
-    end = time.monotonic() + seconds
-    while time.monotonic() < end:
-        app.processEvents()
-        time.sleep(0.01)
-
-
-def shoot(app: QApplication, path: Path) -> None:
-    pump(app, 0.5)
-    screen = app.primaryScreen()
-    screen.grabWindow(0).save(str(path))
-    print(f"wrote {path}")
 
 
 def copy_of(model: Path, target: Path) -> Path:
