@@ -28,10 +28,13 @@ from PySide6.QtWidgets import QApplication
 from app.core.errors import AppError
 from app.core.units import format_bytes
 from app.gui.style import mix
+from app.hardware.calibration import Calibration
 from app.hardware.planner import FitPlan, plan
 from app.hardware.probe import HardwareSnapshot
 from app.hardware.shape import default_quant, load_catalog, shape_from_catalog
 from app.inference.system import machine_snapshot
+from app.modelhub.catalog import CatalogQuant
+from app.modelhub.catalog import load_catalog as load_typed_catalog
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +55,7 @@ class LadderRow:
     size_label: str
     quant: str
     parameters: int
-    download_bytes: int | None
+    download_bytes: int
     download_exact: bool
     plan: FitPlan
 
@@ -94,29 +97,27 @@ class LadderRow:
 
     @property
     def download_text(self) -> str:
-        if self.download_bytes is None:
-            return "unknown"
         return ("" if self.download_exact else "~") + format_bytes(self.download_bytes)
 
 
-def _download_size(entry: dict[str, Any], quant: str) -> tuple[int | None, bool]:
-    q = entry["quants"][quant]
-    if q.get("size_bytes"):
-        return int(q["size_bytes"]), True
-    sizes = [f.get("size_bytes") or f.get("approx_bytes") for f in q.get("files", [])]
-    if sizes and all(sizes):
-        exact = all(f.get("size_bytes") for f in q["files"])
-        return sum(int(s) for s in sizes), exact
-    bpw = load_catalog()["bits_per_weight"].get(quant)
-    return (int(entry["parameters"] * bpw / 8), False) if bpw else (None, False)
+def _download_size(quant: CatalogQuant, parameters: int) -> tuple[int, bool]:
+    """The bytes to download, and whether that figure is exact (not a listing or estimate)."""
+    exact = (
+        quant.size_source == "exact" if quant.size_bytes else all(f.size_bytes for f in quant.files)
+    )
+    return quant.best_size(parameters), exact
 
 
 def build_ladder(hw: HardwareSnapshot) -> list[LadderRow]:
     """Every catalog model at its default quantization, planned for ``hw`` (no Qt)."""
     rows = []
+    catalog = load_typed_catalog()
+    calibration = Calibration.load()  # read once for the eight plans, not once per plan
     for entry in load_catalog()["models"]:
         quant = default_quant(entry)
-        size, exact = _download_size(entry, quant)
+        size, exact = _download_size(
+            catalog.get(entry["id"]).quant(quant), int(entry["parameters"])
+        )
         rows.append(
             LadderRow(
                 id=entry["id"],
@@ -126,7 +127,7 @@ def build_ladder(hw: HardwareSnapshot) -> list[LadderRow]:
                 parameters=int(entry["parameters"]),
                 download_bytes=size,
                 download_exact=exact,
-                plan=plan(shape_from_catalog(entry, quant), hw),
+                plan=plan(shape_from_catalog(entry, quant), hw, calibration=calibration),
             )
         )
     return rows
