@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from PySide6.QtCore import Qt
 from pytestqt.qtbot import QtBot
 
 from app.core.paths import app_paths
@@ -130,8 +131,11 @@ def test_offline_says_so_and_offers_models_on_disk(
     qtbot.waitUntil(lambda: page.found.count() == 1, timeout=10_000)
     item = page.found.item(0)
     assert "gemma-3-270m-q4_k_m" in item.text() and "Ponder" in item.text()
-    with qtbot.waitSignal(page.model_ready) as ready:
-        page.found.itemActivated.emit(item)
+    page.found.scrollToItem(item)
+    where = page.found.visualItemRect(item).center()
+    with qtbot.waitSignal(page.model_ready) as ready:  # what "double-click one" means
+        qtbot.mouseClick(page.found.viewport(), Qt.MouseButton.LeftButton, pos=where)
+        qtbot.mouseDClick(page.found.viewport(), Qt.MouseButton.LeftButton, pos=where)
     assert Path(ready.args[0]) == mine
 
 
