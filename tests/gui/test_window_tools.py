@@ -3,11 +3,14 @@ page in place of the chat until a model is chosen."""
 
 from __future__ import annotations
 
+import os
+import shutil
 from pathlib import Path
 
 import pytest
 from pytestqt.qtbot import QtBot
 
+from app.core.paths import app_paths
 from app.gui.render.math import MathRenderer
 from app.gui.viewmodels.chat_controller import ChatController
 from app.gui.views.compare_view import CompareWindow
@@ -56,11 +59,19 @@ def test_status_bar_shows_live_machine_figures(
 def test_use_in_chat_from_the_models_window_sets_the_model(
     qtbot: QtBot, window: MainWindow, gemma_path: Path
 ) -> None:
-    window.tools.open_models()
+    mine = app_paths().ensure().models_dir / "imported" / gemma_path.name
+    mine.parent.mkdir(parents=True)
+    try:
+        os.link(gemma_path, mine)
+    except OSError:
+        shutil.copyfile(gemma_path, mine)
+    models = window.tools.open_models()
+    qtbot.waitUntil(lambda: models.select(str(mine)), timeout=30_000)
+    qtbot.waitUntil(models.use_button.isEnabled, timeout=30_000)  # its header was checked
     with qtbot.waitSignal(window.picker.model_chosen, timeout=30_000):
-        window.tools.models.model_chosen.emit(str(gemma_path))  # type: ignore[union-attr]
+        models.use_button.click()
     assert window.controller.model is not None
-    assert window.controller.model.path == str(gemma_path)
+    assert window.controller.model.path == str(mine)
 
 
 def test_first_run_shows_the_welcome_page_until_a_model_is_chosen(
