@@ -77,7 +77,9 @@ class PeakMemory:
     """Samples a process's resident memory (and its VRAM, where NVML can say) in a thread.
 
     Sampling catches the peak during load, which is larger than what stays resident after;
-    50 ms is short next to a load and costs nothing measurable.
+    50 ms is short next to a load and costs nothing measurable. Not ``hardware.monitor.
+    Sampler``: that one also reads the machine's CPU % (a process-wide psutil baseline that
+    20 readings a second would reset under the window's own monitor) and RAM.
     """
 
     def __init__(self, pid: int, measure_vram: bool) -> None:
@@ -86,6 +88,7 @@ class PeakMemory:
         self.peak_vram: int | None = None
         self._stop = threading.Event()
         self._nvml: list[object] = []
+        self._nvml_open = False
         if measure_vram:
             self._open_nvml()
         self._thread = threading.Thread(target=self._loop, name="bench-memory", daemon=True)
@@ -95,11 +98,13 @@ class PeakMemory:
             import pynvml
 
             pynvml.nvmlInit()
+        except Exception:  # no driver, no library: VRAM stays unknown
+            return
+        self._nvml_open = True
+        with contextlib.suppress(pynvml.NVMLError):
             self._nvml = [
                 pynvml.nvmlDeviceGetHandleByIndex(i) for i in range(pynvml.nvmlDeviceGetCount())
             ]
-        except Exception:  # no driver, no library: VRAM stays unknown
-            self._nvml = []
 
     def _vram(self) -> int | None:
         import pynvml
@@ -136,7 +141,7 @@ class PeakMemory:
     def __exit__(self, *exc: object) -> None:
         self._stop.set()
         self._thread.join()
-        if self._nvml:
+        if self._nvml_open:  # initialised, even if listing the GPUs then failed
             import pynvml
 
             with contextlib.suppress(pynvml.NVMLError):
