@@ -419,3 +419,22 @@ def test_a_run_waits_while_the_chat_is_writing(
     win.start_run()
     qtbot.waitUntil(lambda: not win.is_running(), timeout=RUN_TIMEOUT_MS)
     assert win.report is not None and len(win.report.models) == 2
+
+
+def test_a_finished_model_adds_its_column_and_keeps_the_others(
+    qtbot: QtBot, window: CompareWindow
+) -> None:
+    """While a run goes on, each model's column is added once; the earlier ones (their
+    answers already rendered) stay as they are. Another run's results replace them all."""
+    report = report_of_sizes([1e9, 2e9, 3e9])
+    columns = window.columns
+    columns.show_report(BenchReport("quick", 3, 256, 0, models=report.models[:1]))
+    first = columns.columns[0]
+    columns.show_report(BenchReport("quick", 3, 256, 0, models=report.models[:2]))
+    columns.show_report(report)
+    assert columns.columns[0] is first
+    assert [c.name.text() for c in columns.columns] == ["model-0", "model-1", "model-2"]
+    other = report_of_sizes([1e9])
+    columns.show_report(other)
+    assert [c.result for c in columns.columns] == other.models
+    assert columns.columns[0] is not first

@@ -152,15 +152,25 @@ class ResultsColumns(QScrollArea):
         self.setWidget(self._empty)
 
     def show_report(self, report: BenchReport) -> None:
-        canvas = QWidget()
-        layout = QHBoxLayout(canvas)
-        layout.setSpacing(8)
-        self.columns = [
-            ModelColumn(m, i, self.palette(), self.math) for i, m in enumerate(report.models)
-        ]
-        for column in self.columns:
+        """Show ``report``'s models. While a run goes on each finished model arrives in a
+        longer report of the same results: only its new column is built (rendering every
+        answer again per model would grow with the square of the models)."""
+        shown = [c.result for c in self.columns]
+        canvas = self.widget()
+        layout = canvas.layout() if canvas is not None else None
+        grows = len(report.models) >= len(shown) > 0 and all(
+            a is b for a, b in zip(shown, report.models, strict=False)
+        )
+        if not (grows and isinstance(layout, QHBoxLayout)):
+            canvas = QWidget()
+            layout = QHBoxLayout(canvas)
+            layout.setSpacing(8)
+            self.columns = []
+            self.setWidget(canvas)  # the old canvas and its columns are deleted with it
+        for i in range(len(self.columns), len(report.models)):
+            column = ModelColumn(report.models[i], i, self.palette(), self.math)
+            self.columns.append(column)
             layout.addWidget(column, 1, Qt.AlignmentFlag.AlignTop)
-        self.setWidget(canvas)  # the old canvas and its columns are deleted with it
 
     def clear(self) -> None:
         self.columns = []
