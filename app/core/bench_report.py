@@ -228,13 +228,34 @@ def list_runs(folder: Path | None = None) -> list[SavedRun]:
     folder = folder or bench_dir()
     out = []
     for path in folder.glob("*.json") if folder.is_dir() else ():
-        try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-            names = tuple(str(m["name"]) for m in data["models"])
-            out.append(SavedRun(path, str(data["created"]), str(data["prompt_set"]), names))
-        except (OSError, ValueError, KeyError, TypeError):
-            continue
+        run = _saved_run(path)
+        if run is not None:
+            out.append(run)
     return sorted(out, key=lambda r: (r.created, r.path.name), reverse=True)
+
+
+# A run file holds every reply's reasoning (megabytes for long R1 traces); the list only
+# needs its summary, so each file is parsed once per change, not each time the list shows.
+_summaries: dict[Path, tuple[int, int, SavedRun | None]] = {}
+
+
+def _saved_run(path: Path) -> SavedRun | None:
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    cached = _summaries.get(path)
+    if cached is not None and cached[:2] == (st.st_mtime_ns, st.st_size):
+        return cached[2]
+    run: SavedRun | None
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        names = tuple(str(m["name"]) for m in data["models"])
+        run = SavedRun(path, str(data["created"]), str(data["prompt_set"]), names)
+    except (OSError, ValueError, KeyError, TypeError):
+        run = None  # not a bench report
+    _summaries[path] = (st.st_mtime_ns, st.st_size, run)
+    return run
 
 
 def load_run(path: Path) -> BenchReport:
