@@ -56,7 +56,15 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args[:1] == ["--self-test"]:
         return self_test(args[1:])
-    _install_logging()
+    try:
+        _install_logging()
+    except OSError as exc:  # PONDER_HOME (or the user's data folder) is not writable
+        where = exc.filename or os.environ.get("PONDER_HOME") or "the data folder"
+        sys.stderr.write(
+            f"ponder: cannot write to {where} ({exc.strerror or exc}). "
+            "Set PONDER_HOME to a folder you can write to, or unset it.\n"
+        )
+        return 1
     if not args:
         from app.gui.app import run_gui
 

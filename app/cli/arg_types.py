@@ -19,6 +19,20 @@ def non_negative_int(text: str) -> int:
     return value
 
 
+def temperature_arg(text: str) -> float:
+    value = float(text)
+    if not 0.0 <= value <= 5.0:  # also refuses nan
+        raise argparse.ArgumentTypeError("must be between 0 (greedy) and 5")
+    return value
+
+
+def probability_arg(text: str) -> float:
+    value = float(text)
+    if not 0.0 < value <= 1.0:
+        raise argparse.ArgumentTypeError("must be more than 0 and at most 1")
+    return value
+
+
 def gpu_layers_arg(text: str) -> int:
     if text == "auto":
         return -1

@@ -10,7 +10,15 @@ from pathlib import Path
 from types import FrameType
 from typing import Any, TextIO
 
-from app.cli.arg_types import gpu_layers_arg, non_negative_int, positive_int
+from app.cli.arg_types import (
+    gpu_layers_arg,
+    non_negative_int,
+    positive_int,
+    probability_arg,
+    temperature_arg,
+)
+from app.cli.model_lookup import model_store
+from app.cli.model_lookup import resolve_model as find_model
 from app.cli.output import print_error, print_json, style
 from app.core.conversation import Conversation
 from app.core.errors import AppError, BadInputError, ModelFileError, exit_code_for
@@ -38,7 +46,11 @@ from app.inference.protocol import (
 def add_parser(sub: Any) -> None:
     p = sub.add_parser("chat", help="chat with a model (streams reasoning and answer)")
     src = p.add_mutually_exclusive_group(required=True)
-    src.add_argument("-m", "--model", help="path to a .gguf file")
+    src.add_argument(
+        "-m",
+        "--model",
+        help="a .gguf file, a catalog id, or a name from `ponder models list`",
+    )
     src.add_argument(
         "--replay",
         metavar="FILE.jsonl",
@@ -46,8 +58,12 @@ def add_parser(sub: Any) -> None:
     )
     p.add_argument("-p", "--prompt", help="the message (default: one turn per stdin line)")
     p.add_argument("--max-tokens", type=positive_int, default=DEFAULT_MAX_TOKENS)
-    p.add_argument("--temp", type=float, default=R1_TEMPERATURE, help="temperature (R1: 0.6)")
-    p.add_argument("--top-p", type=float, default=R1_TOP_P, help="nucleus sampling (R1: 0.95)")
+    p.add_argument(
+        "--temp", type=temperature_arg, default=R1_TEMPERATURE, help="temperature (R1: 0.6)"
+    )
+    p.add_argument(
+        "--top-p", type=probability_arg, default=R1_TOP_P, help="nucleus sampling (R1: 0.95)"
+    )
     p.add_argument("--seed", type=int, default=None, help="sampling seed, for repeatable runs")
     p.add_argument(
         "--ctx",
@@ -75,10 +91,16 @@ def add_parser(sub: Any) -> None:
 
 
 def resolve_model(arg: str) -> tuple[Path, GGUFHeader]:
-    """A model argument to a loadable GGUF (validated before the engine sees it)."""
+    """A model argument (a path, a catalog id, an installed model's name) to a loadable
+    GGUF, validated before the engine sees it."""
     path = Path(arg).expanduser()
     if not path.exists():
-        raise ModelFileError(f"No model file at {arg}.", "Give the path to a .gguf file.")
+        if path.suffix.lower() == ".gguf" or len(path.parts) > 1:
+            raise ModelFileError(
+                f"No model file at {arg}.",
+                "Give the path to a .gguf file, a catalog id, or a name from `ponder models list`.",
+            )
+        path = find_model(arg, model_store(), None).path
     header = read_header(path)
     check_loadable(header)
     return path.resolve(), header
@@ -98,15 +120,22 @@ def _turns(args: argparse.Namespace) -> Iterator[str]:
         sys.stderr.write("Type a message and press Enter (Ctrl+D to quit).\n")
         while True:
             try:
-                line = input("> ")
+                sys.stderr.write("> ")  # not stdout: that may be JSON Lines for a pipe
+                sys.stderr.flush()
+                line = input()
             except EOFError:
                 return
             if line.strip():
                 yield line
     else:
-        for line in sys.stdin:
-            if line.strip():
-                yield line.rstrip("\n")
+        try:
+            for line in sys.stdin:
+                if line.strip():
+                    yield line.rstrip("\n")
+        except UnicodeDecodeError:
+            raise BadInputError(
+                "The input is not UTF-8 text.", "Convert it to UTF-8 and try again."
+            ) from None
 
 
 class _TextPrinter:
@@ -131,21 +160,39 @@ class _TextPrinter:
             self.out.write(event.text)
         self.out.flush()
 
-    def end(self, stats: GenerationStats) -> None:
+    def close_part(self) -> None:
+        """End the reply's text (a turn ended, or failed): the next turn starts afresh."""
         if self.part == "reasoning" and not self.out.isatty():
             self.out.write("\n</think>")
-        self.out.write("\n")
+        if self.part is not None:
+            self.out.write("\n")
+        self.part = None
         self.out.flush()
+
+    def end(self, stats: GenerationStats) -> None:
+        self.close_part()
         rate = f"{stats.decode_tok_s:.1f} tok/s" if stats.decode_tok_s else "-"
         thought = f" · thought {stats.reasoning_s:.1f} s" if stats.reasoning_s else ""
+        why: str = stats.stop_reason
+        if why == "length" and stats.limit == "context":
+            why = "the context is full (raise --ctx)"
         sys.stderr.write(
             style(
                 f"[{stats.reasoning_tokens + stats.answer_tokens:,} tokens · {rate}{thought} · "
-                f"{stats.backend} · {stats.stop_reason}]\n",
+                f"{stats.backend} · {why}]\n",
                 "2",
                 sys.stderr,
             )
         )
+
+
+def _check_text(text: str) -> None:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise BadInputError(
+            "The message is not valid UTF-8 text.", "Check your terminal's encoding."
+        ) from None
 
 
 def run(args: argparse.Namespace) -> int:
@@ -177,7 +224,9 @@ def run(args: argparse.Namespace) -> int:
     try:
         for text in _turns(args):
             signal.signal(signal.SIGINT, on_sigint)
+            _check_text(text)
             conversation.add_user(text)
+            failed = False
             reasoning: list[str] = []
             answer: list[str] = []
             for event in client.generate(model, conversation.prompt_messages(), sampling):
@@ -194,9 +243,17 @@ def run(args: argparse.Namespace) -> int:
                 elif printer is not None:
                     printer.write(event)
                 if isinstance(event, ErrorEvent):
+                    if printer is not None:
+                        printer.close_part()
                     print_error(AppError(event.message, event.hint))
                     exit_code = exit_code_for(event.kind)
-            conversation.add_assistant("".join(answer), "".join(reasoning))
+                    failed = True
+            if failed or not answer:
+                # A turn that failed (or was stopped before answering) leaves no trace in
+                # the history, or every later turn would repeat its failure.
+                conversation.messages.pop()
+            else:
+                conversation.add_assistant("".join(answer), "".join(reasoning))
     except KeyboardInterrupt:
         return 130
     finally:

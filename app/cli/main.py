@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 
 from app import __version__
@@ -56,6 +57,9 @@ def run(argv: list[str]) -> int:
         print_error(exc)
         return exc.exit_code
     except BrokenPipeError:
+        # The reader went away (`ponder ... | head -1`): not an error worth a word, and
+        # Python must not complain when it flushes stdout at exit.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 1
     except Exception:
         paths = app_paths()

@@ -48,6 +48,12 @@ class ContextOverflowError(BadInputError):
     kind = "context_overflow"
 
 
+class SaveError(AppError):
+    """The chat database refused a write (disk full, read-only folder, I/O error)."""
+
+    kind = "save_failed"
+
+
 class EngineCrashedError(AppError):
     """The inference process died; the conversation is intact."""
 

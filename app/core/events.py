@@ -47,6 +47,9 @@ class GenerationStats:
     prefill_tok_s: float | None = None
     total_s: float = 0.0
     stop_reason: StopReason = "eos"
+    # With stop_reason "length": which limit ended it, the reply's token budget
+    # ("max_tokens") or the context window ("context", which a larger budget cannot fix).
+    limit: Literal["max_tokens", "context"] | None = None
     thinking_ended_by: ThinkingEnd | None = None
     load_s: float | None = None
     backend: str = ""

@@ -53,5 +53,10 @@ def state_note(state: str, stats: Mapping[str, Any] | None) -> str:
         hint = str((stats or {}).get("hint", ""))
         return f"{message} {hint}".strip()
     if state == "complete" and stats and stats.get("stop_reason") == "length":
+        if stats.get("limit") == "context":
+            return (
+                "Cut off: the context is full. Start a new chat, or raise the context size "
+                "(Settings → Context size)."
+            )
         return "Cut off at the token limit (Settings → Max tokens)."
     return STATE_NOTES.get(state, "")

@@ -9,15 +9,16 @@ and forward migrations.
 
 from __future__ import annotations
 
+import functools
 import json
 import sqlite3
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, ParamSpec, TypeVar
 
-from app.core.errors import AppError
+from app.core.errors import AppError, SaveError
 
 MessageState = Literal["complete", "streaming", "interrupted", "stopped", "error"]
 
@@ -89,6 +90,28 @@ class MessageRow:
     created_at: float
 
 
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+
+
+def _writes(method: Callable[_P, _R]) -> Callable[_P, _R]:
+    """A write that fails (the disk is full, the folder became read-only) raises
+    ``SaveError`` with the reason, never a bare ``sqlite3`` error."""
+
+    @functools.wraps(method)
+    def wrapper(*args: _P.args, **kwargs: _P.kwargs) -> _R:
+        try:
+            return method(*args, **kwargs)
+        except sqlite3.Error as exc:
+            raise SaveError(
+                f"Ponder could not save to the chat database ({exc}).",
+                "Free some disk space or check the folder's permissions; "
+                "what is on screen is kept.",
+            ) from exc
+
+    return wrapper
+
+
 class _Tx:
     def __init__(self, db: sqlite3.Connection) -> None:
         self.db = db
@@ -98,7 +121,10 @@ class _Tx:
         return self.db
 
     def __exit__(self, kind: object, value: object, tb: object) -> None:
-        self.db.execute("COMMIT" if kind is None else "ROLLBACK")
+        if kind is None:
+            self.db.execute("COMMIT")
+        elif self.db.in_transaction:  # SQLite may have rolled back already (a full disk)
+            self.db.execute("ROLLBACK")
 
 
 class ChatStore:
@@ -140,6 +166,7 @@ class ChatStore:
 
     # -- conversations -----------------------------------------------------------------
 
+    @_writes
     def create_conversation(self, title: str = "", model: str = "", system: str = "") -> int:
         now = time.time()
         cur = self.db.execute(
@@ -174,21 +201,26 @@ class ChatStore:
         ).fetchone()
         return ConversationRow(*row) if row else None
 
+    @_writes
     def rename(self, cid: int, title: str) -> None:
         self.db.execute("UPDATE conversations SET title = ? WHERE id = ?", (title, cid))
 
+    @_writes
     def delete(self, cid: int) -> None:
         """Hide a conversation (``undelete`` brings it back until ``purge_deleted``)."""
         self.db.execute("UPDATE conversations SET deleted_at = ? WHERE id = ?", (time.time(), cid))
 
+    @_writes
     def undelete(self, cid: int) -> None:
         self.db.execute("UPDATE conversations SET deleted_at = NULL WHERE id = ?", (cid,))
 
+    @_writes
     def purge_deleted(self) -> None:
         self.db.execute("DELETE FROM conversations WHERE deleted_at IS NOT NULL")
 
     # -- messages ----------------------------------------------------------------------
 
+    @_writes
     def add_message(
         self,
         cid: int,
@@ -198,9 +230,17 @@ class ChatStore:
         reasoning: str = "",
         state: MessageState = "complete",
         model: str = "",
+        replace_after: int | None = None,
     ) -> int:
+        """Append a message; with ``replace_after``, the messages after that position are
+        removed first, in the same transaction (edit-and-resend, regenerate)."""
         now = time.time()
         with self.transaction():
+            if replace_after is not None:
+                self.db.execute(
+                    "DELETE FROM messages WHERE conversation_id = ? AND position > ?",
+                    (cid, replace_after),
+                )
             pos = self.db.execute(
                 "SELECT COALESCE(MAX(position) + 1, 0) FROM messages WHERE conversation_id = ?",
                 (cid,),
@@ -213,6 +253,7 @@ class ChatStore:
             self.db.execute("UPDATE conversations SET updated_at = ? WHERE id = ?", (now, cid))
         return int(cur.lastrowid or 0)
 
+    @_writes
     def checkpoint(self, mid: int, content: str, reasoning: str) -> None:
         """Save a streaming reply's text so far."""
         self.db.execute(
@@ -220,6 +261,7 @@ class ChatStore:
             (content, reasoning, time.time(), mid),
         )
 
+    @_writes
     def finish_message(
         self,
         mid: int,
@@ -232,12 +274,6 @@ class ChatStore:
             "UPDATE messages SET content = ?, reasoning = ?, state = ?, stats = ?, "
             "updated_at = ? WHERE id = ?",
             (content, reasoning, state, json.dumps(stats) if stats else None, time.time(), mid),
-        )
-
-    def truncate_after(self, cid: int, position: int) -> None:
-        """Remove the messages after ``position`` (edit-and-resend replaces them)."""
-        self.db.execute(
-            "DELETE FROM messages WHERE conversation_id = ? AND position > ?", (cid, position)
         )
 
     def messages(self, cid: int) -> list[MessageRow]:
@@ -253,6 +289,7 @@ class ChatStore:
         ).fetchone()
         return _message_row(row) if row else None
 
+    @_writes
     def recover_interrupted(self) -> int:
         """At start-up: replies still marked streaming were cut off by a crash."""
         cur = self.db.execute("UPDATE messages SET state = 'interrupted' WHERE state = 'streaming'")

@@ -25,7 +25,7 @@ from PySide6.QtCore import (
 from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import QApplication, QMessageBox
 
-from app.core.errors import AppError
+from app.core.errors import AppError, SaveError
 from app.core.paths import app_paths
 from app.core.settings import load_settings
 from app.core.store import ChatStore, MessageRow
@@ -57,6 +57,7 @@ class Session:
     store: ChatStore
 
     def close(self) -> None:
+        self.controller.shutdown()  # saves a reply still streaming, before the engine stops
         self.window.shutdown()
         self.worker.shutdown()
         self.store.close()
@@ -92,10 +93,12 @@ def open_session(app: QApplication, *, welcome: bool = True) -> Session:
     settings = load_settings(paths.settings_file)
     apply_theme(app, settings.theme, settings.font_size)
     store = ChatStore(paths.database)
-    recovered = store.recover_interrupted()
-    store.purge_deleted()  # chats deleted last time (their undo has expired)
-    if recovered:
-        log.info("%d interrupted replies recovered", recovered)
+    try:
+        if recovered := store.recover_interrupted():
+            log.info("%d interrupted replies recovered", recovered)
+        store.purge_deleted()  # chats deleted last time (their undo has expired)
+    except SaveError as exc:  # a full disk must not keep the chats from opening
+        log.warning("start-up clean-up skipped: %s", exc.message)
     worker = EngineWorker(EngineClient(paths.engine_log))
     controller = ChatController(store, worker, settings)
     state = QSettings(str(paths.window_state), QSettings.Format.IniFormat)

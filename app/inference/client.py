@@ -179,6 +179,14 @@ class EngineClient:
             if self._current:
                 self._slots[ANSWER_NOW_SLOT] = self._current
 
+    def kill(self) -> None:
+        """Kill the engine process now, from any thread (quitting while it loads a model);
+        a ``generate`` running on another thread sees it end and returns."""
+        proc = self._proc
+        with contextlib.suppress(ValueError):  # closed by the other thread meanwhile
+            if proc is not None and proc.is_alive():
+                proc.kill()
+
     def close(self) -> None:
         """Stop the engine process (politely, then firmly)."""
         if self._proc is None:

@@ -99,3 +99,52 @@ def test_sigterm_closes_the_app_cleanly(ponder_home: Path, tmp_path: Path) -> No
     _gone, alive = psutil.wait_procs(children, timeout=10)
     assert not alive
     assert "leaked" not in log.read_text()
+
+
+def test_quitting_mid_reply_saves_everything_that_was_shown(
+    tmp_path: Path, ponder_home: Path
+) -> None:
+    """Quitting (here SIGTERM, as a logout sends) while a reply streams: the reply is saved
+    with all the text the window had shown, not just the last checkpoint, and marked as
+    cut off by the quit."""
+    replay = tmp_path / "slow.jsonl"
+    chunks = ["<think>\n"] + [f"thought {i}. " for i in range(2000)]
+    replay.write_text("".join(json.dumps({"chunk": c}) + "\n" for c in chunks))
+    env = dict(os.environ, PONDER_HOME=str(ponder_home), QT_QPA_PLATFORM="offscreen")
+    db = ponder_home / "chats.sqlite3"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tests.gui.app_driver", str(replay), "40", "Tell me everything"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            time.sleep(0.5)
+            if db.exists():
+                reader = ChatStore(db)
+                convs = reader.conversations()
+                started = bool(convs) and len(reader.messages(convs[0].id)) == 2
+                reader.close()
+                if started:
+                    break
+        time.sleep(3)  # past a checkpoint, and into the next
+        proc.terminate()
+        out, _ = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0, out.decode()
+    shown = int(out.decode().rsplit("shown=", 1)[1].split()[0])
+    assert shown > 0
+
+    store = ChatStore(db)
+    try:
+        (conv,) = store.conversations()
+        _user, reply = store.messages(conv.id)
+        assert reply.state == "interrupted"  # saved at quit, not left streaming
+        assert len(reply.reasoning) == shown
+    finally:
+        store.close()

@@ -17,7 +17,7 @@ def test_worker_signals_arrive_in_order(qtbot: QtBot, worker: EngineWorker, tmp_
     replay = tmp_path / "r.jsonl"
     replay.write_text('{"chunk": "<think>plan"}\n{"chunk": "</think>"}\n{"chunk": "done"}\n')
     with qtbot.waitSignals(
-        [worker.reasoning, worker.answer, worker.finished], order="strict", timeout=30_000
+        [worker.reasoning, worker.answer, worker.reply_done], order="strict", timeout=30_000
     ):
         worker.submit(ReplaySpec(str(replay)), [], SamplingParams())
 
@@ -35,5 +35,5 @@ def test_a_request_that_fails_before_the_engine_still_ends_with_failed(
     kind, message, hint = blocker.args
     assert kind == "engine_error" and "could not answer" in message and "engine.log" in hint
     # The worker thread is still serving requests.
-    with qtbot.waitSignal(worker.finished, timeout=30_000):
+    with qtbot.waitSignal(worker.reply_done, timeout=30_000):
         worker.submit(ReplaySpec(str(replay)), [], SamplingParams())

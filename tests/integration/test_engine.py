@@ -213,3 +213,32 @@ def test_think_budget_on_the_real_engine(client: EngineClient, spec: LoadSpec) -
     assert done.stats.reasoning_tokens == 6
     assert done.stats.thinking_ended_by == "think_budget"
     assert done.stats.stop_reason == "length"  # then the 30-token limit ended the answer
+
+
+def test_a_follow_up_after_a_long_reply_matches_a_fresh_engine(
+    client: EngineClient, spec: LoadSpec, ponder_home: Path
+) -> None:
+    """The 270M Gemma has sliding-window layers (512 tokens): after a reply longer than the
+    window, the window no longer holds the shared prefix, so a follow-up (Regenerate, an
+    edited question) must be evaluated from the start, and answers as a fresh engine does."""
+    greedy = SamplingParams(temperature=0, max_tokens=24)
+    long = SamplingParams(temperature=0, max_tokens=1200, ignore_eos=True)
+    first = collect(client.generate(spec, [], long, raw_prompt="Once upon a time in Paris"))
+    assert isinstance(first[-1], Done) and first[-1].stats.answer_tokens == 1200
+
+    follow_up = collect(client.generate(spec, [], greedy, raw_prompt="Once upon a time in Rome"))
+    fresh_client = EngineClient(ponder_home / "logs" / "engine-fresh.log")
+    try:
+        fresh = collect(
+            fresh_client.generate(spec, [], greedy, raw_prompt="Once upon a time in Rome")
+        )
+    finally:
+        fresh_client.close()
+
+    def answer(events: list[Event]) -> str:
+        return "".join(e.text for e in events if isinstance(e, AnswerDelta))
+
+    assert answer(follow_up) and answer(follow_up) == answer(fresh)
+    done = follow_up[-1]
+    assert isinstance(done, Done)
+    assert done.stats.prompt_eval_tokens == done.stats.prompt_tokens

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from app.core.errors import AppError
+from app.core.errors import AppError, SaveError
 from app.core.export import export_conversation
 from app.core.store import SCHEMA_VERSION, ChatStore
 
@@ -102,11 +102,42 @@ def test_export_markdown_and_json(store: ChatStore, tmp_path: Path) -> None:
     assert not list(tmp_path.glob(".*.tmp"))  # no temporary files left behind
 
 
-def test_truncate_after_for_edit_and_resend(store: ChatStore) -> None:
+def test_an_edit_replaces_the_messages_after_it(store: ChatStore) -> None:
     cid = store.create_conversation()
     for text in ("q1", "a1", "q2", "a2"):
         store.add_message(cid, "user" if text.startswith("q") else "assistant", text)
-    store.truncate_after(cid, 1)
-    assert [m.content for m in store.messages(cid)] == ["q1", "a1"]
-    store.add_message(cid, "user", "q2 edited")
-    assert [m.position for m in store.messages(cid)] == [0, 1, 2]
+    store.add_message(cid, "user", "q2 edited", replace_after=1)
+    assert [(m.position, m.content) for m in store.messages(cid)] == [
+        (0, "q1"),
+        (1, "a1"),
+        (2, "q2 edited"),
+    ]
+
+
+def test_an_edit_the_disk_cannot_hold_removes_nothing(store: ChatStore) -> None:
+    cid = store.create_conversation()
+    for text in ("q1", "a1", "q2", "a2"):
+        store.add_message(cid, "user" if text.startswith("q") else "assistant", text)
+    pages = store.db.execute("PRAGMA page_count").fetchone()[0]
+    store.db.execute(f"PRAGMA max_page_count = {pages}")
+    with pytest.raises(SaveError):
+        store.add_message(cid, "user", "a long edit " * 20_000, replace_after=1)
+    assert [m.content for m in store.messages(cid)] == ["q1", "a1", "q2", "a2"]
+
+
+def test_a_full_disk_is_a_save_error_with_the_reason_and_nothing_is_half_written(
+    store: ChatStore,
+) -> None:
+    """SQLite's own SQLITE_FULL: the database may not grow past its current pages."""
+    cid = store.create_conversation("Big")
+    mid = store.add_message(cid, "assistant", "", state="streaming")
+    store.checkpoint(mid, "so far", "")
+    pages = store.db.execute("PRAGMA page_count").fetchone()[0]
+    store.db.execute(f"PRAGMA max_page_count = {pages}")
+    with pytest.raises(SaveError) as err:
+        store.finish_message(mid, "x" * 200_000, "", "complete")
+    assert "disk is full" in err.value.message and err.value.hint
+    assert store.message(mid).content == "so far"  # type: ignore[union-attr]
+    store.db.execute("PRAGMA max_page_count = 1073741823")
+    store.finish_message(mid, "x" * 200_000, "", "complete")
+    assert store.message(mid).state == "complete"  # type: ignore[union-attr]

@@ -3,8 +3,11 @@
 The controller owns the open conversation's rows and the one live reply. Every user message
 is saved before it is sent; the reply is saved when it starts and checkpointed every
 ``CHECKPOINT_MS`` while it streams, so a crash of the app or the engine loses at most that
-much. Deltas from the engine worker are forwarded to the views untouched: they buffer them
-and repaint on their own clock (the controller does no per-token work that grows).
+much, and quitting mid-reply loses nothing (``shutdown`` saves it). A write the database
+refuses (a full disk) is reported once and retried until it succeeds; the reply stays on
+screen meanwhile. Deltas from the engine worker are forwarded to the views untouched:
+they buffer them and repaint on their own clock (the controller does no per-token work that
+grows).
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from dataclasses import dataclass, field
 from PySide6.QtCore import QObject, QTimer, Signal
 
 from app.core.conversation import conversation_from_turns, make_title
+from app.core.errors import SaveError
 from app.core.events import GenerationStats, LiveStats
 from app.core.settings import Settings
 from app.core.store import ChatStore, MessageRow, MessageState
@@ -26,6 +30,7 @@ from app.inference.protocol import LoadSpec, ReplaySpec, SamplingParams
 log = logging.getLogger(__name__)
 
 CHECKPOINT_MS = 2000
+RETRY_SAVE_MS = 5000
 
 
 @dataclass(frozen=True)
@@ -59,6 +64,7 @@ class _Live:
     reasoning: list[str] = field(default_factory=list)
     answer: list[str] = field(default_factory=list)
     dirty: bool = False
+    save_failed: bool = False  # the user has been told; not again every checkpoint
 
     def text(self) -> tuple[str, str]:
         return "".join(self.answer), "".join(self.reasoning)
@@ -107,10 +113,14 @@ class ChatController(QObject):
         self._live: _Live | None = None
         self._checkpoint = QTimer(self, interval=CHECKPOINT_MS)
         self._checkpoint.timeout.connect(self._save_checkpoint)
+        # Finished replies the database refused (message id -> finish_message's arguments).
+        self._unsaved: dict[int, tuple[str, str, MessageState, dict[str, object]]] = {}
+        self._retry = QTimer(self, interval=RETRY_SAVE_MS)
+        self._retry.timeout.connect(self._save_unsaved)
         worker.reasoning.connect(self._on_reasoning)
         worker.answer.connect(self._on_answer)
         worker.progress.connect(self._on_progress)
-        worker.finished.connect(self._on_finished)
+        worker.reply_done.connect(self._on_finished)
         worker.failed.connect(self._on_failed)
 
     # -- state --------------------------------------------------------------------------
@@ -152,9 +162,18 @@ class ChatController(QObject):
         self.conversation_opened.emit(cid, list(self.rows))
 
     def forget(self, cid: int) -> None:
-        """The conversation was deleted: leave it if it is open."""
+        """The conversation was deleted: stop its reply, and leave it if it is open."""
+        if self._live is not None and self._live.cid == cid:
+            self.stop()
         if cid == self.cid:
             self.new_conversation()
+
+    def shutdown(self) -> None:
+        """The app is quitting: save the live reply as it stands (marked interrupted) and
+        anything the database refused earlier. Call before the engine worker stops."""
+        if self._live is not None:
+            self._end_reply("interrupted", {"stop_reason": "stopped"})
+        self._save_unsaved()
 
     # -- sending ------------------------------------------------------------------------
 
@@ -166,23 +185,26 @@ class ChatController(QObject):
         if not self._ready_to_send():
             return False
         assert self.model is not None
-        if self.cid == 0:
-            self.cid = self.store.create_conversation(
-                title=make_title(text), model=self.model.name, system=self.settings.system_prompt
-            )
-            self.conversation_opened.emit(self.cid, [])
-        self._append_row(self.store.add_message(self.cid, "user", text))
-        self._start_reply()
-        return True
+        try:
+            if self.cid == 0:
+                self.cid = self.store.create_conversation(
+                    title=make_title(text),
+                    model=self.model.name,
+                    system=self.settings.system_prompt,
+                )
+                self.conversation_opened.emit(self.cid, [])
+            self._append_row(self.store.add_message(self.cid, "user", text))
+        except SaveError as exc:
+            self._refused(exc, "Your message was not sent")
+            return False
+        return self._start_reply()
 
     def regenerate(self) -> bool:
         """Answer the last question again (the old reply is replaced)."""
         last_user = self._last_user_position()
         if last_user is None or not self._ready_to_send():
             return False
-        self._remove_after(last_user)
-        self._start_reply()
-        return True
+        return self._start_reply(replace_after=last_user)
 
     def edit_and_resend(self, position: int, text: str) -> bool:
         """Replace the question at ``position`` and everything after it, then answer it."""
@@ -191,10 +213,15 @@ class ChatController(QObject):
             return False
         if not any(r.position == position and r.role == "user" for r in self.rows):
             return False
-        self._remove_after(position - 1)
-        self._append_row(self.store.add_message(self.cid, "user", text))
-        self._start_reply()
-        return True
+        try:
+            # One transaction: if the edit cannot be saved, nothing is removed either.
+            mid = self.store.add_message(self.cid, "user", text, replace_after=position - 1)
+        except SaveError as exc:
+            self._refused(exc, "Your edit was not sent")
+            return False
+        self._drop_rows_after(position - 1)
+        self._append_row(mid)
+        return self._start_reply()
 
     def stop(self) -> None:
         if self._live is not None:
@@ -221,8 +248,8 @@ class ChatController(QObject):
         users = [r.position for r in self.rows if r.role == "user"]
         return users[-1] if users else None
 
-    def _remove_after(self, position: int) -> None:
-        self.store.truncate_after(self.cid, position)
+    def _drop_rows_after(self, position: int) -> None:
+        """The store has removed the messages after ``position``; so do the views."""
         self.rows = [r for r in self.rows if r.position <= position]
         self.messages_removed.emit(position)
 
@@ -233,15 +260,28 @@ class ChatController(QObject):
         self.message_added.emit(row)
         return row
 
-    def _start_reply(self) -> None:
+    def _start_reply(self, replace_after: int | None = None) -> bool:
+        """Save the reply's row (replacing the messages after ``replace_after`` in the same
+        transaction: a regenerate that cannot be saved keeps the old answer) and start it."""
         assert self.model is not None
+        try:
+            mid = self.store.add_message(
+                self.cid,
+                "assistant",
+                "",
+                state="streaming",
+                model=self.model.name,
+                replace_after=replace_after,
+            )
+        except SaveError as exc:
+            self._refused(exc, "The reply was not started")
+            return False
+        if replace_after is not None:
+            self._drop_rows_after(replace_after)
         history = conversation_from_turns(
             [(r.role, r.content) for r in self.rows if r.role in ("user", "assistant")],  # type: ignore[misc]
             system=self.settings.system_prompt,
             boxed=self.settings.boxed_answers,
-        )
-        mid = self.store.add_message(
-            self.cid, "assistant", "", state="streaming", model=self.model.name
         )
         self._live = _Live(self.cid, mid, self.model.name)  # before the views see the row
         self._append_row(mid)
@@ -256,6 +296,11 @@ class ChatController(QObject):
             think_budget=s.think_budget or None,
         )
         self.worker.submit(self.model.spec(s), history.prompt_messages(), sampling)
+        return True
+
+    def _refused(self, exc: SaveError, what: str) -> None:
+        log.warning("%s: %s", what, exc.message)
+        self.notice.emit(f"{what}: {exc.message} {exc.hint}")
 
     def _touch(self) -> None:
         conv = self.store.conversation(self.cid)
@@ -289,7 +334,13 @@ class ChatController(QObject):
         if live is None or not live.dirty:
             return
         content, reasoning = live.text()
-        self.store.checkpoint(live.mid, content, reasoning)
+        try:
+            self.store.checkpoint(live.mid, content, reasoning)
+        except SaveError as exc:
+            if not live.save_failed:
+                live.save_failed = True
+                self._refused(exc, "The reply is not being saved")
+            return  # still dirty: the next checkpoint tries again
         live.dirty = False
 
     def _on_finished(self, stats: GenerationStats) -> None:
@@ -297,6 +348,8 @@ class ChatController(QObject):
         self._end_reply(state, dataclasses.asdict(stats))
 
     def _on_failed(self, kind: str, message: str, hint: str) -> None:
+        if self._live is None:
+            return  # the reply was already ended (saved at quit)
         self._end_reply("error", {"error_kind": kind, "error": message, "hint": hint})
         self.notice.emit(f"{message} {hint}".strip())
 
@@ -307,7 +360,13 @@ class ChatController(QObject):
         self._live = None
         self._checkpoint.stop()
         content, reasoning = live.text()
-        self.store.finish_message(live.mid, content, reasoning, state, stats)
+        self._unsaved[live.mid] = (content, reasoning, state, stats)
+        self._save_unsaved()
+        if live.mid in self._unsaved and not live.save_failed:
+            self.notice.emit(
+                "The reply could not be saved yet; Ponder keeps trying. "
+                "Free some disk space so it can."
+            )
         if live.cid == self.cid:
             for i, row in enumerate(self.rows):
                 if row.id == live.mid:
@@ -317,3 +376,17 @@ class ChatController(QObject):
                     self.reply_finished.emit(final)
                     break
         self.busy_changed.emit(False)
+
+    def _save_unsaved(self) -> None:
+        """Write finished replies the database refused before; retry later if it still does."""
+        for mid, (content, reasoning, state, stats) in list(self._unsaved.items()):
+            try:
+                self.store.finish_message(mid, content, reasoning, state, stats)
+            except SaveError as exc:
+                log.warning("reply %d not saved: %s", mid, exc.message)
+                break
+            del self._unsaved[mid]
+        if self._unsaved:
+            self._retry.start()
+        else:
+            self._retry.stop()

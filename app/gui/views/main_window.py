@@ -135,6 +135,7 @@ class MainWindow(QMainWindow):
         self.setCentralWidget(self.splitter)
 
         self.rate_label = QLabel()
+        self._rate_is_live = False  # rate_label shows a live reply's status
         self.rate_label.setAccessibleName("Generation speed")
         self.memory_label = QLabel()
         self.memory_label.setAccessibleName("Memory use")
@@ -329,6 +330,9 @@ class MainWindow(QMainWindow):
         self.composer.set_busy(busy)
         if busy:
             self.rate_label.setText("Starting…")
+        elif self._rate_is_live:  # the reply ended in a chat not shown: no final figures
+            self.rate_label.setText("")
+        self._rate_is_live = busy
 
     def _on_live(self, stats: LiveStats) -> None:
         what = "Thinking" if stats.reasoning else "Answering"
@@ -336,6 +340,7 @@ class MainWindow(QMainWindow):
         self.rate_label.setText(f"{what}{rate} · {stats.generated_tokens:,} tokens")
 
     def _on_reply_finished(self, row: MessageRow) -> None:
+        self._rate_is_live = False
         stats = row.stats or {}
         if row.state == "error" or "decode_tok_s" not in stats:
             self.rate_label.setText("")
@@ -389,6 +394,14 @@ class MainWindow(QMainWindow):
             self.state.sync()
         self.shutdown()
         super().closeEvent(event)
+
+    def bring_forward(self) -> None:
+        """Another start of Ponder asked for this window (see ``SingleInstance``)."""
+        if self.isMinimized():
+            self.showNormal()
+        self.show()
+        self.raise_()
+        self.activateWindow()
 
     def shutdown(self) -> None:
         """Stop the window's threads: the monitor, and downloads (paused, parts kept).

@@ -93,7 +93,9 @@ class UserMessage(QFrame):
         return self._editor
 
     def set_editable(self, editable: bool) -> None:
+        """False while a reply runs: an edit could not be sent then."""
         self.edit_button.setEnabled(editable)
+        self.resend_button.setEnabled(editable)
 
     def start_edit(self) -> None:
         self.editor.setPlainText(self.row.content)
@@ -112,9 +114,10 @@ class UserMessage(QFrame):
         self._set_editing(False)
 
     def _resend(self) -> None:
+        # The editor stays open: a sent edit replaces this message (and this widget); one
+        # that is refused (cancelled, no model, a full disk) keeps what was typed.
         text = self.editor.toPlainText().strip()
         if text:
-            self._set_editing(False)
             self.edit_submitted.emit(self.row.position, text)
 
     def _copy(self) -> None:

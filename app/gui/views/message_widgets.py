@@ -94,7 +94,9 @@ class AssistantMessage(QFrame):
         self._reasoning_pending: list[str] = []
         self._answer_started = False
         self._answer_pending = False
-        self._started = time.monotonic()
+        # A reply reopened mid-stream started when its row was saved, not now.
+        age = time.time() - row.created_at if live and row.created_at > 0 else 0.0
+        self._started = time.monotonic() - min(max(age, 0.0), 86400.0)
         self._thinking_s: float | None = None
         self._tokens = 0
         if live:

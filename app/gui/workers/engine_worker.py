@@ -13,6 +13,8 @@ from app.inference.protocol import LoadSpec, ReplaySpec, SamplingParams
 
 log = logging.getLogger(__name__)
 
+SHUTDOWN_GRACE_MS = 3000
+
 _Request = tuple[LoadSpec | ReplaySpec, list[dict[str, str]], SamplingParams]
 
 
@@ -28,14 +30,15 @@ class EngineWorker(QThread):
         reasoning(str): more chain of thought.
         answer(str): more answer text.
         progress(object): a ``LiveStats``.
-        finished(object): the reply ended; carries ``GenerationStats``.
+        reply_done(object): the reply ended; carries ``GenerationStats`` (not named
+            ``finished``: that is QThread's own signal, emitted when the thread ends).
         failed(str, str, str): kind, message, hint.
     """
 
     reasoning = Signal(str)
     answer = Signal(str)
     progress = Signal(object)
-    finished = Signal(object)
+    reply_done = Signal(object)
     failed = Signal(str, str, str)
 
     def __init__(self, client: EngineClient) -> None:
@@ -78,7 +81,7 @@ class EngineWorker(QThread):
             elif isinstance(event, LiveStats):
                 self.progress.emit(event)
             elif isinstance(event, Done):
-                self.finished.emit(event.stats)
+                self.reply_done.emit(event.stats)
             elif isinstance(event, ErrorEvent):
                 self.failed.emit(event.kind, event.message, event.hint)
 
@@ -89,8 +92,13 @@ class EngineWorker(QThread):
         self.client.answer_now()
 
     def shutdown(self) -> None:
-        """Stop the running reply, end the thread and the engine process."""
+        """Stop the running reply, end the thread and the engine process. An engine that
+        does not stop within ``SHUTDOWN_GRACE_MS`` (loading a model cannot be interrupted)
+        is killed: quitting must not wait for it, and the chat is saved before this."""
         self.client.cancel()
         self._requests.put(None)
-        self.wait(15000)
+        if not self.wait(SHUTDOWN_GRACE_MS):
+            log.info("engine still busy at quit; killing it")
+            self.client.kill()
+            self.wait()
         self.client.close()

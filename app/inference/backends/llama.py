@@ -130,7 +130,8 @@ class LlamaBackend:
         if len(tokens) >= self.n_ctx:
             raise ContextOverflowError(
                 f"The conversation is {len(tokens):,} tokens but the context holds {self.n_ctx:,}.",
-                "Start a new chat, shorten the message, or raise the context size (--ctx).",
+                "Start a new chat, shorten the message, or raise the context size "
+                "(Settings → Context size, or --ctx).",
             )
         asm = ReplyAssembler(
             emit,
@@ -157,6 +158,8 @@ class LlamaBackend:
             stop_reason = self._loop(asm, sampler, sp, control)
         finally:
             llama_cpp.llama_sampler_free(sampler)
+        if stop_reason == "length":
+            extra["limit"] = "max_tokens" if asm.generated_tokens >= sp.max_tokens else "context"
         asm.finish(stop_reason, **extra)
 
     def _loop(
@@ -181,6 +184,9 @@ class LlamaBackend:
             if control.cancelled:
                 return "stopped"
             if asm.in_reasoning and (control.answer_now or asm.budget_exhausted()):
+                # Bytes of a character still incomplete belong to the reasoning.
+                if tail := detok.flush():
+                    asm.add_token(tail, counted=False)
                 forced = asm.force_answer("answer_now" if control.answer_now else "think_budget")
                 closing = self.tokenize(forced, add_bos=False)
                 if len(cached) + len(closing) >= n_ctx:
@@ -234,12 +240,16 @@ class LlamaBackend:
                 break
             n += 1
         n = min(n, len(tokens) - 1)  # the last prompt token must be evaluated for logits
-        if n > 0 and n < len(cached):
-            removed = llama_cpp.llama_memory_seq_rm(self._mem, 0, n, -1)
+        if 0 < n < len(cached):
             # A sliding-window cache has dropped positions older than its window; the
-            # suffix can only reuse the prefix if the window before it is still there.
-            oldest = llama_cpp.llama_memory_seq_pos_min(self._mem, 0)
-            if not removed or (self.n_swa and oldest > max(0, n - self.n_swa)):
+            # suffix can only reuse the prefix if the window before position n is still
+            # there. Asked before removing: afterwards the window may be empty, and an
+            # empty one reports -1, which would pass (llama.cpp's server checks first too).
+            if self.n_swa:
+                oldest = llama_cpp.llama_memory_seq_pos_min(self._mem, 0)
+                if oldest < 0 or oldest > max(0, n - self.n_swa):
+                    n = 0
+            if n and not llama_cpp.llama_memory_seq_rm(self._mem, 0, n, -1):
                 n = 0
         if n <= 0:
             self._reset_cache()

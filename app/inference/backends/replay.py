@@ -87,7 +87,7 @@ class ReplayBackend:
                 chunks, i = ([rest[end + len(CLOSE_TAG) :]] if end >= 0 else []), 0
                 continue
             if asm.generated_tokens >= sp.max_tokens:
-                asm.finish("length", **extra)
+                asm.finish("length", limit="max_tokens", **extra)
                 return
             if interval:
                 next_at += interval
