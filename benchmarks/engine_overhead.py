@@ -1,7 +1,12 @@
 """Decode speed of Ponder's engine against llama-cpp-python and native llama.cpp.
 
-One model, one prompt, one run; at each length the methods alternate, in a rotating order,
-for ``--rounds`` rounds, and the median of each method's rounds is reported:
+One model, one prompt, one run; at each length the methods alternate for ``--rounds``
+rounds, and the median of each method's rounds is reported. The order of each round comes
+from a Williams square: every method runs in every position once per four rounds and
+follows every other method once, so neither going first nor running right after a given
+method (say llama-bench's process) favours anyone. Because a shared VM drifts by 5-10%
+between rounds, the table also gives the median of the per-round ratios (each ratio
+compares two runs of the same round, minutes apart):
 
 - ponder: our engine (child process, own generation loop, splitter, events over a pipe);
 - raw generate: llama-cpp-python's ``Llama.generate`` loop, tokens only;
@@ -16,6 +21,7 @@ ignored so every method produces exactly N tokens. Rates are (N-1) / (last - fir
 for the Python methods, llama-bench's own t/s for native.
 
 Usage: python benchmarks/engine_overhead.py [--model GGUF] [--lengths 1024 4096 8192]
+       [--rounds N] [--methods ponder raw_generate ...] [--name RESULTS_NAME]
 Writes benchmarks/results/engine_overhead.json and .md.
 """
 
@@ -47,10 +53,35 @@ PROMPT = "Once upon a time"
 SAMPLING = {"top_k": 40, "top_p": 0.95, "min_p": 0.05, "temp": 0.6}
 RESULTS = ROOT / "benchmarks" / "results"
 METHODS = ("native", "ponder", "raw_generate", "create_completion")
+LABELS = {
+    "native": "native llama-bench",
+    "ponder": "ponder",
+    "raw_generate": "raw generate",
+    "create_completion": "create_completion",
+}
+
+
+def williams(k: int) -> list[list[int]]:
+    """Orders for k methods in which each is in each position once and follows each other
+    once (a Williams square; for odd k, the square and its mirror)."""
+    first, lo, hi = [0], 1, k - 1
+    while len(first) < k:
+        first.append(lo)
+        lo += 1
+        if len(first) < k:
+            first.append(hi)
+            hi -= 1
+    rows = [[(x + i) % k for x in first] for i in range(k)]
+    return rows if k % 2 == 0 else rows + [r[::-1] for r in rows]
 
 
 def rate(times: list[float]) -> float:
     return (len(times) - 1) / (times[-1] - times[0])
+
+
+def paired(a: list[float], b: list[float]) -> float:
+    """Median of the per-round ratios a/b."""
+    return statistics.median(x / y for x, y in zip(a, b, strict=True))
 
 
 def run_ponder(client: EngineClient, spec: LoadSpec, n: int) -> float:
@@ -138,7 +169,16 @@ def main() -> int:
         "--model", type=Path, default=ROOT / ".cache" / "test-models" / "gemma-3-270m-q4_k_m.gguf"
     )
     ap.add_argument("--lengths", type=int, nargs="+", default=[1024, 4096, 8192])
-    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument(
+        "--rounds", type=int, default=4, help="a multiple of the methods' count balances the order"
+    )
+    ap.add_argument(
+        "--methods",
+        nargs="+",
+        choices=METHODS,
+        default=list(METHODS),
+        help="a subset for a longer A/B run (e.g. ponder raw_generate)",
+    )
     ap.add_argument("--name", default="engine_overhead", help="results file name (no suffix)")
     args = ap.parse_args()
     threads = default_threads()
@@ -171,20 +211,22 @@ def main() -> int:
             return run_create_completion(llm, n)
         return run_native(bench, args.model, n, threads)
 
+    methods = [m for m in METHODS if m in args.methods]
+    orders = williams(len(methods))
+    compared = [("raw_generate", "raw"), ("native", "native")]
+    compared = [(m, short) for m, short in compared if "ponder" in methods and m in methods]
     rows: list[dict[str, Any]] = []
-    turn = 0
     for n in args.lengths:
-        runs: dict[str, list[float]] = {m: [] for m in METHODS}
-        for _ in range(args.rounds):
-            order = METHODS[turn % 4 :] + METHODS[: turn % 4]  # rotate who goes first
-            turn += 1
-            for method in order:
+        runs: dict[str, list[float]] = {m: [] for m in methods}
+        for i in range(args.rounds):
+            for method in (methods[k] for k in orders[i % len(orders)]):
                 runs[method].append(measure(method, n))
                 print(f"{n:>6} tokens  {method:<18} {runs[method][-1]:7.2f} tok/s", flush=True)
         row: dict[str, Any] = {"tokens": n, "runs": runs}
         row.update({m: statistics.median(v) for m, v in runs.items()})
-        row["ponder_vs_raw"] = row["ponder"] / row["raw_generate"]
-        row["ponder_vs_native"] = row["ponder"] / row["native"]
+        for m, short in compared:
+            row[f"ponder_vs_{short}"] = row["ponder"] / row[m]
+            row[f"paired_vs_{short}"] = paired(runs["ponder"], runs[m])
         rows.append(row)
     client.close()
 
@@ -192,6 +234,7 @@ def main() -> int:
         "model": args.model.name,
         "threads": threads,
         "rounds": args.rounds,
+        "methods": methods,
         "n_ctx": n_ctx,
         "flash_attn": True,
         "llama_cpp_python": version("llama-cpp-python"),
@@ -207,16 +250,23 @@ def main() -> int:
     lines = [
         f"# Engine overhead ({meta['model']}, {threads} threads, {meta['date']})",
         "",
-        f"Decode tok/s, median of {args.rounds} alternating rounds per length.",
+        f"Decode tok/s, median of {args.rounds} alternating rounds per length (Williams-square "
+        "order). Ratios: of the medians, and in brackets the median of the per-round ratios.",
         "",
-        "| tokens | native llama-bench | ponder | raw generate | create_completion "
-        "| ponder / raw | ponder / native |",
-        "|---:|---:|---:|---:|---:|---:|---:|",
+        "| tokens | "
+        + " | ".join(LABELS[m] for m in methods)
+        + "".join(f" | ponder / {short}" for _, short in compared)
+        + " |",
+        "|---:" * (1 + len(methods) + len(compared)) + "|",
     ]
     lines += [
-        f"| {r['tokens']} | {r['native']:.2f} | {r['ponder']:.2f} | {r['raw_generate']:.2f} "
-        f"| {r['create_completion']:.2f} | {r['ponder_vs_raw']:.3f} "
-        f"| {r['ponder_vs_native']:.3f} |"
+        f"| {r['tokens']} | "
+        + " | ".join(f"{r[m]:.2f}" for m in methods)
+        + "".join(
+            f" | {r[f'ponder_vs_{short}']:.3f} ({r[f'paired_vs_{short}']:.3f})"
+            for _, short in compared
+        )
+        + " |"
         for r in rows
     ]
     (RESULTS / f"{args.name}.md").write_text("\n".join(lines) + "\n")
