@@ -80,3 +80,14 @@ def allocator() -> Iterator[subprocess.Popen[str]]:
         assert proc.stdout is not None and proc.stdout.readline() == "ready\n"
         yield proc
         proc.kill()
+
+
+@pytest.fixture
+def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A private HOME: the window's model discovery must not scan the user's folders."""
+    fake = tmp_path / "home"
+    fake.mkdir()
+    monkeypatch.setenv("HOME", str(fake))
+    for var in ("HF_HOME", "HF_HUB_CACHE", "XDG_CACHE_HOME", "XDG_DATA_HOME", "OLLAMA_MODELS"):
+        monkeypatch.delenv(var, raising=False)
+    return fake

@@ -22,17 +22,6 @@ from tests.integration.test_cli_replay import NEW_TEMPLATE_PROMPT, write_replay
 pytestmark = pytest.mark.integration
 
 
-@pytest.fixture
-def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A private HOME: model discovery must not scan the user's folders."""
-    fake = tmp_path / "home"
-    fake.mkdir()
-    monkeypatch.setenv("HOME", str(fake))
-    for var in ("HF_HOME", "HF_HUB_CACHE", "XDG_CACHE_HOME", "XDG_DATA_HOME", "OLLAMA_MODELS"):
-        monkeypatch.delenv(var, raising=False)
-    return fake
-
-
 @pytest.mark.slow
 def test_a_model_is_named_as_models_list_names_it(
     gemma_path: Path, ponder_home: Path, home: Path
