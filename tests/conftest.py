@@ -91,3 +91,18 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     for var in ("HF_HOME", "HF_HUB_CACHE", "XDG_CACHE_HOME", "XDG_DATA_HOME", "OLLAMA_MODELS"):
         monkeypatch.delenv(var, raising=False)
     return fake
+
+
+@pytest.fixture(scope="session")
+def gemma_split(gemma_path: Path) -> list[Path]:
+    """The 270M test model as a real 3-part split model (as llama.cpp's gguf-split writes
+    one: metadata in the first part only), made once per machine beside the model."""
+    from tests.gguf_split import split_gguf
+
+    folder = MODEL_CACHE / "split"
+    parts = [folder / f"gemma-3-270m-Q4_K_M-{i:05d}-of-00003.gguf" for i in (1, 2, 3)]
+    if not all(p.exists() for p in parts):
+        made = split_gguf(gemma_path, folder / ".tmp", "gemma-3-270m-Q4_K_M", 3)
+        for tmp, final in zip(made, parts, strict=True):
+            tmp.replace(final)
+    return parts

@@ -6,8 +6,8 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from app.cli.arg_types import positive_int
 from app.cli.output import print_json, print_rows
-from app.core.gguf import read_header
 from app.core.units import format_bytes
 from app.hardware.planner import FitPlan, plan
 from app.hardware.probe import HardwareSnapshot
@@ -17,7 +17,7 @@ from app.hardware.shape import (
     default_quant,
     load_catalog,
     shape_from_catalog,
-    shape_from_header,
+    shape_from_file,
 )
 from app.inference.system import machine_snapshot
 
@@ -29,14 +29,16 @@ def add_parsers(sub: Any) -> None:
     fit = sub.add_parser("fit", help="memory breakdown, offload plan and predicted speed")
     fit.add_argument("model", help="a .gguf file (a partial download works) or a catalog id")
     fit.add_argument("--quant", help="quantization, for a catalog id (default Q4_K_M)")
-    fit.add_argument("--ctx", type=int, default=None, help="context size (default: planned)")
+    fit.add_argument(
+        "--ctx", type=positive_int, default=None, help="context size (default: planned)"
+    )
     fit.add_argument("--json", action="store_true")
     fit.set_defaults(func=run_fit)
 
 
 def resolve_shape(model: str, quant: str | None = None) -> ModelShape:
     if Path(model).expanduser().exists() or model.endswith(".gguf"):
-        return shape_from_header(read_header(Path(model).expanduser()))
+        return shape_from_file(Path(model).expanduser())
     return shape_from_catalog(catalog_entry(model), quant)
 
 

@@ -42,6 +42,14 @@ class FitPlan:
     measured: float | None = None  # decode tok/s `ponder bench` measured for this placement
 
     @property
+    def capacity(self) -> int:
+        """Memory free for a model: RAM and VRAM together, except when the GPU shares the
+        RAM (Apple), where its budget is part of the RAM and must not count twice."""
+        if self.gpu is not None and self.gpu.unified:
+            return self.ram_budget
+        return self.ram_budget + self.vram_budget
+
+    @property
     def summary(self) -> str:
         speed = f", ~{self.speed}" if self.speed else ""
         if self.measured is not None and self.verdict != "too_large":
@@ -56,8 +64,7 @@ class FitPlan:
         if self.verdict == "cpu":
             return f"CPU only{speed}"
         need = self.memory.ram + self.memory.vram
-        have = self.ram_budget + self.vram_budget
-        return f"Too large: needs {format_bytes(need)}, has {format_bytes(have)}"
+        return f"Too large: needs {format_bytes(need)}, has {format_bytes(self.capacity)}"
 
 
 def plan(
@@ -138,7 +145,7 @@ def plan_load(
     if fit.verdict == "too_large":
         raise ModelTooLargeError(
             f"{shape.name} needs about {format_bytes(fit.memory.ram + fit.memory.vram)} to "
-            f"run but this machine has {format_bytes(fit.ram_budget + fit.vram_budget)} free.",
+            f"run but this machine has {format_bytes(fit.capacity)} free.",
             "Pick a smaller size or quantization (`ponder hw` shows what fits), or close "
             "other programs.",
         )

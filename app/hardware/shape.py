@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cache
+from itertools import chain
 from pathlib import Path
 from typing import Any
 
 from app.core.errors import BadInputError
-from app.core.gguf import GGUFHeader
+from app.core.gguf import GGUFError, GGUFHeader, TensorInfo, read_header, split_parts
 
 CATALOG = Path(__file__).resolve().parents[2] / "resources" / "catalog.json"
 
@@ -40,6 +42,7 @@ class ModelShape:
     output_bytes: int  # output head + final norm (the embeddings again when tied)
     n_swa: int = 0  # sliding window size, 0 when none
     swa_pattern: int = 0  # every n-th layer is global; 0: all layers slide (when n_swa)
+    swa_layers: tuple[bool, ...] = ()  # per-layer flags, when the GGUF gives them (gemma3n)
     mla_kv: int = 0  # DeepSeek MLA: cached elements per token per layer (K only)
     active_fraction: float = 1.0  # MoE: share of layer bytes read per token
     tied_output: bool = False  # output head shares the embeddings (no extra RAM on CPU)
@@ -51,6 +54,8 @@ class ModelShape:
     def is_swa_layer(self, il: int) -> bool:
         if not self.n_swa:
             return False
+        if self.swa_layers:
+            return il < len(self.swa_layers) and self.swa_layers[il]
         if not self.swa_pattern:
             return True
         return il % self.swa_pattern < self.swa_pattern - 1
@@ -62,14 +67,24 @@ class ModelShape:
         return self.n_head_kv * (self.head_k + self.head_v)
 
 
-def shape_from_header(h: GGUFHeader) -> ModelShape:
-    """The real byte counts of a GGUF's tensor table, grouped the way llama.cpp places them."""
-    n_layers = int(h.arch_get("block_count") or 0)
+def shape_from_file(path: str | Path, header: GGUFHeader | None = None) -> ModelShape:
+    """The shape of the model whose (first) file is ``path``; a split model's tensors are
+    spread over its parts, so every part's tensor table is read (headers only)."""
+    header = header if header is not None else read_header(path)
+    parts = split_parts(path, header)
+    others = (t for part in parts[1:] for t in read_header(part).tensors)
+    return shape_from_header(header, others)
+
+
+def shape_from_header(h: GGUFHeader, more_tensors: Iterable[TensorInfo] = ()) -> ModelShape:
+    """The real byte counts of a GGUF's tensor table, grouped the way llama.cpp places them.
+    ``more_tensors``: those of a split model's other parts (see ``shape_from_file``)."""
+    n_layers = _int(h, "block_count")
     layer_bytes = [0] * n_layers
     expert_bytes = 0
     embed = output = 0
     tied = True
-    for t in h.tensors:
+    for t in chain(h.tensors, more_tensors):
         m = _LAYER.match(t.name)
         if m and int(m.group(1)) < n_layers:
             layer_bytes[int(m.group(1))] += t.n_bytes
@@ -82,49 +97,63 @@ def shape_from_header(h: GGUFHeader) -> ModelShape:
             tied = tied and not t.name.startswith("output.weight")
     if tied:
         output += embed  # llama.cpp duplicates tied embeddings as the output head
-    n_head = int(h.arch_get("attention.head_count") or 0)
-    n_embd = int(h.arch_get("embedding_length") or 0)
-    head_k = int(h.arch_get("attention.key_length") or (n_embd // n_head if n_head else 0))
-    head_v = int(h.arch_get("attention.value_length") or head_k)
-    kv_lora = int(h.arch_get("attention.kv_lora_rank") or 0)
-    rope = int(h.arch_get("rope.dimension_count") or 0)
-    n_expert = int(h.arch_get("expert_count") or 0)
-    n_used = int(h.arch_get("expert_used_count") or 0)
+    n_head = _int(h, "attention.head_count")
+    n_embd = _int(h, "embedding_length")
+    head_k = _int(h, "attention.key_length") or (n_embd // n_head if n_head else 0)
+    head_v = _int(h, "attention.value_length") or head_k
+    # llama.cpp caches DeepSeek's compressed latent (MLA) only for files converted with
+    # MLA in mind (they state key_length_mla); older ones cache full K and V per head.
+    kv_lora = _int(h, "attention.kv_lora_rank") if _int(h, "attention.key_length_mla") else 0
+    rope = _int(h, "rope.dimension_count")
+    n_expert = _int(h, "expert_count")
+    n_used = _int(h, "expert_used_count")
     total_layers = sum(layer_bytes) or 1
     active = 1.0
     if n_expert and n_used:
         active = (total_layers - expert_bytes + expert_bytes * n_used / n_expert) / total_layers
     tokens = h.get("tokenizer.ggml.tokens")
+    pattern = h.arch_get("attention.sliding_window_pattern")
+    swa_layers = tuple(bool(x) for x in pattern) if isinstance(pattern, list) else ()
     return ModelShape(
         name=str(h.get("general.name") or h.source),
         architecture=h.architecture,
         n_layers=n_layers,
         n_embd=n_embd,
-        n_ff=_first_int(h.arch_get("feed_forward_length")),
-        n_vocab=len(tokens) if isinstance(tokens, list) else int(h.arch_get("vocab_size") or 0),
+        n_ff=_int(h, "feed_forward_length"),
+        n_vocab=len(tokens) if isinstance(tokens, list) else _int(h, "vocab_size"),
         n_head=n_head,
-        n_head_kv=_first_int(h.arch_get("attention.head_count_kv")) or n_head,
+        n_head_kv=_int(h, "attention.head_count_kv") or n_head,
         head_k=head_k,
         head_v=head_v,
-        n_ctx_train=int(h.arch_get("context_length") or 0),
+        n_ctx_train=_int(h, "context_length"),
         layer_bytes=tuple(layer_bytes),
         embed_bytes=embed,
         output_bytes=output,
-        n_swa=int(h.arch_get("attention.sliding_window") or 0),
-        swa_pattern=int(
-            h.arch_get("attention.sliding_window_pattern") or SWA_PATTERNS.get(h.architecture, 0)
-        ),
+        n_swa=_int(h, "attention.sliding_window"),
+        swa_pattern=0
+        if swa_layers
+        else _int(h, "attention.sliding_window_pattern") or SWA_PATTERNS.get(h.architecture, 0),
+        swa_layers=swa_layers,
         mla_kv=kv_lora + rope if kv_lora else 0,
         active_fraction=active,
         tied_output=tied,
     )
 
 
-def _first_int(value: Any) -> int:
-    """Per-layer arrays (some GGUFs store head counts per layer): the first value."""
+def _int(h: GGUFHeader, suffix: str) -> int:
+    """An architecture number from the header, 0 when absent. Some GGUFs store a value per
+    layer (head counts in OpenELM and Nemotron): the largest, so memory is not underrated."""
+    value = h.arch_get(suffix)
     if isinstance(value, list):
-        return int(value[0]) if value else 0
-    return int(value or 0)
+        value = max((v for v in value if isinstance(v, int | float)), default=0)
+    if value is None:
+        return 0
+    if isinstance(value, int | float):
+        return int(value)
+    raise GGUFError(
+        f"The header's {h.architecture}.{suffix} is not a number.",
+        "The file may be damaged or made by an unusual converter; try another download.",
+    )
 
 
 @cache
@@ -165,7 +194,9 @@ def shape_from_catalog(entry: dict[str, Any], quant: str | None = None) -> Model
     active = 1.0
     if entry.get("active_parameters"):
         active = entry["active_parameters"] / entry["parameters"]
-    kv_lora = entry.get("kv_lora_rank", 0)
+    # Whether the catalog's files were converted for MLA (see shape_from_header): R1's
+    # GGUFs date from before llama.cpp's MLA support and cache full K and V.
+    kv_lora = entry.get("kv_lora_rank", 0) if entry.get("mla_kv_cache") else 0
     return ModelShape(
         name=f"{entry['name']} {quant}",
         architecture=entry["architecture"],

@@ -1,14 +1,45 @@
-"""What the installed llama.cpp was built with (loads llama.cpp only when asked), and this
-machine as the fit planner sees it."""
+"""What the installed llama.cpp was built with, and this machine as the fit planner sees it.
+
+The GUI asks this to plan models, and the GUI must never load llama.cpp (a backend that
+aborts while it registers would take the window down): the backend is read from the
+library files llama-cpp-python ships, one per ggml backend, without loading any of them.
+"""
 
 from __future__ import annotations
+
+import importlib.util
+import re
+from functools import cache
+from pathlib import Path
 
 from app.core.paths import app_paths
 from app.hardware.probe import HardwareSnapshot, probe
 
+# ggml's backend libraries (libggml-cuda.so, ggml-vulkan.dll ...) and the names llama.cpp
+# gives those backends; the first one present wins, as the engine's offload does.
+_BACKEND_LIBRARIES = {
+    "cuda": "CUDA",
+    "hip": "ROCm",
+    "metal": "Metal",
+    "vulkan": "Vulkan",
+    "sycl": "SYCL",
+    "musa": "MUSA",
+    "cann": "CANN",
+    "opencl": "OpenCL",
+}
+_GGML_LIBRARY = re.compile(r"^(?:lib)?ggml-([a-z]+)\.(?:so|dylib|dll)", re.IGNORECASE)
 
+
+@cache
 def accelerator_backend() -> str:
     """The GPU backend compiled into llama.cpp (CUDA, Metal, Vulkan, ROCm...) or "CPU"."""
+    spec = importlib.util.find_spec("llama_cpp")
+    lib = Path(spec.origin).parent / "lib" if spec is not None and spec.origin else None
+    if lib is not None and lib.is_dir():
+        found = {m[1].lower() for f in lib.iterdir() if (m := _GGML_LIBRARY.match(f.name))}
+        if "cpu" in found:  # one library per backend: the listing is the answer
+            return next((name for key, name in _BACKEND_LIBRARIES.items() if key in found), "CPU")
+    # Another layout (everything in one library): only llama.cpp itself can say.
     from app.inference.backends.llama import compiled_backends
 
     accel = [b for b in compiled_backends() if b != "CPU"]

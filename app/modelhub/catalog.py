@@ -17,6 +17,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any, Literal, cast
 
 from app.core.errors import BadInputError, CatalogError
+from app.core.gguf import shard_info
 
 CATALOG_PATH = Path(__file__).resolve().parents[2] / "resources" / "catalog.json"
 DEFAULT_QUANT = "Q4_K_M"
@@ -25,8 +26,6 @@ SUPPORTED_SCHEMA = 2
 SizeSource = Literal["exact", "listing", "estimate"]
 _SIZE_SOURCES: tuple[SizeSource, ...] = ("exact", "listing", "estimate")
 _REPO_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
-# llama.cpp's gguf-split names: NAME-00001-of-00003.gguf
-SHARD_NAME = re.compile(r"^(?P<stem>.+)-(?P<index>\d{5})-of-(?P<count>\d{5})\.gguf$")
 _SHAPE_INTS = (
     "parameters",
     "layers",
@@ -155,14 +154,6 @@ class Catalog:
                 if q.repo_id == repo_id and any(f.path == path for f in q.files):
                     return m, q
         return None
-
-
-def shard_info(file_name: str) -> tuple[str, int, int] | None:
-    """``(stem, index, count)`` for a gguf-split shard name, else None."""
-    m = SHARD_NAME.match(PurePosixPath(file_name).name)
-    if not m:
-        return None
-    return m["stem"], int(m["index"]), int(m["count"])
 
 
 @cache

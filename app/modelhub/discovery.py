@@ -22,9 +22,8 @@ from enum import StrEnum
 from pathlib import Path
 
 from app.core.errors import ModelFileError
-from app.core.gguf import GGUFHeader, check_loadable, read_header
+from app.core.gguf import GGUFHeader, check_parts, read_header, shard_info
 from app.core.gguf.constants import FILE_TYPES
-from app.modelhub.catalog import shard_info
 
 log = logging.getLogger(__name__)
 
@@ -421,18 +420,13 @@ def _version(files: tuple[Path, ...]) -> tuple[object, ...] | None:
 
 
 def _validate_files(files: tuple[Path, ...]) -> Validation:
-    """The first file's header (every shard's must also be complete)."""
+    """The first file's header (every shard must also be complete and in its place)."""
     try:
         header = read_header(files[0])
     except ModelFileError as exc:
         return Validation(None, exc.message)
     try:
-        check_loadable(header)
-        count = header.get("split.count")
-        if isinstance(count, int) and count > 1 and count != len(files):
-            return Validation(header, f"The header says {count} parts; {len(files)} were found.")
-        for f in files[1:]:
-            check_loadable(read_header(f))
+        check_parts(files)
     except ModelFileError as exc:
         return Validation(header, exc.message)
     return Validation(header, None)

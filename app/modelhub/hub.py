@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from urllib.parse import urlsplit
@@ -29,9 +28,8 @@ from app.core.errors import (
     HubNotFoundError,
     OfflineError,
 )
-from app.core.gguf import GGUFHeader, parse_header
+from app.core.gguf import GGUFHeader, parse_header, shard_info
 
-_SHARD = re.compile(r"^(?P<stem>.+)-(?P<index>\d{5})-of-(?P<count>\d{5})\.gguf$")
 _HEADER_FIRST = 4 << 20  # most GGUF headers (tokenizer included) fit in a few MB
 _HEADER_MAX = 256 << 20
 _TIMEOUT_S = 30.0
@@ -93,22 +91,13 @@ def auth_headers(token: str | None) -> dict[str, str]:
     return build_hf_headers(token=token)
 
 
-def shard_of(filename: str) -> tuple[str, int, int] | None:
-    """``(stem, index, count)`` for ``stem-00002-of-00003.gguf``; None for a single file."""
-    m = _SHARD.match(filename)
-    if m is None:
-        return None
-    index, count = int(m["index"]), int(m["count"])
-    return (m["stem"], index, count) if 1 <= index <= count else None
-
-
 def group_models(files: list[RemoteFile]) -> list[list[RemoteFile]]:
     """Group a repo's GGUF files into models: a single file, or all shards of a split one
     (in shard order). Incomplete shard sets are left out: they cannot be loaded."""
     singles: list[list[RemoteFile]] = []
     shards: dict[tuple[str, int], dict[int, RemoteFile]] = {}
     for f in files:
-        info = shard_of(f.filename)
+        info = shard_info(f.filename)
         if info is None:
             singles.append([f])
         else:
@@ -153,7 +142,7 @@ def model_files(
     for group in group_models(files):
         if any(f.filename == filename for f in group):
             return group
-    if shard_of(filename) and any(f.filename == filename for f in files):
+    if shard_info(filename) and any(f.filename == filename for f in files):
         raise HubNotFoundError(
             f"{repo} holds only some shards of {filename}.",
             "Pick another quantization; this one cannot be loaded.",

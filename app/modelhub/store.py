@@ -18,11 +18,10 @@ from pathlib import Path, PurePosixPath
 
 from app.core.atomic import write_atomic
 from app.core.errors import BadInputError, ModelImportError
-from app.core.gguf import check_loadable, read_header
+from app.core.gguf import check_parts, shard_info
 from app.core.paths import AppPaths
 from app.core.units import format_bytes
 from app.modelhub import provenance
-from app.modelhub.catalog import shard_info
 
 IMPORTED = "imported"
 FOLDERS_SCHEMA = 1
@@ -149,18 +148,27 @@ class ModelStore:
         the reason instead of being imported and failing at load time.
         """
         files = _with_shards(Path(os.path.abspath(source.expanduser())))
-        for f in files:
-            check_loadable(read_header(f))
+        check_parts(files)
         dest_dir = self.models_dir / IMPORTED
         dest_dir.mkdir(parents=True, exist_ok=True)
-        if mode is ImportMode.AUTO:
+        auto = mode is ImportMode.AUTO
+        if auto:
             same_fs = files[0].stat().st_dev == dest_dir.stat().st_dev
             mode = ImportMode.HARDLINK if same_fs else ImportMode.COPY
         if mode is ImportMode.COPY:
             _check_space(files, dest_dir)
         done: list[Path] = []
         for f in files:
-            done.append(_place(f, dest_dir / f.name, mode))
+            try:
+                done.append(_place(f, dest_dir / f.name, mode))
+            except ModelImportError as exc:
+                # Auto: a disk that refuses hard links (exFAT, another user's file under
+                # Linux's protected_hardlinks) gets the copy the user was promised.
+                if not (auto and mode is ImportMode.HARDLINK and _link_refused(exc.__cause__)):
+                    raise
+                mode = ImportMode.COPY
+                _check_space(files[len(done) :], dest_dir)
+                done.append(_place(f, dest_dir / f.name, mode))
         return ImportResult(files=tuple(done), mode=mode)
 
 
@@ -190,6 +198,13 @@ def _check_space(files: list[Path], dest_dir: Path) -> None:
             f"{dest_dir}.",
             "Free some space, or import as a link instead of a copy.",
         )
+
+
+_NO_LINK = {errno.EPERM, errno.EACCES, errno.EMLINK, errno.EXDEV, errno.ENOTSUP, errno.EOPNOTSUPP}
+
+
+def _link_refused(cause: BaseException | None) -> bool:
+    return isinstance(cause, OSError) and cause.errno in _NO_LINK
 
 
 def _place(src: Path, dest: Path, mode: ImportMode) -> Path:

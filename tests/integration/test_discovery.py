@@ -7,6 +7,7 @@ for a download that stopped early: it must be listed as unusable, with the reaso
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 from pathlib import Path
@@ -216,6 +217,26 @@ def test_importing_links_on_the_same_disk_and_refuses_broken_files(
     assert not done.path.exists() and src.exists()  # the original is untouched
     with pytest.raises(BadInputError, match="belongs to another app"):
         store.remove([src])
+
+
+def test_a_disk_that_refuses_hard_links_gets_a_copy(
+    tmp_path: Path, gemma_split: list[Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """exFAT, or Linux's protected_hardlinks on another user's file, refuse the link that
+    "auto" tries first. Neither can happen here (tests run as root on ext4), so os.link is
+    made to fail as those do; the import then copies, as the import promises."""
+    store = ModelStore(tmp_path / "models", tmp_path / "folders.json")
+    parts = [link(p, tmp_path / "downloads" / p.name) for p in gemma_split]
+
+    def refuse(*_args: object, **_kw: object) -> None:
+        raise PermissionError(errno.EPERM, "Operation not permitted")
+
+    monkeypatch.setattr(os, "link", refuse)
+    done = store.import_file(parts[0])
+    assert done.mode is ImportMode.COPY
+    assert [f.name for f in done.files] == [p.name for p in gemma_split]
+    assert all(not os.path.samefile(a, b) for a, b in zip(done.files, parts, strict=True))
+    assert [f.stat().st_size for f in done.files] == [p.stat().st_size for p in gemma_split]
 
 
 def test_file_names_give_the_quantization() -> None:

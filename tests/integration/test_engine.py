@@ -98,6 +98,20 @@ def test_same_seed_same_reply(gemma_path: Path) -> None:
     assert first.text("answer") and first.text("answer") == second.text("answer")
 
 
+def test_a_split_model_runs_from_its_first_part_and_matches_the_whole(
+    gemma_path: Path, gemma_split: list[Path]
+) -> None:
+    """llama.cpp reads the other parts itself; the engine sizes the model from all of them
+    (the fit plan) and the reply is the one the unsplit file gives."""
+    args = ("-p", "Name three colours.", "--json", "--max-tokens", "24", "--seed", "7")
+    whole = ponder("chat", "-m", str(gemma_path), *args)
+    split = ponder("chat", "-m", str(gemma_split[0]), *args)
+    assert split.code == 0, split.stderr
+    assert split.text("answer") and split.text("answer") == whole.text("answer")
+    later = ponder("chat", "-m", str(gemma_split[1]), *args)
+    assert later.code == 2 and "open its first part" in later.stderr.lower()
+
+
 def test_second_turn_reuses_the_cached_prompt(gemma_path: Path) -> None:
     r = ponder(
         "chat",

@@ -7,11 +7,12 @@ output type) describing a GPU; the numbers checked are the planner's decisions.
 from __future__ import annotations
 
 import dataclasses
+import struct
 from pathlib import Path
 
 import pytest
 
-from app.core.gguf import read_header
+from app.core.gguf import parse_header, read_header
 from app.hardware.estimator import breakdown, kv_cache_bytes
 from app.hardware.planner import plan
 from app.hardware.probe import GpuInfo, HardwareSnapshot
@@ -22,6 +23,7 @@ from app.hardware.shape import (
     shape_from_catalog,
     shape_from_header,
 )
+from tests.gguf_split import kv, layers_gguf, string
 
 GB = 10**9
 
@@ -66,10 +68,39 @@ def test_sliding_window_layers_cache_only_their_window(gemma_path: Path) -> None
     assert kv_cache_bytes(gemma, 32768) == (3 * 32768 + 15 * 1024) * per_token
 
 
-def test_mla_caches_one_latent_per_token() -> None:
-    r1 = shape_from_catalog(catalog_entry("r1-671b"))
-    assert r1.mla_kv == 512 + 64
-    assert kv_cache_bytes(r1, 8192) == 61 * 8192 * 576 * 2
+def test_mla_caches_one_latent_per_token_only_in_files_made_for_it() -> None:
+    """llama.cpp caches DeepSeek's 576-wide latent only for GGUFs converted with MLA;
+    the R1 GGUFs the catalog lists predate that and cache all 128 heads' K and V (70x
+    more): promising the small cache would call a model "fits" that then cannot load."""
+    entry = catalog_entry("r1-671b")
+    r1 = shape_from_catalog(entry)
+    assert r1.mla_kv == 0
+    assert kv_cache_bytes(r1, 8192) == 61 * 8192 * 128 * (192 + 128) * 2
+    mla = shape_from_catalog({**entry, "mla_kv_cache": True})
+    assert mla.mla_kv == 512 + 64
+    assert kv_cache_bytes(mla, 8192) == 61 * 8192 * 576 * 2
+
+
+def test_a_gguf_converted_for_mla_is_sized_with_the_latent_cache() -> None:
+    def deepseek(mla: bool) -> ModelShape:
+        kvs = [
+            kv("general.architecture", 8, string("deepseek2")),
+            kv("deepseek2.block_count", 4, struct.pack("<I", 2)),
+            kv("deepseek2.embedding_length", 4, struct.pack("<I", 64)),
+            kv("deepseek2.attention.head_count", 4, struct.pack("<I", 16)),
+            kv("deepseek2.attention.head_count_kv", 4, struct.pack("<I", 1 if mla else 16)),
+            kv("deepseek2.attention.key_length", 4, struct.pack("<I", 576 if mla else 192)),
+            kv("deepseek2.attention.value_length", 4, struct.pack("<I", 512 if mla else 128)),
+            kv("deepseek2.attention.kv_lora_rank", 4, struct.pack("<I", 512)),
+            kv("deepseek2.rope.dimension_count", 4, struct.pack("<I", 64)),
+        ]
+        if mla:
+            kvs.append(kv("deepseek2.attention.key_length_mla", 4, struct.pack("<I", 192)))
+        data = layers_gguf(kvs, n_layers=2)
+        return shape_from_header(parse_header(lambda o, n: data[o : o + n], len(data), "d.gguf"))
+
+    assert kv_cache_bytes(deepseek(mla=True), 1000) == 2 * 1000 * 576 * 2  # K only
+    assert kv_cache_bytes(deepseek(mla=False), 1000) == 2 * 1000 * 16 * (192 + 128) * 2
 
 
 def test_fits_on_gpu_with_the_output_head() -> None:
@@ -101,7 +132,7 @@ def test_partial_offload_when_the_gpu_is_small() -> None:
 def test_too_large_says_how_much_it_needs_and_has() -> None:
     p = plan(shape_from_catalog(catalog_entry("r1-671b")), machine(24))
     assert p.verdict == "too_large"
-    assert p.summary.startswith("Too large: needs 13") and "has 24.00 GB" in p.summary
+    assert p.summary.startswith("Too large: needs 15") and "has 24.00 GB" in p.summary
 
 
 def test_every_catalog_size_gets_a_verdict_on_this_kind_of_machine() -> None:
@@ -129,7 +160,7 @@ def test_the_engine_refuses_a_model_that_cannot_fit_with_both_numbers() -> None:
 
     with pytest.raises(ModelTooLargeError) as err:
         plan_load(shape_from_catalog(catalog_entry("r1-671b")), machine(24))
-    assert "needs about 13" in err.value.message and "has 24.00 GB free" in err.value.message
+    assert "needs about 15" in err.value.message and "has 24.00 GB free" in err.value.message
     assert plan_load(shape_from_catalog(catalog_entry("r1-distill-qwen-7b")), machine(32, 24)) == (
         29,
         16384,
@@ -138,3 +169,15 @@ def test_the_engine_refuses_a_model_that_cannot_fit_with_both_numbers() -> None:
         0,
         4096,
     )  # both given: the user's choice stands
+
+
+def test_unified_memory_too_large_counts_the_ram_once() -> None:
+    """On a Mac the GPU's budget is part of the RAM: "has" must not add the two."""
+    mac = dataclasses.replace(
+        machine(16),
+        backend="Metal",
+        gpus=(GpuInfo("Apple M2", "apple", int(10.5 * GB), int(10.5 * GB), 100e9, unified=True),),
+    )
+    p = plan(shape_from_catalog(catalog_entry("r1-671b")), mac)
+    assert p.verdict == "too_large"
+    assert p.summary.endswith("has 16.00 GB")

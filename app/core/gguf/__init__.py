@@ -5,9 +5,14 @@ from app.core.gguf.reader import (
     GGUFError,
     GGUFHeader,
     TensorInfo,
+    check_complete,
     check_loadable,
+    check_parts,
     parse_header,
     read_header,
+    shard_info,
+    split_index,
+    split_parts,
 )
 
 __all__ = [
@@ -15,7 +20,12 @@ __all__ = [
     "GGUFError",
     "GGUFHeader",
     "TensorInfo",
+    "check_complete",
     "check_loadable",
+    "check_parts",
     "parse_header",
     "read_header",
+    "shard_info",
+    "split_index",
+    "split_parts",
 ]

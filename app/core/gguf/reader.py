@@ -9,10 +9,11 @@ truncated: such a header is read and reported, and ``check_loadable`` refuses it
 
 from __future__ import annotations
 
+import re
 import struct
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 from app.core.errors import ModelFileError
@@ -26,6 +27,8 @@ _MAX_ARRAY_DEPTH = 2
 # Arrays this large are kept as (count, element type) only, except the token list.
 _KEEP_ARRAY_MAX = 4096
 _KEEP_ARRAYS = frozenset({"tokenizer.ggml.tokens"})
+# llama.cpp's name for the parts of a split model (llama_split_path): NAME-00001-of-00003.gguf
+_SPLIT_NAME = re.compile(r"^(?P<stem>.+)-(?P<index>\d{5})-of-(?P<count>\d{5})\.gguf$")
 
 
 class GGUFError(ModelFileError):
@@ -137,12 +140,15 @@ class _Cursor:
     def remaining(self) -> int:
         return self.size - self.pos
 
-    def take(self, n: int, what: str) -> bytes:
+    def _check(self, n: int, what: str) -> None:
         if n < 0 or n > self.remaining():
             raise GGUFError(
                 f"The file ends inside its header (reading {what}); it is truncated or corrupt.",
                 "Download the model again.",
             )
+
+    def take(self, n: int, what: str) -> bytes:
+        self._check(n, what)
         start = self.pos - self._buf_start
         if start + n > len(self._buf):
             want = max(n, _CHUNK)
@@ -157,11 +163,12 @@ class _Cursor:
         return self._buf[start : start + n]
 
     def skip(self, n: int, what: str) -> None:
-        """Advance like ``take`` without copying the bytes when they are buffered."""
-        if 0 <= n <= self.remaining() and self.pos + n <= self._buf_start + len(self._buf):
-            self.pos += n
-        else:
-            self.take(n, what)
+        """Advance like ``take`` without reading the bytes (a corrupt count may ask to skip
+        gigabytes: nothing is allocated for them)."""
+        self._check(n, what)
+        self.pos += n
+        if self.pos > self._buf_start + len(self._buf):
+            self._buf, self._buf_start = b"", self.pos
 
     def unpack(self, fmt: str, what: str) -> Any:
         return struct.unpack(fmt, self.take(struct.calcsize(fmt), what))[0]
@@ -197,10 +204,10 @@ def _read_value(cur: _Cursor, type_id: int, key: str, depth: int = 0) -> Any:
     keep = count <= _KEEP_ARRAY_MAX or key in _KEEP_ARRAYS
     if elem_type in g.SCALAR_FORMATS:
         fmt = g.SCALAR_FORMATS[elem_type]
-        raw = cur.take(count * struct.calcsize(fmt), key)
         if not keep:
+            cur.skip(count * struct.calcsize(fmt), key)
             return ArrayStub(elem_type, count)
-        return list(struct.unpack(f"<{count}{fmt[1]}", raw))
+        return list(struct.unpack(f"<{count}{fmt[1]}", cur.take(count * struct.calcsize(fmt), key)))
     if not keep and elem_type == g.STRING:
         # e.g. 150k BPE merges: walk the lengths, build no strings.
         for _ in range(count):
@@ -301,6 +308,8 @@ def _validate(h: GGUFHeader) -> None:
         end = t.offset + t.n_bytes
     if end >= 1 << 50:
         raise GGUFError("The header places tensor data beyond any real file size.", _REDOWNLOAD)
+    if split_index(h) > 0:
+        return  # a later part of a split model: tensors only, the metadata is in the first
     arch = h.architecture
     if not arch:
         raise GGUFError("The header does not name a model architecture.", _REDOWNLOAD)
@@ -333,7 +342,73 @@ def read_header(path: str | Path) -> GGUFHeader:
         ) from exc
 
 
+def shard_info(file_name: str) -> tuple[str, int, int] | None:
+    """``(stem, index, count)`` for a split model's part ``stem-00002-of-00003.gguf``
+    (index from 1); None for any other name."""
+    m = _SPLIT_NAME.match(PurePosixPath(file_name).name)
+    if m is None:
+        return None
+    index, count = int(m["index"]), int(m["count"])
+    return (m["stem"], index, count) if 1 <= index <= count else None
+
+
+def split_parts(path: str | Path, header: GGUFHeader) -> list[Path]:
+    """Every file of the model whose first part is ``path``, in order (``[path]`` when the
+    model is one file). Split models are named as llama.cpp's gguf-split names them; the
+    other parts hold only their share of the tensors, not the model's metadata."""
+    p = Path(path)
+    count = header.get("split.count")
+    info = shard_info(p.name)
+    if not isinstance(count, int) or count <= 1 or info is None:
+        return [p]
+    return [p.with_name(f"{info[0]}-{i:05d}-of-{count:05d}.gguf") for i in range(1, count + 1)]
+
+
+def split_index(header: GGUFHeader) -> int:
+    """Which part of a split model this file is (0 for the first, or an unsplit model)."""
+    no = header.get("split.no")
+    return no if isinstance(no, int) and no > 0 else 0
+
+
+def check_parts(files: Sequence[Path]) -> GGUFHeader:
+    """Validate a model's files (one, or every part of a split model, in order): each is
+    complete and is the part it should be. Returns the first part's header, the one with
+    the model's metadata.
+
+    Raises:
+        ModelFileError: a file is missing, damaged, incomplete or out of place.
+    """
+    header = read_header(files[0])
+    check_loadable(header)
+    count = header.get("split.count")
+    if isinstance(count, int) and count > 1 and count != len(files):
+        raise ModelFileError(
+            f"{header.source} is part 1 of {count}, but {len(files)} of them were found.",
+            "Download the missing parts into the same folder.",
+        )
+    for i, f in enumerate(files[1:], 1):
+        part = read_header(f)
+        check_complete(part)
+        if split_index(part) != i:
+            raise ModelFileError(
+                f"{part.source} is not part {i + 1} of {header.source}'s model.",
+                "Keep each split model's parts together, with the names they came with.",
+            )
+    return header
+
+
 def check_loadable(header: GGUFHeader) -> None:
+    """Refuse a file llama.cpp cannot load as a model: incomplete tensor data, or a later
+    part of a split model (llama.cpp opens a split model by its first part)."""
+    check_complete(header)
+    if no := split_index(header):
+        raise ModelFileError(
+            f"{header.source} is part {no + 1} of a split model.",
+            "Open its first part (the name ending in -00001-of-…); the others are read with it.",
+        )
+
+
+def check_complete(header: GGUFHeader) -> None:
     """Refuse a file whose tensor data is incomplete, before llama.cpp sees it."""
     if header.truncated:
         have, need = header.file_size, header.expected_size

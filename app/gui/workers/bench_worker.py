@@ -24,12 +24,11 @@ from PySide6.QtCore import QObject, QThread, QThreadPool, Signal
 
 from app.core.bench_report import BenchReport, export_report, list_runs, load_run, save_report
 from app.core.errors import AppError
-from app.core.gguf import read_header
 from app.core.prompt_sets import PromptSet, load_prompt_set
 from app.gui.workers.model_check import hardware
 from app.hardware.planner import plan
 from app.hardware.probe import HardwareSnapshot
-from app.hardware.shape import shape_from_header
+from app.hardware.shape import shape_from_file
 from app.inference.bench import BenchEvent, BenchProgress, ModelFinished, run_bench
 
 log = logging.getLogger(__name__)
@@ -59,7 +58,7 @@ def predict(
 ) -> Prediction | None:
     """The fit prediction for a model file (None when it cannot be read or sized)."""
     try:
-        shape = shape_from_header(read_header(Path(path)))
+        shape = shape_from_file(Path(path))
         fit = plan(
             shape,
             hw,

@@ -21,7 +21,7 @@ from PySide6.QtCore import QObject, QThread, QThreadPool, Signal
 from app.core.errors import AppError, DownloadStoppedError
 from app.hardware.planner import plan
 from app.hardware.probe import HardwareSnapshot
-from app.hardware.shape import shape_from_catalog, shape_from_header
+from app.hardware.shape import shape_from_catalog, shape_from_file
 from app.modelhub.catalog import Catalog, CatalogQuant
 from app.modelhub.discovery import FoundModel, HeaderCache, default_roots, discover
 from app.modelhub.downloader import (
@@ -150,7 +150,7 @@ class DownloadWorker(QThread):
             discard_parts(
                 self._downloads_dir, self.quant.repo_id, [f.path for f in self.quant.files]
             )
-        except OSError as exc:
+        except (AppError, OSError) as exc:  # AppError: another Ponder is downloading it
             log.warning("could not delete the parts of %s: %s", self.key, exc)
 
     def _on_progress(self, progress: Progress) -> None:
@@ -221,17 +221,22 @@ class DownloadQueue(QObject):
     def running(self) -> list[str]:
         return [k for k, w in self._workers.items() if w.isRunning()]
 
-    def shutdown(self, timeout_ms: int = 10_000) -> None:
+    def shutdown(self, timeout_ms: int = 3_000) -> bool:
         """Pause every download (the parts are kept) and wait for the threads, at most
-        ``timeout_ms`` in all (a pause ends a transfer within a fraction of a second; only
-        a Hub request in flight may take longer)."""
+        ``timeout_ms`` in all: a pause ends a transfer within a fraction of a second, but a
+        Hub request in flight or a copy onto another disk may not notice it, and quitting
+        must not hang on them. False when a thread still runs (the app then exits without
+        waiting for it: the part on disk is what a resume trusts). Safe to call twice."""
         for worker in list(self._workers.values()):
             worker.pause()
         deadline = time.monotonic() + timeout_ms / 1000
+        stopped = True
         for key, worker in list(self._workers.items()):
             left_ms = max(0, round((deadline - time.monotonic()) * 1000))
             if not worker.wait(left_ms):
                 log.warning("download %s did not stop within %d ms", key, timeout_ms)
+                stopped = False
+        return stopped
 
     def _on_finished(self) -> None:
         for key, worker in list(self._workers.items()):
@@ -307,7 +312,7 @@ class ModelScanner(QObject):
         hw = self._snapshot() if validation.usable else None
         if hw is not None and validation.header is not None:
             try:
-                fit = plan(shape_from_header(validation.header), hw)
+                fit = plan(shape_from_file(model.path, validation.header), hw)
                 summary, verdict = fit.summary, fit.verdict
             except (AppError, ValueError, KeyError, ZeroDivisionError) as exc:
                 log.info("no fit estimate for %s: %s", model.path, exc)
@@ -368,6 +373,8 @@ class ModelScanner(QObject):
         def job() -> None:
             try:
                 discard_parts(downloads_dir, quant.repo_id, [f.path for f in quant.files])
+            except AppError as exc:  # another Ponder is downloading it now
+                self.failed.emit(str(exc))
             except OSError as exc:
                 self.failed.emit(f"Could not delete the partial download: {exc.strerror or exc}.")
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,7 +21,7 @@ from app.core.gguf import check_loadable, read_header
 from app.core.paths import app_paths
 from app.hardware.planner import FitPlan, plan
 from app.hardware.probe import HardwareSnapshot
-from app.hardware.shape import shape_from_header
+from app.hardware.shape import shape_from_file
 from app.inference.system import machine_snapshot
 from app.modelhub.discovery import FoundModel, default_roots, discover
 from app.modelhub.store import ModelStore
@@ -40,17 +41,22 @@ class ModelInfo:
         return f"{self.name} · {self.quantization}" if self.quantization else self.name
 
 
+# Free RAM and VRAM change as other programs start and stop: a verdict planned with a
+# snapshot from hours ago could say "fits" when it no longer does.
+HARDWARE_MAX_AGE_S = 30.0
 _hw_lock = threading.Lock()
-_hw: HardwareSnapshot | None = None
+_hw: tuple[float, HardwareSnapshot] | None = None
 
 
 def hardware() -> HardwareSnapshot:
-    """The machine, probed once per run (the bandwidth figure is cached on disk)."""
+    """The machine as it is now, give or take ``HARDWARE_MAX_AGE_S`` (probing is cheap
+    after the first time: the bandwidth figure is cached on disk)."""
     global _hw  # noqa: PLW0603 (one snapshot per process)
     with _hw_lock:
-        if _hw is None:
-            _hw = machine_snapshot()
-        return _hw
+        now = time.monotonic()
+        if _hw is None or now - _hw[0] > HARDWARE_MAX_AGE_S:
+            _hw = (now, machine_snapshot())
+        return _hw[1]
 
 
 def inspect_model(path: Path, n_ctx: int = 0, gpu_layers: int = -1) -> ModelInfo:
@@ -61,7 +67,7 @@ def inspect_model(path: Path, n_ctx: int = 0, gpu_layers: int = -1) -> ModelInfo
     fit: FitPlan | None = None
     try:
         fit = plan(
-            shape_from_header(header),
+            shape_from_file(path, header),
             hardware(),
             n_ctx=n_ctx or None,
             gpu_layers=None if gpu_layers < 0 else gpu_layers,

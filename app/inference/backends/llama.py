@@ -27,7 +27,7 @@ from app.core.gguf import check_loadable, read_header
 from app.core.reasoning import prompt_opens_reasoning
 from app.hardware.planner import plan_load
 from app.hardware.probe import probe
-from app.hardware.shape import shape_from_header
+from app.hardware.shape import shape_from_file
 from app.inference.backends.base import Control, Emit
 from app.inference.detokenizer import IncrementalDetokenizer
 from app.inference.protocol import GenerateRequest, LoadSpec, SamplingParams
@@ -66,7 +66,10 @@ class LlamaBackend:
         # is refused before llama.cpp tries.
         hw = probe(backend=accel[0] if can_offload else "CPU", bandwidth=False)
         layers, self.n_ctx = plan_load(
-            shape_from_header(header), hw, spec.n_ctx, spec.n_gpu_layers if can_offload else 0
+            shape_from_file(spec.model_path, header),
+            hw,
+            spec.n_ctx,
+            spec.n_gpu_layers if can_offload else 0,
         )
         n_layers = int(header.arch_get("block_count") or 0)
         self.n_swa = int(header.arch_get("attention.sliding_window") or 0)
