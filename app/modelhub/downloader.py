@@ -118,21 +118,30 @@ def download(
         job.on_disk = _usable_part(job, discard=False)
     _check_space(jobs, dest_dir, downloads_dir, margin, disk_free)
     meter = ProgressMeter(sum(j.size for j in jobs), progress)
-    with contextlib.ExitStack() as locks:
-        for job in jobs:
-            locks.enter_context(_lock(job))
-        for job in jobs:
-            job.on_disk = _usable_part(job, discard=True)
-        try:
+    finished = False  # installed or cancelled: nothing of this download stays behind
+    try:
+        with contextlib.ExitStack() as locks:
             for job in jobs:
-                _fetch(job, base=base, headers=headers, meter=meter, stop=stop, retry=retry)
-        except DownloadStoppedError:
-            if stop.cancelled:
-                _clean_up(jobs, downloads_dir)
-            raise
-        paths = [_install(job) for job in jobs]
-        _fsync_dir(dest_dir)
-        _clean_up(jobs, downloads_dir)
+                locks.enter_context(_lock(job))
+            for job in jobs:
+                job.on_disk = _usable_part(job, discard=True)
+            try:
+                for job in jobs:
+                    _fetch(job, base=base, headers=headers, meter=meter, stop=stop, retry=retry)
+            except DownloadStoppedError:
+                if stop.cancelled:
+                    for job in jobs:
+                        _discard(job)  # under the lock: no other run is using them
+                    finished = True
+                raise
+            paths = [_install(job) for job in jobs]
+            _fsync_dir(dest_dir)
+            for job in jobs:
+                _discard(job)
+            finished = True
+    finally:
+        if finished:
+            _remove_lock_files([job.part for job in jobs], downloads_dir)
     meter.finish()
     return paths
 
@@ -212,24 +221,35 @@ def _discard(job: PartJob) -> None:
     job.state.unlink(missing_ok=True)
 
 
-def _clean_up(jobs: list[PartJob], downloads_dir: Path) -> None:
-    """Remove parts, states and lock files of a finished or cancelled download, and the
-    folders they leave empty (the lock is still held: no other run can be using them)."""
-    for job in jobs:
-        _discard(job)
-        Path(str(job.part) + ".lock").unlink(missing_ok=True)
-        _prune_empty(job.part.parent, downloads_dir)
+def _remove_lock_files(parts: list[Path], downloads_dir: Path) -> None:
+    """Remove the lock files of a download that is over, once their locks are released
+    (Windows refuses to delete a held one), and the folders that leaves empty. Another run
+    may have taken a lock meanwhile: then its file stays, which is harmless."""
+    for part in parts:
+        with contextlib.suppress(OSError):
+            Path(f"{part}.lock").unlink(missing_ok=True)
+        _prune_empty(part.parent, downloads_dir)
 
 
 def discard_parts(downloads_dir: Path, repo: str, filenames: list[str]) -> None:
     """Delete what a paused or failed download of ``repo``'s ``filenames`` left behind
     (parts, their state and lock files) and the folders that leaves empty: what "Cancel"
-    on a download that is not running means."""
-    for name in filenames:
-        part = part_path(downloads_dir, RemoteFile(repo, name, 0, None))
-        for path in (part, Path(f"{part}.json"), Path(f"{part}.lock")):
-            path.unlink(missing_ok=True)
-        _prune_empty(part.parent, downloads_dir)
+    on a download that is not running means.
+
+    Raises:
+        DownloadError: another Ponder (say `ponder models download` in a terminal) is
+            downloading one of these files now; nothing was deleted.
+    """
+    jobs = [
+        PartJob(f, part_path(downloads_dir, f), Path())
+        for f in (RemoteFile(repo, name, 0, None) for name in filenames)
+    ]
+    with contextlib.ExitStack() as locks:
+        for job in jobs:
+            locks.enter_context(_lock(job))
+        for job in jobs:
+            _discard(job)
+    _remove_lock_files([job.part for job in jobs], downloads_dir)
 
 
 def _prune_empty(folder: Path, downloads_dir: Path) -> None:

@@ -9,6 +9,7 @@ logging for the whole process.
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 from collections.abc import Iterable
@@ -28,6 +29,8 @@ from app.core.redact import (  # re-exported: the secrets API includes redaction
     redact,
     remember_secret,
 )
+
+log = logging.getLogger(__name__)
 
 __all__ = [
     "REDACTED",
@@ -126,7 +129,13 @@ class TokenStore:
         one, which wins, as in every Hugging Face tool), else ``token()``."""
         if os.environ.get("HF_TOKEN"):
             return None
-        return self.token()
+        try:
+            return self.token()
+        except SecretStoreError as exc:
+            # A locked keyring must not stop public downloads; a gated model then says it
+            # needs a token, and the log says why none was sent.
+            log.warning("no Hub token sent: %s", exc.message)
+            return None
 
     def location(self) -> TokenLocation | None:
         """Where the token in use lives, for the settings page and ``models login``."""

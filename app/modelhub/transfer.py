@@ -144,7 +144,7 @@ class Transfer:
                 "GET", job.url, headers=headers, timeout=self.timeout
             ) as response:
                 self._check_response(response, start)
-                self._stream(response)
+                self._stream(response, start)
         except TransientError:
             raise
         except (httpx2.TransportError, ConnectionError) as exc:
@@ -184,10 +184,10 @@ class Transfer:
         elif status != 200:
             raise TransientError(DownloadError(f"the server answered {status}."))
 
-    def _stream(self, response: httpx2.Response) -> None:
+    def _stream(self, response: httpx2.Response, start: int) -> None:
         job, meter, stop = self.job, self.meter, self.stop
         room = job.size - job.on_disk
-        too_much = False
+        too_much = stalled = False
         with (
             _Watchdog(response, self.retry.stall_s, stop) as dog,
             _Writer(job, self.hasher) as writer,
@@ -204,12 +204,16 @@ class Transfer:
                     if stop.is_set():
                         break
             except (httpx2.TransportError, ConnectionError):
-                if dog.reason == "stall":
-                    raise TransientError(
-                        DownloadError(f"no data arrived for {self.retry.stall_s:.0f} s."),
-                        progressed=True,
-                    ) from None
-                raise
+                if dog.reason != "stall":
+                    raise
+                stalled = True
+        if stalled:
+            # Progress is judged once the writer has stored what arrived: a server that
+            # never sends a byte must use up the retries, not reset them on every stall.
+            raise TransientError(
+                DownloadError(f"no data arrived for {self.retry.stall_s:.0f} s."),
+                progressed=job.on_disk > start,
+            )
         if too_much:
             self._restart()
             raise TransientError(DownloadError("the server sent more than the file holds."))

@@ -369,3 +369,26 @@ def test_the_model_passes_qts_model_tester_while_rows_change(
     ]
     model.set_installed([], set())
     qtmodeltester.check(model)
+
+
+def test_a_broken_copy_elsewhere_does_not_block_the_download(tmp_path: Path) -> None:
+    """A half-finished file of the same name in another app's folder is not "on disk":
+    the catalog row still offers its download. A rescan that finds a part which appeared
+    meanwhile updates the files Delete would remove."""
+    model = ModelListModel()
+    model.set_catalog(load_catalog())
+    broken = tmp_path / FILE
+    broken.write_bytes(b"GGUF half")
+    found = FoundModel("partial", Source.LMSTUDIO, (broken,), 9, "Q4_K_M")
+    model.set_installed([found], set())
+    model.set_checked(str(broken), "The file ends inside its header.", None)
+    assert model.row_at(model.find(KEY)).state is RowState.NOT_DOWNLOADED
+
+    model.set_checked(str(broken), None, "Q4_K_M")  # say it was fixed: now it counts
+    assert model.row_at(model.find(KEY)).state is RowState.ON_DISK
+
+    more = tmp_path / "second-part.gguf"
+    more.write_bytes(b"x")
+    grown = FoundModel("partial", Source.LMSTUDIO, (broken, more), 10, "Q4_K_M")
+    model.set_installed([grown], set())
+    assert model.row_at(model.find(str(broken))).files == (broken, more)

@@ -179,3 +179,22 @@ def test_the_models_window_shows_and_controls_the_same_download(
     assert row_state() is RowState.PAUSED
     assert "Paused" in page.status.text() and page.download_button.isVisible()
     queue.shutdown()
+
+
+def test_a_model_too_large_cannot_be_downloaded_by_trying_again(
+    qtbot: QtBot, offline_env: None
+) -> None:
+    """Offline, the page offers "Try again". Picking the 671B (too large for this machine)
+    must leave nothing that starts its download, nor a button still named after the model
+    picked before."""
+    page = make_page(qtbot)
+    qtbot.waitUntil(lambda: page.offline, timeout=30_000)
+    before = page.download_button.text()
+    rows = range(page.ladder.rowCount())
+    big = next(i for i in rows if page.ladder.row_at(i).plan.verdict == "too_large")
+    page.table.view.selectRow(big)
+    assert "does not fit" in page.status.text()
+    assert not page.retry_button.isVisible()
+    assert not page.download_button.isEnabled() and page.download_button.text() != before
+    page.start_download()  # what a stray click or shortcut would do
+    assert page.cancel_button.isHidden()

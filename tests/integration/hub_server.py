@@ -368,6 +368,12 @@ class _Handler(BaseHTTPRequestHandler):
             sent = 0
             began = time.monotonic()
             pos = start
+            if stall and faults.stall_after == 0:  # headers, then silence from the first byte
+                self.wfile.flush()
+                hub.stalls.set()
+                if hub._closing.wait(faults.stall_s):
+                    return
+                stall = False
             while pos < stop:
                 n = min(_CHUNK, stop - pos)
                 if drop and faults.drop_after is not None:

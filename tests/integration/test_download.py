@@ -24,6 +24,7 @@ import pytest
 
 from app.core.errors import (
     ChecksumMismatchError,
+    DownloadError,
     DownloadPausedError,
     DownloadStoppedError,
     GatedModelError,
@@ -31,7 +32,14 @@ from app.core.errors import (
     NotEnoughSpaceError,
     OfflineError,
 )
-from app.modelhub.downloader import Progress, RetryPolicy, StopToken, download, part_path
+from app.modelhub.downloader import (
+    Progress,
+    RetryPolicy,
+    StopToken,
+    discard_parts,
+    download,
+    part_path,
+)
 from app.modelhub.hub import (
     RemoteFile,
     list_gguf_files,
@@ -246,6 +254,51 @@ def test_a_stalled_stream_is_reconnected(hub: HubServer, tmp_path: Path) -> None
     )
     assert path.read_bytes() == data
     assert [g.range for g in hub.file_gets()] == [None, "bytes=1000000-"]
+
+
+def test_a_server_that_never_sends_a_byte_is_given_up_on(hub: HubServer, tmp_path: Path) -> None:
+    """Headers, then silence, every time: the retries run out and the user is told, rather
+    than the row sitting at 0% reconnecting for ever."""
+    hub.add_file("org/M-GGUF", "m.gguf", blob(1_000_000))
+    hub.faults.stall_after, hub.faults.stall_s, hub.faults.stall_times = 0, 120, 100
+    with pytest.raises(DownloadError) as err:
+        download(
+            one_file(hub, "org/M-GGUF"),
+            tmp_path / "models",
+            downloads_dir=tmp_path / "dl",
+            endpoint=hub.endpoint,
+            retry=RetryPolicy(attempts=3, base_s=0.01, cap_s=0.05, stall_s=0.5),
+        )
+    assert "no data arrived" in err.value.message
+    assert len(hub.file_gets()) == 3
+
+
+def test_cancelling_a_paused_download_leaves_a_running_one_alone(
+    hub: HubServer, tmp_path: Path
+) -> None:
+    """ "Cancel" on a paused row while `ponder models download` of the same file runs in a
+    terminal: the running download keeps its part, and the user is told why."""
+    hub.add_file("org/M-GGUF", "m.gguf", blob(4_000_000))
+    hub.faults.stall_after, hub.faults.stall_s = 1_000_000, 120
+    stop = StopToken()
+    files = one_file(hub, "org/M-GGUF")
+    thread, errors = run_in_thread(
+        files=files,
+        dest_dir=tmp_path / "models",
+        downloads_dir=tmp_path / "dl",
+        endpoint=hub.endpoint,
+        stop=stop,
+    )
+    part = part_path(tmp_path / "dl", files[0])
+    wait_for_part(part, 1_000_000)
+    with pytest.raises(DownloadError, match="already being downloaded"):
+        discard_parts(tmp_path / "dl", "org/M-GGUF", ["m.gguf"])
+    assert part.stat().st_size == 1_000_000
+    stop.pause()
+    thread.join(30)
+    assert len(errors) == 1 and isinstance(errors[0], DownloadPausedError)
+    discard_parts(tmp_path / "dl", "org/M-GGUF", ["m.gguf"])  # paused now: it goes
+    assert list((tmp_path / "dl").iterdir()) == []
 
 
 def test_a_server_ignoring_range_restarts_the_file_safely(hub: HubServer, tmp_path: Path) -> None:

@@ -56,6 +56,23 @@ class LeakyFailingKeyring(DictKeyring):
         raise RuntimeError(f"D-Bus said no while storing {password}")
 
 
+class LockedKeyring(DictKeyring):
+    """Refuses every read, as a locked desktop keyring does."""
+
+    def get_password(self, service: str, username: str) -> str | None:
+        raise RuntimeError("the collection is locked")
+
+
+def test_a_locked_keyring_does_not_stop_public_downloads(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("HF_TOKEN", raising=False)
+    store = TokenStore(LockedKeyring())
+    with pytest.raises(SecretStoreError):
+        store.token()  # asked directly (the settings page), the reason is given
+    assert store.for_hub() is None  # a download goes ahead without a token
+
+
 def test_a_token_is_stored_read_back_and_removed() -> None:
     kr = DictKeyring()
     store = TokenStore(kr)

@@ -300,7 +300,17 @@ class ModelListModel(QAbstractTableModel):
         have = {r.key for r in self._rows if r.kind is RowKind.INSTALLED}
         for key, m in wanted.items():
             if key in have:
-                self._update(key, removable=key in removable, size_bytes=m.size_bytes)
+                # A part that appeared (or vanished) since: Delete must see today's files.
+                found = _installed_row(m, key in removable)
+                kept = {"state": found.state, "problem": found.problem} if m.problem else {}
+                self._update(
+                    key,
+                    removable=found.removable,
+                    size_bytes=found.size_bytes,
+                    files=found.files,
+                    also_at=found.also_at,
+                    **kept,
+                )
         new = [
             _installed_row(m, str(m.path) in removable) for m in models if str(m.path) not in have
         ]
@@ -322,6 +332,7 @@ class ModelListModel(QAbstractTableModel):
             problem=problem,
             quant=quant or row.quant,
         )
+        self._mark_on_disk()  # an unusable copy does not count as the model being here
 
     def set_fit(self, key: str, summary: str | None, verdict: str | None) -> None:
         if self._get(key) is not None:
@@ -364,7 +375,13 @@ class ModelListModel(QAbstractTableModel):
         """Available rows say when a copy of their file is on disk (any app's)."""
         by_name: dict[str, ModelRow] = {}
         for r in self._rows:
-            if r.kind is RowKind.INSTALLED and r.path is not None:
+            # Another app's copy counts only if it loads (a half-finished LM Studio file
+            # must not block Ponder's download); Ponder's own is the download's target.
+            if (
+                r.kind is RowKind.INSTALLED
+                and r.path is not None
+                and (r.removable or not r.problem)
+            ):
                 by_name.setdefault(r.path.name.lower(), r)
         for r in self._rows:
             if r.kind is not RowKind.AVAILABLE or r.file_name is None:

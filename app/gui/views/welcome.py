@@ -236,6 +236,8 @@ class WelcomePage(QWidget):
         )
         if r.plan.verdict == "too_large":
             self.download_button.setEnabled(False)
+            self.download_button.setText(f"Download {r.size_label}")
+            self.retry_button.hide()  # "Try again" must not enable a download that cannot run
             self.status.setText(f"{r.name} does not fit: {r.plan.summary}")
             return
         self.download_button.setText(f"Download {r.size_label} ({r.download_text})")
@@ -287,6 +289,8 @@ class WelcomePage(QWidget):
     def _on_probe(self, model_id: str, total: int | None, offline: bool, problem: str) -> None:
         if self._pick is None or model_id != self._pick.id or self._key is not None:
             return
+        if self._pick.plan.verdict == "too_large":
+            return  # picked meanwhile: the page already says why it cannot be downloaded
         self.offline = offline
         if total is not None:
             self._on_hub[model_id] = total
@@ -306,7 +310,7 @@ class WelcomePage(QWidget):
     # -- the download -----------------------------------------------------------------
 
     def start_download(self) -> None:
-        if self._pick is None or self._key is not None:
+        if self._pick is None or self._key is not None or self._pick.plan.verdict == "too_large":
             return
         r = self._pick
         key = f"{r.id}/{r.quant}"  # the Models window's row for it shows the same download
