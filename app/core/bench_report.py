@@ -78,6 +78,12 @@ class GenerationRecord:
     reasoning_text: str = ""
     error: str | None = None
 
+    @property
+    def measured(self) -> bool:
+        """A reply that ran its course: not failed, not cut off by Cancel. Only these count
+        in the figures and are judged."""
+        return not self.error and self.stop_reason != "stopped"
+
 
 @dataclass
 class RunRecord:
@@ -108,7 +114,7 @@ class ModelResult:
         if measure in RUN_MEASURES:
             raw = [getattr(r, measure) for r in self.runs]
         else:
-            raw = [getattr(g, measure) for r in self.runs for g in r.generations if not g.error]
+            raw = [getattr(g, measure) for r in self.runs for g in r.generations if g.measured]
         return [float(v) for v in raw if v is not None]
 
     def summary(self) -> dict[str, Spread | None]:
@@ -125,7 +131,8 @@ class ModelResult:
         by_prompt: dict[str, list[GenerationRecord]] = {}
         for r in self.runs:
             for g in r.generations:
-                by_prompt.setdefault(g.prompt_id, []).append(g)
+                if g.stop_reason != "stopped":
+                    by_prompt.setdefault(g.prompt_id, []).append(g)
         for pid, gens in by_prompt.items():
             common = Counter(g.final_answer for g in gens).most_common(1)[0][0]
             judged = [g.correct for g in gens if g.correct is not None]

@@ -13,6 +13,7 @@ load and reply come first, so that run 1 does not pay for a cold disk cache alon
 from __future__ import annotations
 
 import contextlib
+import logging
 import statistics
 import threading
 from collections.abc import Callable, Sequence
@@ -23,17 +24,19 @@ from typing import Literal
 import psutil
 
 from app.core.bench_report import BenchReport, GenerationRecord, ModelResult, RunRecord
-from app.core.errors import ModelFileError
+from app.core.errors import AppError, ModelFileError
 from app.core.events import AnswerDelta, Done, ErrorEvent, LiveStats, ReasoningDelta
-from app.core.gguf import GGUFHeader, check_loadable, read_header
+from app.core.gguf import GGUFHeader, check_parts, read_header, split_parts
 from app.core.paths import app_paths
 from app.core.prompt_sets import PromptItem, PromptSet, check_answer
 from app.hardware.calibration import Calibration
 from app.hardware.probe import HardwareSnapshot
-from app.hardware.shape import shape_from_header
+from app.hardware.shape import shape_from_file
 from app.inference.client import EngineClient
 from app.inference.protocol import LoadSpec, ReplaySpec, SamplingParams
 from app.inference.system import machine_snapshot
+
+log = logging.getLogger(__name__)
 
 SAMPLE_INTERVAL_S = 0.05
 CANCEL_GRACE_S = 2.0  # then the bench's engine is terminated, loading or not
@@ -171,12 +174,13 @@ def check_models(models: Sequence[str | Path]) -> list[tuple[Path, GGUFHeader | 
         path = Path(m).expanduser()
         if not path.is_file():
             raise ModelFileError(f"No model file at {m}.", "Give the path to a .gguf file.")
+        # Absolute, not resolved: a Hugging Face cache's file is a link to a blob named by
+        # its hash, and the report should name the model, as the caller does.
         if path.suffix == REPLAY_SUFFIX:
-            out.append((path.resolve(), None))
+            out.append((path.absolute(), None))
             continue
-        header = read_header(path)
-        check_loadable(header)
-        out.append((path.resolve(), header))
+        header = check_parts(split_parts(path, read_header(path)))  # every part is there
+        out.append((path.absolute(), header))
     return out
 
 
@@ -240,21 +244,25 @@ def run_bench(
         result = bench.run(spec, header)
         report.models.append(result)
         if record_calibration and header is not None and not result.error:
-            _calibrate(hw, header, result)
+            try:
+                _calibrate(hw, path, header, result)
+            except (AppError, OSError) as exc:  # the run itself must not be lost for it
+                log.warning("speed calibration not saved: %s", exc)
         emit(ModelFinished(index, result))
     report.cancelled = cancel.is_set()
     return report
 
 
-def _calibrate(hw: HardwareSnapshot, header: GGUFHeader, result: ModelResult) -> None:
-    gens = [g for r in result.runs for g in r.generations if not g.error]
+def _calibrate(hw: HardwareSnapshot, path: Path, header: GGUFHeader, result: ModelResult) -> None:
+    gens = [g for r in result.runs for g in r.generations if g.measured]
     rates = [g.decode_tok_s for g in gens if g.decode_tok_s is not None]
     if not rates:
         return
     depth = statistics.median(
         g.prompt_tokens + (g.reasoning_tokens + g.answer_tokens) // 2 for g in gens
     )
-    Calibration.load().record(hw, shape_from_header(header), result.n_gpu_layers, rates, int(depth))
+    shape = shape_from_file(path, header)
+    Calibration.load().record(hw, shape, result.n_gpu_layers, rates, int(depth))
 
 
 class _CancelWatch:
@@ -326,21 +334,30 @@ class _ModelBench:
         result = ModelResult(
             path=str(self.path),
             name=self.path.name,
-            file_bytes=self.path.stat().st_size,
+            file_bytes=sum(
+                p.stat().st_size
+                for p in (split_parts(self.path, header) if header is not None else [self.path])
+            ),
             quantization=header.quantization if header is not None else "replay",
             vram_note=self.note,
         )
         warm = self.one_load(
             spec, 0, self.prompts.items[:1], min(self.max_tokens, WARMUP_MAX_TOKENS)
         )
-        if self.fail(result, warm):
+        if error := self.load_error(warm):
+            result.error = error
             return result
         for run in range(1, self.runs + 1):
             if self.cancel.is_set():
                 break
             record = self.one_load(spec, run, self.prompts.items, self.max_tokens)
-            if self.fail(result, record):
-                return result
+            if error := self.load_error(record):
+                if not result.runs:
+                    result.error = error
+                    return result
+                # The runs before it are measured and stay (the model loaded then).
+                log.warning("%s: run %d could not load: %s", self.path.name, run, error)
+                break
             if not record.generations:
                 break  # cancelled before its first reply: nothing measured
             result.runs.append(record)
@@ -348,13 +365,13 @@ class _ModelBench:
             result.backend, result.n_ctx, result.n_gpu_layers = self.placement
         return result
 
-    def fail(self, result: ModelResult, record: RunRecord) -> bool:
-        """A load that failed ends this model's bench (the error is the first reply's)."""
+    @staticmethod
+    def load_error(record: RunRecord) -> str | None:
+        """Why the load failed (the first reply's error), None when it loaded."""
         first = record.generations[0] if record.generations else None
         if first is not None and first.error and record.load_s is None:
-            result.error = first.error
-            return True
-        return False
+            return first.error
+        return None
 
     def one_load(
         self, spec: LoadSpec | ReplaySpec, run: int, items: Sequence[PromptItem], max_tokens: int
@@ -430,7 +447,7 @@ class _ModelBench:
                 gen.decode_tok_s, gen.prefill_tok_s = s.decode_tok_s, s.prefill_tok_s
                 gen.total_s, gen.stop_reason = s.total_s, s.stop_reason
         gen.reasoning_text, gen.answer_text = "".join(reasoning), "".join(answer)
-        if not gen.error:
+        if gen.measured:  # a reply cut off by Cancel is not judged: it was not allowed to end
             checked = check_answer(item, gen.answer_text)
             gen.final_answer, gen.correct, gen.check_detail = (
                 checked.final_answer,

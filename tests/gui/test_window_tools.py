@@ -3,6 +3,7 @@ page in place of the chat until a model is chosen."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 from pathlib import Path
@@ -90,3 +91,40 @@ def test_first_run_shows_the_welcome_page_until_a_model_is_chosen(
     assert win.pages.currentWidget() is not win.welcome
     assert win.composer.isVisible() and win.chat.isVisible()
     assert controller.model is not None and controller.model.path == str(gemma_path)
+
+
+def test_a_comparison_frees_the_chat_model_and_holds_the_chat_until_it_ends(
+    qtbot: QtBot, window: MainWindow, replay: ReplayFactory, tmp_path: Path
+) -> None:
+    """The chat's model would take the memory the compared models are planned with, and a
+    reply during the run would share the machine with the models being measured."""
+    controller = window.controller
+    controller.set_model(replay(reasoning="", answer="Hello there."))
+    with qtbot.waitSignal(controller.worker.reply_done, timeout=30_000):
+        assert controller.send("Hi")
+    chat_engine = controller.worker.client.pid
+    assert chat_engine is not None
+
+    compare = window.tools.open_compare()
+    paced = []  # replays as slow as a model (10 s a reply): the run lasts while we look
+    for i in (1, 2):
+        lines = [{"tokens_per_s": 40}, *({"chunk": f"word {n} "} for n in range(400))]
+        paced.append(tmp_path / f"paced-{i}.jsonl")
+        paced[-1].write_text("".join(json.dumps(line) + "\n" for line in lines))
+    compare.add_model_paths(paced)
+    setup = compare.setup
+    setup.prompt_source.setCurrentIndex(setup.prompt_source.findData(""))
+    setup.custom_prompt.setPlainText("Hi")
+    setup.runs.setValue(3)
+    compare.start_run()
+    assert compare.is_running()
+    qtbot.waitUntil(lambda: controller.worker.client.pid is None, timeout=30_000)
+
+    with qtbot.waitSignal(controller.notice, timeout=5_000) as notice:
+        assert not controller.send("Another question")
+    assert "comparison run" in notice.args[0]
+
+    compare.cancel_run()
+    qtbot.waitUntil(lambda: not compare.is_running(), timeout=60_000)
+    with qtbot.waitSignal(controller.worker.reply_done, timeout=30_000):
+        assert controller.send("Another question")  # the engine starts again

@@ -18,7 +18,7 @@ import psutil
 import pytest
 
 from app.core.bench_report import list_runs, load_run
-from app.core.prompt_sets import PromptSet, load_prompt_set
+from app.core.prompt_sets import PromptItem, PromptSet, load_prompt_set
 from app.inference.bench import BenchEvent, BenchProgress, run_bench
 from tests.integration.cli import Result, ponder
 
@@ -217,3 +217,33 @@ def test_replay_files_stand_in_for_models(tmp_path: Path) -> None:
     assert [g["correct"] for g in cookies] == [True, False]
     assert all(g["reasoning_tokens"] > 0 and g["answer_tokens"] > 0 for g in cookies)
     assert not (Path(os.environ["PONDER_HOME"]) / "cache" / "speed-calibration.json").exists()
+
+
+def test_a_reply_cut_off_by_cancel_is_neither_judged_nor_measured(tmp_path: Path) -> None:
+    """Cancel mid-reply: that reply had no chance to answer, so it is not counted wrong,
+    and its partial timings stay out of the figures (and the speed calibration)."""
+    slow = tmp_path / "slow.jsonl"
+    chunks = ["<think>\n", *[f"step {i}. " for i in range(400)], "\n</think>\n\n", "$\\boxed{138}$"]
+    lines = [{"tokens_per_s": 100}, *({"chunk": c} for c in chunks)]
+    slow.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    cancel = threading.Event()
+
+    def on_event(event: BenchEvent) -> None:
+        if isinstance(event, BenchProgress) and event.run == 1 and (event.tokens or 0) >= 20:
+            cancel.set()
+
+    report = run_bench(
+        [slow],
+        PromptSet("one", "", (PromptItem("sum", "What is 288 - 150?", "number", 138),)),
+        runs=2,
+        max_tokens=4096,
+        on_event=on_event,
+        cancel=cancel,
+        record_calibration=False,
+    )
+    (model,) = report.models
+    (run,) = model.runs
+    (reply,) = run.generations
+    assert reply.stop_reason == "stopped" and reply.correct is None
+    assert model.accuracy() == (0, 0)  # not "0/1 correct"
+    assert model.values("decode_tok_s") == []

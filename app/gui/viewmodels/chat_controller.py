@@ -15,6 +15,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from PySide6.QtCore import QObject, QTimer, Signal
@@ -108,6 +109,8 @@ class ChatController(QObject):
         self.worker = worker
         self.settings = settings
         self.model: ModelChoice | None = None
+        # Whether a comparison run is measuring (set by the window that owns Compare).
+        self.measuring: Callable[[], bool] = lambda: False
         self.cid = 0
         self.rows: list[MessageRow] = []
         self._live: _Live | None = None
@@ -235,9 +238,20 @@ class ChatController(QObject):
         """How many messages an edit at ``position`` would replace."""
         return sum(1 for r in self.rows if r.position > position)
 
+    def release_model(self) -> None:
+        """Free the memory the chat's model holds (a comparison run is about to measure);
+        the next message loads it again."""
+        self.worker.unload()
+
     def _ready_to_send(self) -> bool:
         if self._live is not None:
             self.notice.emit("Wait for the reply to finish, or stop it (Esc).")
+            return False
+        if self.measuring():
+            self.notice.emit(
+                "A comparison run is measuring models: chat when it ends, or stop it in the "
+                "Compare window (a reply now would skew its figures)."
+            )
             return False
         if self.model is None:
             self.notice.emit("Choose a model first: pick one in the toolbar or open a GGUF file.")

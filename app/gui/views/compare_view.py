@@ -110,12 +110,16 @@ class CompareWindow(QMainWindow):
         *,
         scan: bool = True,
         chat_busy: Callable[[], bool] | None = None,
+        release_chat: Callable[[], None] | None = None,
         parent: QWidget | None = None,
     ) -> None:
         """``chat_busy``: whether the chat is writing a reply now (a run then waits: two
-        engines at once would skew every figure, and the speed calibration with them)."""
+        engines at once would skew every figure, and the speed calibration with them).
+        ``release_chat``: free the chat model's memory before a run measures (a model
+        left loaded would take the RAM and VRAM the run's models are planned with)."""
         super().__init__(parent)
         self._chat_busy = chat_busy
+        self._release_chat = release_chat
         self.setWindowTitle("Compare models · Ponder")
         self.resize(1240, 780)
         self.report: BenchReport | None = None
@@ -212,6 +216,8 @@ class CompareWindow(QMainWindow):
         if reason or self.worker is not None:
             self.setup.set_status(reason, error=bool(reason))
             return
+        if self._release_chat is not None:
+            self._release_chat()
         name = self.setup.prompt_set_name()
         prompts: PromptSet | str = name or PromptSet.single(self.setup.prompt_text())
         self.worker = BenchWorker(

@@ -16,6 +16,7 @@ log = logging.getLogger(__name__)
 SHUTDOWN_GRACE_MS = 3000
 
 _Request = tuple[LoadSpec | ReplaySpec, list[dict[str, str]], SamplingParams]
+_UNLOAD = "unload"
 
 
 class EngineWorker(QThread):
@@ -45,7 +46,7 @@ class EngineWorker(QThread):
         super().__init__()
         self.setObjectName("engine-worker")
         self.client = client
-        self._requests: queue.Queue[_Request | None] = queue.Queue()
+        self._requests: queue.Queue[_Request | str | None] = queue.Queue()
         self.start()
 
     def submit(
@@ -62,6 +63,11 @@ class EngineWorker(QThread):
         except Exception:  # it starts on demand later, and reports then
             log.exception("engine process did not start")
         while (request := self._requests.get()) is not None:
+            if request == _UNLOAD:
+                self.client.close()  # the next request starts a fresh engine on demand
+                log.info("engine stopped: its model's memory is free")
+                continue
+            assert not isinstance(request, str)
             try:
                 self._serve(request)
             except Exception as exc:  # a bug or an OS failure: the reply must still end
@@ -87,6 +93,11 @@ class EngineWorker(QThread):
 
     def stop(self) -> None:
         self.client.cancel()
+
+    def unload(self) -> None:
+        """End the engine process once the queue reaches this (after the running reply),
+        freeing the model's RAM and VRAM; the next message loads the model again."""
+        self._requests.put(_UNLOAD)
 
     def answer_now(self) -> None:
         self.client.answer_now()

@@ -1,14 +1,17 @@
 """Replay recorded raw model text through the same pipeline as a real model.
 
 File format (JSON Lines): an optional first line ``{"prompt": "..."}`` with the rendered
-prompt (it tells the splitter whether the prompt opened ``<think>``), then one
-``{"chunk": "raw model text"}`` per line; each chunk counts as one token.
+prompt (it tells the splitter whether the prompt opened ``<think>``) and, optionally, a pace
+(``"tokens_per_s": 40``: chunks arrive as from a model that fast, wherever the file is
+played, e.g. in a comparison run), then one ``{"chunk": "raw model text"}`` per line; each
+chunk counts as one token.
 """
 
 from __future__ import annotations
 
 import json
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 from app.core.errors import BadInputError
@@ -18,8 +21,15 @@ from app.inference.protocol import GenerateRequest, ReplaySpec
 from app.inference.reply import ReplyAssembler
 
 
-def load_replay(path: str | Path) -> tuple[str, list[str]]:
-    """Read a replay file: (rendered prompt or "", chunks)."""
+@dataclass(frozen=True)
+class Replay:
+    prompt: str  # the rendered prompt, or ""
+    chunks: list[str]
+    tokens_per_s: float | None = None  # the file's own pace, if it sets one
+
+
+def load_replay(path: str | Path) -> Replay:
+    """Read a replay file."""
     p = Path(path)
     try:
         lines = p.read_text(encoding="utf-8").splitlines()
@@ -29,7 +39,7 @@ def load_replay(path: str | Path) -> tuple[str, list[str]]:
         raise BadInputError(
             f"Could not read the replay file {p}: {exc}.", "It must be UTF-8 JSON Lines."
         ) from None
-    prompt, chunks = "", []
+    prompt, chunks, pace = "", [], None
     for n, line in enumerate(lines, 1):
         if not line.strip():
             continue
@@ -42,20 +52,30 @@ def load_replay(path: str | Path) -> tuple[str, list[str]]:
             ) from None
         if isinstance(obj, dict) and isinstance(obj.get("chunk"), str):
             chunks.append(obj["chunk"])
-        elif isinstance(obj, dict) and isinstance(obj.get("prompt"), str) and not chunks:
-            prompt = obj["prompt"]
+        elif isinstance(obj, dict) and not chunks and ("prompt" in obj or "tokens_per_s" in obj):
+            prompt = obj.get("prompt", "")
+            pace = obj.get("tokens_per_s")
+            if not isinstance(prompt, str) or not (
+                pace is None or (isinstance(pace, int | float) and pace > 0)
+            ):
+                raise BadInputError(
+                    f"Line {n} of {p.name} has a bad prompt or pace.",
+                    'It must look like {"prompt": "text", "tokens_per_s": 40}.',
+                )
         else:
             raise BadInputError(
                 f'Line {n} of {p.name} has no "chunk" text.',
                 'Each line must look like {"chunk": "text"}.',
             )
-    return prompt, chunks
+    return Replay(prompt, chunks, float(pace) if pace else None)
 
 
 class ReplayBackend:
     def __init__(self, spec: ReplaySpec) -> None:
         self.spec = spec
-        self.prompt, self.chunks = load_replay(spec.path)
+        replay = load_replay(spec.path)
+        self.prompt, self.chunks = replay.prompt, replay.chunks
+        self.tokens_per_s = spec.tokens_per_s or replay.tokens_per_s
         self.load_s = 0.0
 
     def close(self) -> None:
@@ -72,7 +92,7 @@ class ReplayBackend:
         asm.start_prefill(0, 0)
         asm.end_prefill()
         extra = {"backend": "replay", "model": Path(self.spec.path).name}
-        interval = 1.0 / self.spec.tokens_per_s if self.spec.tokens_per_s else 0.0
+        interval = 1.0 / self.tokens_per_s if self.tokens_per_s else 0.0
         chunks, i = self.chunks, 0
         next_at = time.perf_counter()
         while i < len(chunks):
