@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
+import os
 import signal
 import sys
 import threading
@@ -12,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 
+import psutil
 from PySide6.QtCore import (
     QMessageLogContext,
     QMetaObject,
@@ -31,6 +34,7 @@ from app.core.settings import load_settings
 from app.core.store import ChatStore, MessageRow
 from app.gui.render import markdown
 from app.gui.render.math import MathRenderer
+from app.gui.single_instance import SingleInstance
 from app.gui.theme import apply_theme
 from app.gui.viewmodels.chat_controller import ChatController
 from app.gui.views.main_window import MainWindow
@@ -56,11 +60,13 @@ class Session:
     worker: EngineWorker
     store: ChatStore
 
-    def close(self) -> None:
+    def close(self) -> bool:
+        """False when a thread would not stop in time (a download stuck in a request)."""
         self.controller.shutdown()  # saves a reply still streaming, before the engine stops
-        self.window.shutdown()
+        stopped = self.window.shutdown()
         self.worker.shutdown()
         self.store.close()
+        return stopped
 
 
 def make_application(argv: list[str]) -> QApplication:
@@ -110,16 +116,50 @@ def open_session(app: QApplication, *, welcome: bool = True) -> Session:
 
 def run_gui() -> int:
     app = make_application(sys.argv)
+    # Before the chats open: a second copy would mark this one's streaming reply interrupted.
+    instance = SingleInstance(app_paths().ensure().data_dir, parent=app)
+    if not instance.acquire():
+        return _hand_over(instance)
     _quit_on_signals(app)  # before the engine and math processes start
     try:
         session = open_session(app)
     except AppError as exc:
         QMessageBox.critical(None, "Ponder cannot open its chats", f"{exc}\n\n{exc.hint}")
+        instance.release()
         return 1
+    instance.activated.connect(session.window.bring_forward)
     session.window.show()
     code = app.exec()
-    session.close()
+    stopped = session.close()
+    instance.release()
+    if not stopped:
+        # Qt aborts the process when a running thread's object is destroyed at exit. The
+        # chats are saved and closed, downloads keep their parts: leave without tearing down.
+        log.warning("a download thread was still busy at quit; exiting without waiting")
+        for child in psutil.Process().children(recursive=True):  # the math processes
+            with contextlib.suppress(psutil.Error):
+                child.kill()
+        logging.shutdown()
+        os._exit(code)
     return code
+
+
+def _hand_over(instance: SingleInstance) -> int:
+    """Ponder is already open on this data folder: bring its window forward and exit."""
+    if instance.notify_running():
+        log.info("already running; asked it to show its window")
+        sys.stderr.write("ponder: Ponder is already open; its window was brought forward.\n")
+        return 0
+    pid = instance.owner_pid()
+    who = f"Another Ponder (process {pid})" if pid else "Another Ponder"
+    text = (
+        f"{who} is using the chats in {instance.data_dir} but is not responding. "
+        "Wait a moment and start Ponder again, or end that process first."
+    )
+    log.warning("%s", text)
+    sys.stderr.write(f"ponder: {text}\n")
+    QMessageBox.warning(None, "Ponder is already open", text)
+    return 1
 
 
 def _quit_on_signals(app: QApplication) -> None:

@@ -95,7 +95,9 @@ class MainWindow(QMainWindow):
             tokens=lambda: self.tokens,
             math=math,
             chat_busy=lambda: controller.busy,
+            release_chat=controller.release_model,
         )
+        controller.measuring = self.tools.measuring
         for action in self.tools.actions:
             toolbar.addAction(action)
             if (button := toolbar.widgetForAction(action)) is not None:
@@ -403,8 +405,9 @@ class MainWindow(QMainWindow):
         self.raise_()
         self.activateWindow()
 
-    def shutdown(self) -> None:
+    def shutdown(self) -> bool:
         """Stop the window's threads: the monitor, and downloads (paused, parts kept).
-        Called on close and by the app before it exits; safe to call twice."""
+        Called on close and by the app before it exits; safe to call twice. False when a
+        thread would not stop (the app must then exit without destroying it)."""
         self.monitor.stop()
-        self.tools.shutdown()
+        return self.tools.shutdown()

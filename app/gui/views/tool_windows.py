@@ -42,13 +42,14 @@ class ToolWindows(QObject):
         tokens: Callable[[], TokenStore] = TokenStore,
         math: MathRenderer | None = None,
         chat_busy: Callable[[], bool] | None = None,
+        release_chat: Callable[[], None] | None = None,
     ) -> None:
         super().__init__(parent)
         self._parent = parent
         self._monitor = monitor
         self._ladder = ladder
         self._tokens = tokens
-        self._math, self._chat_busy = math, chat_busy
+        self._math, self._chat_busy, self._release_chat = math, chat_busy, release_chat
         paths = app_paths().ensure()
         self._store, self._downloads_dir = ModelStore.from_paths(paths), paths.downloads_dir
         # The app's one download queue: the Models window and the first-run page show and
@@ -105,18 +106,28 @@ class ToolWindows(QObject):
 
     def open_compare(self) -> CompareWindow:
         if self.compare is None:
-            self.compare = CompareWindow(self._math, chat_busy=self._chat_busy, parent=self._parent)
+            self.compare = CompareWindow(
+                self._math,
+                chat_busy=self._chat_busy,
+                release_chat=self._release_chat,
+                parent=self._parent,
+            )
             # A finished run recalibrated the speed predictions: the ladder shows them.
             self.compare.report_shown.connect(lambda _report: self._ladder.refresh())
         _raise(self.compare)
         return self.compare
 
-    def shutdown(self) -> None:
+    def measuring(self) -> bool:
+        """Whether a comparison run is measuring now."""
+        return self.compare is not None and self.compare.is_running()
+
+    def shutdown(self) -> bool:
         """Pause downloads (their parts are kept for next time) and stop a comparison
-        before the app quits."""
-        self.downloads.shutdown()
+        before the app quits. False when a download's thread did not stop in time."""
+        stopped = self.downloads.shutdown()
         if self.compare is not None:
             self.compare.shutdown()
+        return stopped
 
 
 def _raise(window: QWidget) -> None:
