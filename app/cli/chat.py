@@ -128,14 +128,21 @@ def _turns(args: argparse.Namespace) -> Iterator[str]:
             if line.strip():
                 yield line
     else:
+        said = False
         try:
             for line in sys.stdin:
                 if line.strip():
+                    said = True
                     yield line.rstrip("\n")
         except UnicodeDecodeError:
             raise BadInputError(
                 "The input is not UTF-8 text.", "Convert it to UTF-8 and try again."
             ) from None
+        if not said:
+            raise BadInputError(
+                "There is no message: the input was empty.",
+                'Give one with -p "...", or send one message per line on stdin.',
+            )
 
 
 class _TextPrinter:
@@ -196,6 +203,15 @@ def _check_text(text: str) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    try:
+        return _chat(args)
+    except AppError as exc:
+        if args.json:  # a script reading the events learns why there are none (or no more)
+            print_json(event_to_json(ErrorEvent(exc.kind, exc.message, exc.hint)))
+        raise  # ... and a person reads the same line on stderr
+
+
+def _chat(args: argparse.Namespace) -> int:
     model: LoadSpec | ReplaySpec
     if args.replay:
         if not Path(args.replay).is_file():

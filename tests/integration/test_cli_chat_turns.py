@@ -155,3 +155,32 @@ def test_a_data_folder_that_cannot_be_written_is_one_sentence(
     assert r.code == 1
     line = assert_one_clear_line(r.stderr)
     assert "cannot write to" in line and "PONDER_HOME" in line
+
+
+def test_empty_input_is_not_taken_for_success(tmp_path: Path) -> None:
+    """A script that pipes nothing (say an empty file) learns that nothing was asked."""
+    replay = write_replay(tmp_path / "r.jsonl", None, ["Hello."])
+    r = ponder("chat", "--replay", str(replay), stdin="\n  \n")
+    assert r.code == 2
+    assert "-p" in assert_one_clear_line(r.stderr)
+    assert r.stdout == ""
+
+
+def test_json_output_ends_with_an_error_event_for_errors_before_the_model_runs(
+    tmp_path: Path,
+) -> None:
+    """A script reading `--json` events gets the reason as an event too, not only on
+    stderr: for a missing model, a file that is not a GGUF, and empty input."""
+    not_gguf = tmp_path / "notes.gguf"
+    not_gguf.write_text("just some text, not a model")
+    replay = write_replay(tmp_path / "r.jsonl", None, ["Hello."])
+    cases = [
+        ("bad_model", ponder("chat", "-m", str(tmp_path / "missing.gguf"), "-p", "hi", "--json")),
+        ("bad_model", ponder("chat", "-m", str(not_gguf), "-p", "hi", "--json")),
+        ("bad_input", ponder("chat", "--replay", str(replay), "--json", stdin="")),
+    ]
+    for kind, r in cases:
+        assert r.code == 2, r.stderr
+        (event,) = r.events
+        assert event["event"] == "error" and event["kind"] == kind
+        assert event["message"] in assert_one_clear_line(r.stderr)
