@@ -272,6 +272,10 @@ class _Writer:
                 f.write(chunk)
                 job.on_disk += len(chunk)
                 unsynced += len(chunk)
+                if self._queue.empty():
+                    # Caught up with the network: hand the bytes to the OS now, so a stall
+                    # or a kill leaves every received byte in the part (not in our buffer).
+                    f.flush()
                 if unsynced >= _FSYNC_BYTES:
                     f.flush()
                     os.fsync(f.fileno())
