@@ -109,7 +109,7 @@ def self_test(args: list[str]) -> int:
     _install_logging()
     from app.gui.app import run_self_test
 
-    code = run_self_test(model.resolve(), ns.timeout)
+    code = run_self_test(model.absolute(), ns.timeout)
     logging.shutdown()
     if code == 0:
         shutil.rmtree(home, ignore_errors=True)

@@ -31,7 +31,7 @@ from app.core.events import (
     ReasoningDelta,
     event_to_json,
 )
-from app.core.gguf import GGUFHeader, check_loadable, read_header
+from app.core.gguf import GGUFHeader, check_parts, read_header, split_parts
 from app.core.paths import app_paths
 from app.core.units import R1_TEMPERATURE, R1_TOP_P
 from app.inference.client import EngineClient
@@ -102,8 +102,10 @@ def resolve_model(arg: str) -> tuple[Path, GGUFHeader]:
             )
         path = find_model(arg, model_store(), None).path
     header = read_header(path)
-    check_loadable(header)
-    return path.resolve(), header
+    # Every part of a split model (llama.cpp finds them by the first part's name: so the
+    # path stays as given, not resolved to a Hugging Face cache blob named by its hash).
+    check_parts(split_parts(path, header))
+    return path.absolute(), header
 
 
 def load_spec(args: argparse.Namespace) -> LoadSpec:

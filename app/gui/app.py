@@ -118,8 +118,8 @@ def run_gui() -> int:
     app = make_application(sys.argv)
     # Before the chats open: a second copy would mark this one's streaming reply interrupted.
     instance = SingleInstance(app_paths().ensure().data_dir, parent=app)
-    if not instance.acquire():
-        return _hand_over(instance)
+    if not instance.acquire() and (refused := _hand_over(instance)) is not None:
+        return refused
     _quit_on_signals(app)  # before the engine and math processes start
     try:
         session = open_session(app)
@@ -144,8 +144,9 @@ def run_gui() -> int:
     return code
 
 
-def _hand_over(instance: SingleInstance) -> int:
-    """Ponder is already open on this data folder: bring its window forward and exit."""
+def _hand_over(instance: SingleInstance) -> int | None:
+    """Ponder is already open on this data folder: bring its window forward and exit (the
+    exit code), or, when it does not answer and the user says so, open anyway (None)."""
     if instance.notify_running():
         log.info("already running; asked it to show its window")
         sys.stderr.write("ponder: Ponder is already open; its window was brought forward.\n")
@@ -158,8 +159,19 @@ def _hand_over(instance: SingleInstance) -> int:
     )
     log.warning("%s", text)
     sys.stderr.write(f"ponder: {text}\n")
-    QMessageBox.warning(None, "Ponder is already open", text)
-    return 1
+    box = QMessageBox(QMessageBox.Icon.Warning, "Ponder is already open", text)
+    box.setInformativeText(
+        "If no other Ponder is open (its lock, "
+        f"{instance.lock_path}, may be left by a computer that shares this folder), "
+        "open anyway. Two copies at once can undo each other's changes to the chats."
+    )
+    anyway = box.addButton("Open anyway", QMessageBox.ButtonRole.AcceptRole)
+    box.addButton(QMessageBox.StandardButton.Close)
+    box.exec()
+    if box.clickedButton() is not anyway:
+        return 1
+    instance.take_over()
+    return None
 
 
 def _quit_on_signals(app: QApplication) -> None:

@@ -52,7 +52,30 @@ class SingleInstance(QObject):
     def acquire(self) -> bool:
         """Take the lock and listen for later starts; False when another copy holds it."""
         if not self._lock.tryLock(0):
-            return False
+            if self._lock.error() == QLockFile.LockError.LockFailedError:
+                return False
+            # The folder cannot hold a lock file (read-only, odd filesystem): better one
+            # unguarded copy than none at all.
+            error = self._lock.error()
+            log.warning("no lock in %s (%s); opening without one", self.data_dir, error)
+            return True
+        self._listen()
+        return True
+
+    def take_over(self) -> None:
+        """The user chose to open anyway (the holder is hung, or the lock was left by a
+        copy on another computer sharing this folder): remove the lock and take it."""
+        self._lock.removeStaleLockFile()
+        if self._lock.tryLock(0):
+            self._listen()
+        else:
+            log.warning("could not take over %s; opening without it", self._lock_path)
+
+    @property
+    def lock_path(self) -> Path:
+        return self._lock_path
+
+    def _listen(self) -> None:
         QLocalServer.removeServer(self.server_name)  # a socket file left by a crash
         server = QLocalServer(self)
         server.setSocketOptions(QLocalServer.SocketOption.UserAccessOption)
@@ -60,10 +83,9 @@ class SingleInstance(QObject):
             # Still the only copy (we hold the lock); a later start just cannot wake us.
             log.warning("cannot listen on %s: %s", self.server_name, server.errorString())
             server.deleteLater()
-            return True
+            return
         server.newConnection.connect(self._on_connection)
         self._server = server
-        return True
 
     def owner_pid(self) -> int | None:
         """The process id of the copy holding the lock, when the lock file says."""

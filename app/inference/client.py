@@ -83,7 +83,10 @@ class EngineClient:
     def pid(self) -> int | None:
         """The engine process's id while it runs (any thread may ask: the monitor does)."""
         proc = self._proc  # read once: the engine thread may replace it meanwhile
-        return proc.pid if proc is not None and proc.exitcode is None else None
+        try:
+            return proc.pid if proc is not None and proc.exitcode is None else None
+        except ValueError:  # closed by the engine thread meanwhile (after it ended)
+            return None
 
     def start(self) -> None:
         """Start the engine process if none is running (it also starts on demand)."""

@@ -18,6 +18,7 @@ import psutil
 import pytest
 from pytestqt.qtbot import QtBot
 
+from app.gui import single_instance
 from app.gui.single_instance import LOCK_NAME, SingleInstance
 from app.gui.views.main_window import MainWindow
 from tests.conftest import ROOT
@@ -34,12 +35,20 @@ app = QCoreApplication([])
 sys.exit(0 if SingleInstance(Path(sys.argv[1])).notify_running() else 1)
 """
 
-# Holds the lock like a Ponder that hangs: it never answers.
+# Holds the lock like a Ponder that hangs: it never answers (listening or not).
 HOLD = """
-import sys, time
-from PySide6.QtCore import QLockFile
-lock = QLockFile(sys.argv[1])
-assert lock.tryLock(0)
+import sys
+from pathlib import Path
+from PySide6.QtCore import QCoreApplication, QLockFile
+from app.gui import single_instance
+from app.gui.single_instance import LOCK_NAME, SingleInstance
+app = QCoreApplication([])
+if sys.argv[2] == "listening":  # no event loop runs: connections are never answered
+    holder = SingleInstance(Path(sys.argv[1]))
+    assert holder.acquire()
+else:
+    lock = QLockFile(str(Path(sys.argv[1]) / LOCK_NAME))
+    assert lock.tryLock(0)
 print("locked", flush=True)
 sys.stdin.readline()
 """
@@ -154,14 +163,17 @@ def test_the_window_comes_back_from_the_taskbar(
         instance.release()
 
 
-def test_a_ponder_that_does_not_answer_is_reported_not_waited_on_forever(
-    qtbot: QtBot, ponder_home: Path
+@pytest.mark.parametrize("how", ["listening", "not listening"])
+def test_a_ponder_that_does_not_answer_is_reported_and_can_be_taken_over(
+    qtbot: QtBot, ponder_home: Path, monkeypatch: pytest.MonkeyPatch, how: str
 ) -> None:
     """When the copy holding the lock never answers (hung), a second start gives up and
-    can name the process to end."""
+    names the process; the user may still open anyway."""
+    monkeypatch.setattr(single_instance, "ANSWER_TIMEOUT_MS", 2_000)
     ponder_home.mkdir(parents=True, exist_ok=True)
     holder = subprocess.Popen(
-        [sys.executable, "-c", HOLD, str(ponder_home / LOCK_NAME)],
+        [sys.executable, "-c", HOLD, str(ponder_home), how],
+        cwd=ROOT,
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         text=True,
@@ -173,14 +185,34 @@ def test_a_ponder_that_does_not_answer_is_reported_not_waited_on_forever(
             assert not instance.acquire()
             assert not instance.notify_running()
             assert instance.owner_pid() == holder.pid
+            instance.take_over()  # "Open anyway": the hung copy keeps its lock, we open too
         finally:
             instance.release()
         assert holder.stdin is not None
         holder.stdin.write("\n")
         holder.stdin.flush()
-    # Once that copy is gone, a start gets the lock.
+    # Once nobody holds it, a start gets the lock.
     instance = SingleInstance(ponder_home)
     try:
         assert instance.acquire()
     finally:
         instance.release()
+
+
+def test_a_lock_left_by_another_computer_is_taken_over_when_the_user_says_so(
+    qtbot: QtBot, ponder_home: Path
+) -> None:
+    """A data folder shared between computers (an NFS home): a crashed copy on the other
+    one leaves a lock that cannot be judged from here, so it is not taken silently;
+    "Open anyway" takes it."""
+    ponder_home.mkdir(parents=True, exist_ok=True)
+    (ponder_home / LOCK_NAME).write_text("4242\npython3\nanother-computer\n")
+    instance = SingleInstance(ponder_home)
+    try:
+        assert not instance.acquire()
+        assert instance.owner_pid() == 4242
+        instance.take_over()
+        assert instance.owner_pid() == os.getpid()
+    finally:
+        instance.release()
+    assert not (ponder_home / LOCK_NAME).exists()

@@ -87,3 +87,14 @@ def test_per_layer_metadata_is_sized_not_refused() -> None:
     assert (shape.n_head, shape.n_head_kv) == (8, 2)  # the largest layer's, not too small
     assert [shape.is_swa_layer(i) for i in (0, 1)] == [True, False]
     assert shape.layer_bytes == (16384, 16384)
+
+
+def test_a_renamed_first_part_is_refused_not_undersized(
+    gemma_split: list[Path], tmp_path: Path
+) -> None:
+    """llama.cpp finds the other parts by the first one's name; a first part renamed (or
+    reached through a Hugging Face cache blob) must say so, not be sized alone."""
+    renamed = tmp_path / "my-model.gguf"
+    renamed.symlink_to(gemma_split[0])
+    with pytest.raises(ModelFileError, match="the name llama.cpp finds the other parts by"):
+        shape_from_file(renamed)

@@ -358,9 +358,15 @@ def split_parts(path: str | Path, header: GGUFHeader) -> list[Path]:
     other parts hold only their share of the tensors, not the model's metadata."""
     p = Path(path)
     count = header.get("split.count")
+    if not isinstance(count, int) or count <= 1 or split_index(header) > 0:
+        return [p]  # one file, or a later part (check_loadable says to open the first)
     info = shard_info(p.name)
-    if not isinstance(count, int) or count <= 1 or info is None:
-        return [p]
+    if info is None or info[1] != 1 or info[2] != count:
+        raise ModelFileError(
+            f"{p.name} is the first of {count} parts of a split model, but its name is not "
+            f"NAME-00001-of-{count:05d}.gguf, the name llama.cpp finds the other parts by.",
+            "Keep the parts' original names, side by side in one folder.",
+        )
     return [p.with_name(f"{info[0]}-{i:05d}-of-{count:05d}.gguf") for i in range(1, count + 1)]
 
 

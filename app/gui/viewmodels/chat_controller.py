@@ -125,6 +125,8 @@ class ChatController(QObject):
         worker.progress.connect(self._on_progress)
         worker.reply_done.connect(self._on_finished)
         worker.failed.connect(self._on_failed)
+        worker.unloaded.connect(self._on_unloaded)  # queued: the worker's thread emits it
+        self._after_unload: list[Callable[[], None]] = []
 
     # -- state --------------------------------------------------------------------------
 
@@ -238,10 +240,17 @@ class ChatController(QObject):
         """How many messages an edit at ``position`` would replace."""
         return sum(1 for r in self.rows if r.position > position)
 
-    def release_model(self) -> None:
-        """Free the memory the chat's model holds (a comparison run is about to measure);
-        the next message loads it again."""
+    def release_model(self, then: Callable[[], None] | None = None) -> None:
+        """Free the memory the chat's model holds (a comparison run is about to measure),
+        then call ``then`` (on this thread); the next message loads the model again."""
+        if then is not None:
+            self._after_unload.append(then)
         self.worker.unload()
+
+    def _on_unloaded(self) -> None:
+        waiting, self._after_unload = self._after_unload, []
+        for then in waiting:
+            then()
 
     def _ready_to_send(self) -> bool:
         if self._live is not None:

@@ -110,16 +110,17 @@ class CompareWindow(QMainWindow):
         *,
         scan: bool = True,
         chat_busy: Callable[[], bool] | None = None,
-        release_chat: Callable[[], None] | None = None,
+        release_chat: Callable[[Callable[[], None]], None] | None = None,
         parent: QWidget | None = None,
     ) -> None:
         """``chat_busy``: whether the chat is writing a reply now (a run then waits: two
         engines at once would skew every figure, and the speed calibration with them).
-        ``release_chat``: free the chat model's memory before a run measures (a model
+        ``release_chat(then)``: free the chat model's memory, then call ``then`` (a model
         left loaded would take the RAM and VRAM the run's models are planned with)."""
         super().__init__(parent)
         self._chat_busy = chat_busy
         self._release_chat = release_chat
+        self._freeing = False  # waiting for the chat's engine to end before the run
         self.setWindowTitle("Compare models · Ponder")
         self.resize(1240, 780)
         self.report: BenchReport | None = None
@@ -213,11 +214,22 @@ class CompareWindow(QMainWindow):
                 "The chat is writing a reply: stop it or let it finish first, so that the "
                 "measurements are not shared with it."
             )
-        if reason or self.worker is not None:
+        if reason or self.is_running():
             self.setup.set_status(reason, error=bool(reason))
             return
-        if self._release_chat is not None:
-            self._release_chat()
+        if self._release_chat is None:
+            self._start_worker()
+            return
+        # The run starts once the chat's engine has ended and its memory is free.
+        self._freeing = True
+        self.setup.set_running(True)
+        self.setup.set_status("Freeing the memory of the chat's model…")
+        self._release_chat(self._start_worker)
+
+    def _start_worker(self) -> None:
+        if self._release_chat is not None and not self._freeing:
+            return  # cancelled (or the window shut down) while the chat's model unloaded
+        self._freeing = False
         name = self.setup.prompt_set_name()
         prompts: PromptSet | str = name or PromptSet.single(self.setup.prompt_text())
         self.worker = BenchWorker(
@@ -240,13 +252,18 @@ class CompareWindow(QMainWindow):
         self.worker.start()
 
     def cancel_run(self) -> None:
+        if self._freeing:  # not started yet: nothing to stop
+            self._freeing = False
+            self.setup.set_running(False)
+            self.setup.set_status("Cancelled before it started.")
+            return
         if self.worker is not None and not self.worker.cancelling:
             self.worker.cancel()
             self.setup.cancel_button.setEnabled(False)
             self.setup.set_status("Cancelling: stopping the running reply…")
 
     def is_running(self) -> bool:
-        return self.worker is not None
+        return self.worker is not None or self._freeing
 
     def refresh_runs(self) -> None:
         self.files.list_saved()
@@ -410,6 +427,7 @@ class CompareWindow(QMainWindow):
         Cancel ends the running reply at once and the engine process with it; the thread
         must not outlive the window that owns it.
         """
+        self._freeing = False
         if self.worker is not None:
             self.worker.cancel()
             self.worker.wait(CLOSE_WAIT_MS)

@@ -42,7 +42,7 @@ class ToolWindows(QObject):
         tokens: Callable[[], TokenStore] = TokenStore,
         math: MathRenderer | None = None,
         chat_busy: Callable[[], bool] | None = None,
-        release_chat: Callable[[], None] | None = None,
+        release_chat: Callable[[Callable[[], None]], None] | None = None,
     ) -> None:
         super().__init__(parent)
         self._parent = parent

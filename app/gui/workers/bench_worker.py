@@ -140,7 +140,7 @@ class BenchWorker(QThread):
             prompts = (
                 load_prompt_set(self.prompts) if isinstance(self.prompts, str) else self.prompts
             )
-            hw = hardware()
+            hw = hardware(max_age_s=0)  # now: the chat's model has just been unloaded
             self.predicted.emit(
                 {p.path: p for p in (predict(m, hw) for m in self.models) if p is not None}
             )

@@ -34,6 +34,7 @@ class EngineWorker(QThread):
         reply_done(object): the reply ended; carries ``GenerationStats`` (not named
             ``finished``: that is QThread's own signal, emitted when the thread ends).
         failed(str, str, str): kind, message, hint.
+        unloaded(): the engine process asked for by ``unload`` has ended.
     """
 
     reasoning = Signal(str)
@@ -41,6 +42,7 @@ class EngineWorker(QThread):
     progress = Signal(object)
     reply_done = Signal(object)
     failed = Signal(str, str, str)
+    unloaded = Signal()
 
     def __init__(self, client: EngineClient) -> None:
         super().__init__()
@@ -66,6 +68,7 @@ class EngineWorker(QThread):
             if request == _UNLOAD:
                 self.client.close()  # the next request starts a fresh engine on demand
                 log.info("engine stopped: its model's memory is free")
+                self.unloaded.emit()
                 continue
             assert not isinstance(request, str)
             try:

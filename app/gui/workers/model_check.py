@@ -8,16 +8,18 @@ as a queued signal.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
 import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import psutil
 from PySide6.QtCore import QObject, QThreadPool, Signal
 
 from app.core.errors import AppError
-from app.core.gguf import check_loadable, read_header
+from app.core.gguf import check_parts, read_header, split_parts
 from app.core.paths import app_paths
 from app.hardware.planner import FitPlan, plan
 from app.hardware.probe import HardwareSnapshot
@@ -48,21 +50,34 @@ _hw_lock = threading.Lock()
 _hw: tuple[float, HardwareSnapshot] | None = None
 
 
-def hardware() -> HardwareSnapshot:
-    """The machine as it is now, give or take ``HARDWARE_MAX_AGE_S`` (probing is cheap
-    after the first time: the bandwidth figure is cached on disk)."""
+def hardware(max_age_s: float = HARDWARE_MAX_AGE_S) -> HardwareSnapshot:
+    """The machine as it is now, give or take ``max_age_s`` (probing is cheap after the
+    first time: the bandwidth figure is cached on disk)."""
     global _hw  # noqa: PLW0603 (one snapshot per process)
     with _hw_lock:
         now = time.monotonic()
-        if _hw is None or now - _hw[0] > HARDWARE_MAX_AGE_S:
-            _hw = (now, machine_snapshot())
+        if _hw is None or now - _hw[0] > max_age_s:
+            snap = machine_snapshot()
+            # The chat's own engine is not a rival for memory: the model a plan is for
+            # would replace the one it holds. Its private memory counts as free (Linux,
+            # where it is known; its mapped model file is page cache, already free).
+            snap = dataclasses.replace(snap, ram_available=snap.ram_available + _own_memory())
+            _hw = (now, snap)
         return _hw[1]
+
+
+def _own_memory() -> int:
+    total = 0
+    for child in psutil.Process().children(recursive=True):
+        with contextlib.suppress(psutil.Error):
+            info = child.memory_info()
+            total += max(0, info.rss - getattr(info, "shared", info.rss))
+    return total
 
 
 def inspect_model(path: Path, n_ctx: int = 0, gpu_layers: int = -1) -> ModelInfo:
     """Validate a GGUF and plan it for this machine; raises ``AppError`` with the reason."""
-    header = read_header(path)
-    check_loadable(header)
+    header = check_parts(split_parts(path, read_header(path)))  # every part is there
     name = str(header.get("general.name") or path.stem)
     fit: FitPlan | None = None
     try:
