@@ -134,6 +134,14 @@ def download(
                         _discard(job)  # under the lock: no other run is using them
                     finished = True
                 raise
+            except AppError:
+                # A failure before the first byte leaves nothing to resume: an empty part
+                # would show as "Paused" next time. Parts with bytes stay for a resume.
+                for job in jobs:
+                    if not job.installed and job.on_disk == 0:
+                        _discard(job)
+                finished = not any(job.part.exists() for job in jobs)
+                raise
             paths = [_install(job) for job in jobs]
             _fsync_dir(dest_dir)
             for job in jobs:

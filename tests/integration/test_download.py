@@ -273,6 +273,23 @@ def test_a_server_that_never_sends_a_byte_is_given_up_on(hub: HubServer, tmp_pat
     assert len(hub.file_gets()) == 3
 
 
+def test_a_download_that_fails_before_its_first_byte_leaves_nothing(
+    hub: HubServer, tmp_path: Path
+) -> None:
+    """Nothing to resume: an empty part would show as "Paused" at the next start."""
+    hub.add_file("org/M-GGUF", "m.gguf", blob(1_000_000))
+    hub.faults.fail_first, hub.faults.fail_status = 100, 503
+    with pytest.raises(DownloadError):
+        download(
+            one_file(hub, "org/M-GGUF"),
+            tmp_path / "models",
+            downloads_dir=tmp_path / "dl",
+            endpoint=hub.endpoint,
+            retry=RetryPolicy(attempts=2, base_s=0.01, cap_s=0.05),
+        )
+    assert not any(p.is_file() for p in (tmp_path / "dl").rglob("*"))
+
+
 def test_cancelling_a_paused_download_leaves_a_running_one_alone(
     hub: HubServer, tmp_path: Path
 ) -> None:

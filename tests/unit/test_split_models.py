@@ -96,5 +96,5 @@ def test_a_renamed_first_part_is_refused_not_undersized(
     reached through a Hugging Face cache blob) must say so, not be sized alone."""
     renamed = tmp_path / "my-model.gguf"
     renamed.symlink_to(gemma_split[0])
-    with pytest.raises(ModelFileError, match="the name llama.cpp finds the other parts by"):
+    with pytest.raises(ModelFileError, match=r"the name llama\.cpp finds the other parts by"):
         shape_from_file(renamed)
