@@ -142,7 +142,8 @@ def download(
                         _discard(job)
                 finished = not any(job.part.exists() for job in jobs)
                 raise
-            paths = [_install(job) for job in jobs]
+            meter.installing()
+            paths = [_install(job, stop) for job in jobs]
             _fsync_dir(dest_dir)
             for job in jobs:
                 _discard(job)
@@ -353,8 +354,11 @@ def _rehash(job: PartJob, meter: ProgressMeter, stop: StopToken) -> Any:
     return hasher
 
 
-def _install(job: PartJob) -> Path:
-    """Move the verified part into place atomically (copy, fsync, rename across disks)."""
+def _install(job: PartJob, stop: StopToken | None = None) -> Path:
+    """Move the verified part into place atomically (copy, fsync, rename across disks).
+
+    A copy across disks (many GB) stops on a pause (the app quitting): the verified part
+    stays and the next run installs it. A cancel this late lets the install finish."""
     target = job.target
     if job.installed:
         return target
@@ -367,11 +371,17 @@ def _install(job: PartJob) -> Path:
             if exc.errno != errno.EXDEV:
                 raise
             tmp = target.with_name(f".{target.name}.installing")
-            with job.part.open("rb") as src, tmp.open("wb") as dst:
-                shutil.copyfileobj(src, dst, 8 << 20)
-                dst.flush()
-                os.fsync(dst.fileno())
-            os.replace(tmp, target)
+            try:
+                with job.part.open("rb") as src, tmp.open("wb") as dst:
+                    while chunk := src.read(8 << 20):
+                        if stop is not None and stop.is_set() and not stop.cancelled:
+                            raise stopped(stop)
+                        dst.write(chunk)
+                    dst.flush()
+                    os.fsync(dst.fileno())
+                os.replace(tmp, target)
+            finally:
+                tmp.unlink(missing_ok=True)  # a copy cut short must not fill the disk
             job.part.unlink()
     except OSError as exc:
         raise AppError(

@@ -25,7 +25,8 @@ class Progress:
         rate: smoothed transfer rate in bytes per second (0 until measured).
         eta_s: seconds left at that rate (None while unknown).
         file: the file being worked on.
-        stage: "checking" (re-hashing a part before resuming), "downloading" or "done".
+        stage: "checking" (re-hashing a part before resuming), "downloading",
+            "installing" (moving the files into place; a copy onto another disk) or "done".
     """
 
     done: int
@@ -72,6 +73,11 @@ class ProgressMeter:
 
     def rewind(self, n: int) -> None:
         self.done -= n
+        self._emit()
+
+    def installing(self) -> None:
+        """Every byte is here and verified; the files are being moved into place."""
+        self.done, self.stage = self.total, "installing"
         self._emit()
 
     def finish(self) -> None:

@@ -11,10 +11,13 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Iterator
@@ -518,3 +521,41 @@ def test_cancel_deletes_the_part(r1_hub: HubServer, tmp_path: Path) -> None:
     assert not part_path(tmp_path / "dl", files[0]).exists()
     assert not (tmp_path / "models").exists()
     assert list((tmp_path / "dl").iterdir()) == []
+
+
+@pytest.fixture
+def other_disk() -> Iterator[Path]:
+    """A folder on another filesystem (tmpfs), so installing must copy, not rename."""
+    shm = Path("/dev/shm")
+    if not shm.is_dir() or os.stat(shm).st_dev == os.stat(tempfile.gettempdir()).st_dev:
+        pytest.skip("no second filesystem here")
+    folder = Path(tempfile.mkdtemp(dir=shm))
+    yield folder
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+def test_installing_onto_another_disk_copies_and_a_quit_stops_the_copy(
+    hub: HubServer, tmp_path: Path, other_disk: Path
+) -> None:
+    """The models folder on another disk: the verified part is copied there. Quitting
+    (a pause) during that copy leaves no half-copied file in the models folder; the
+    verified part stays, and the next run installs it without downloading again."""
+    data = blob(20_000_000)
+    hub.add_file("org/M-GGUF", "m.gguf", data)
+    files = one_file(hub, "org/M-GGUF")
+    models = other_disk / "models"
+    quit_now = StopToken()
+
+    def on_progress(p: Progress) -> None:
+        if p.stage == "installing":
+            quit_now.pause()  # the app quits as the copy starts
+
+    with pytest.raises(DownloadPausedError):
+        download(files, models, downloads_dir=tmp_path / "dl", endpoint=hub.endpoint,
+                 stop=quit_now, progress=on_progress)  # fmt: skip
+    assert not models.exists() or not any(models.iterdir())
+    gets = len(hub.file_gets())
+
+    (path,) = download(files, models, downloads_dir=tmp_path / "dl", endpoint=hub.endpoint)
+    assert path.parent == models and path.read_bytes() == data
+    assert len(hub.file_gets()) == gets  # installed from the verified part, not fetched

@@ -117,7 +117,7 @@ def _progress_text(p: Progress | None) -> str:
     pct = f"{p.done / p.total:.0%}"
     if p.stage == "checking":
         return f"Checking the earlier part… {pct}"
-    if p.stage == "done":
+    if p.stage in ("installing", "done"):
         return "Installing…"
     parts = [pct]
     if p.rate > 0:
