@@ -130,8 +130,14 @@ def run_gui() -> int:
     instance.activated.connect(session.window.bring_forward)
     session.window.show()
     code = app.exec()
+    return end_session(session, code, instance)
+
+
+def end_session(session: Session, code: int, instance: SingleInstance | None = None) -> int:
+    """Close everything after the event loop ended; returns ``code`` (or exits with it)."""
     stopped = session.close()
-    instance.release()
+    if instance is not None:
+        instance.release()
     if not stopped:
         # Qt aborts the process when a running thread's object is destroyed at exit. The
         # chats are saved and closed, downloads keep their parts: leave without tearing down.
@@ -140,6 +146,7 @@ def run_gui() -> int:
             with contextlib.suppress(psutil.Error):
                 child.kill()
         logging.shutdown()
+        sys.stdout.flush()
         os._exit(code)
     return code
 

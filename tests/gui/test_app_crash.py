@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -148,3 +149,47 @@ def test_quitting_mid_reply_saves_everything_that_was_shown(
         assert len(reply.reasoning) == shown
     finally:
         store.close()
+
+
+def test_quitting_while_a_download_hangs_in_a_request_exits_cleanly(
+    ponder_home: Path, tmp_path: Path
+) -> None:
+    """The Hub accepts the connection and never answers (a proxy that hangs): the
+    download's thread is stuck in the request and cannot see the pause. Quitting must not
+    wait for the request's timeout, nor abort ("QThread: Destroyed while thread is still
+    running"); the chats are closed and the process exits 0 within seconds."""
+    with socket.socket() as hole:
+        hole.bind(("127.0.0.1", 0))
+        hole.listen(8)  # connections complete in the kernel; nothing ever reads them
+        endpoint = f"http://127.0.0.1:{hole.getsockname()[1]}"
+        env = dict(
+            os.environ,
+            PONDER_HOME=str(ponder_home),
+            QT_QPA_PLATFORM="offscreen",
+            HF_ENDPOINT=endpoint,
+            PYTHON_KEYRING_BACKEND="keyring.backends.null.Keyring",
+        )
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "tests.gui.quit_driver"],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        try:
+            assert proc.stdout is not None
+            for line in proc.stdout:  # Qt's offscreen notices may come first
+                if line.strip() == "downloading":
+                    break
+            else:
+                raise AssertionError("the download never started")
+            time.sleep(1)  # the download's thread is now inside the request
+            proc.terminate()
+            out, _ = proc.communicate(timeout=30)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+    assert proc.returncode == 0, out
+    assert "Destroyed while thread" not in out
+    assert "exiting without waiting" in out  # the stuck thread was left, not destroyed
