@@ -178,8 +178,12 @@ class Transfer:
             self._restart()  # Range ignored: the body is the whole file
         elif status == 206:
             want = f"bytes {start}-{self.job.size - 1}/{self.job.size}".replace(" ", "")
-            if response.headers.get("Content-Range", "").replace(" ", "") != want:
-                self._restart()
+            got = response.headers.get("Content-Range", "").replace(" ", "")
+            if got != want:
+                # Another file size: the file changed on the server, the part is worthless.
+                # Only another range (a proxy's glitch): ask again, keeping the part.
+                if not got.endswith(f"/{self.job.size}"):
+                    self._restart()
                 raise TransientError(DownloadError("the server sent a range we did not ask for."))
         elif status != 200:
             raise TransientError(DownloadError(f"the server answered {status}."))

@@ -65,6 +65,8 @@ class Faults:
         stall_after: stop sending after this many body bytes, for ``stall_s`` seconds,
             ``stall_times`` times (the connection stays open, silent).
         ignore_range: answer ranged GETs with 200 and the whole file.
+        shift_range: answer this many ranged GETs with the range one byte later (and its
+            bytes), as a misbehaving proxy might.
         rate: throttle the body to this many bytes per second.
     """
 
@@ -78,6 +80,7 @@ class Faults:
     stall_s: float = 60.0
     stall_times: int = 1
     ignore_range: bool = False
+    shift_range: int = 0
     rate: float | None = None
 
 
@@ -339,6 +342,10 @@ class _Handler(BaseHTTPRequestHandler):
             start = int(m.group(1))
             end = min(int(m.group(2)), end) if m.group(2) else end
             ranged = True
+            with hub._lock:
+                if hub.faults.shift_range > 0 and start + 1 <= end:
+                    hub.faults.shift_range -= 1
+                    start += 1
         status = 206 if ranged else 200
         self._log(status)
         self.send_response(status)

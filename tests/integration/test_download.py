@@ -321,6 +321,25 @@ def test_cancelling_a_paused_download_leaves_a_running_one_alone(
     assert list((tmp_path / "dl").iterdir()) == []
 
 
+def test_a_wrong_range_from_a_proxy_is_asked_again_without_losing_the_part(
+    hub: HubServer, tmp_path: Path
+) -> None:
+    """A 3 MB random blob; after a drop at 1 MB the answer carries another range of the
+    same file: asked again from 1 MB (the part is kept), not started over."""
+    data = blob(3_000_000)
+    hub.add_file("org/M-GGUF", "m.gguf", data)
+    hub.faults.drop_after, hub.faults.shift_range = 1_000_000, 1
+    (path,) = download(
+        one_file(hub, "org/M-GGUF"),
+        tmp_path / "models",
+        downloads_dir=tmp_path / "dl",
+        endpoint=hub.endpoint,
+        retry=FAST,
+    )
+    assert path.read_bytes() == data
+    assert [g.range for g in hub.file_gets()] == [None, "bytes=1000000-", "bytes=1000000-"]
+
+
 def test_a_server_ignoring_range_restarts_the_file_safely(hub: HubServer, tmp_path: Path) -> None:
     """A 3 MB random blob; after a drop the server answers Range with the whole file."""
     data = blob(3_000_000)
