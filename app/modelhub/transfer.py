@@ -99,7 +99,12 @@ class PartJob:
             return None
         if not isinstance(state, dict) or state.get("version") != _STATE_VERSION:
             return None
-        same = all(state.get(k) == v for k, v in self.identity().items())
+        identity = self.identity()
+        if self.sha256 and state.get("sha256") == self.sha256:
+            # The content hash names the bytes; an ETag is only a server's label for them
+            # (a mirror set with HF_ENDPOINT may label the same file differently each time).
+            identity.pop("etag")
+        same = all(state.get(k) == v for k, v in identity.items())
         return state if same else None
 
 

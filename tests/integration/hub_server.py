@@ -65,6 +65,7 @@ class Faults:
         stall_after: stop sending after this many body bytes, for ``stall_s`` seconds,
             ``stall_times`` times (the connection stays open, silent).
         ignore_range: answer ranged GETs with 200 and the whole file.
+        etag: label files with this ETag instead of their SHA-256 (a mirror's own labels).
         shift_range: answer this many ranged GETs with the range one byte later (and its
             bytes), as a misbehaving proxy might.
         rate: throttle the body to this many bytes per second.
@@ -81,6 +82,7 @@ class Faults:
     stall_times: int = 1
     ignore_range: bool = False
     shift_range: int = 0
+    etag: str | None = None
     rate: float | None = None
 
 
@@ -350,8 +352,9 @@ class _Handler(BaseHTTPRequestHandler):
         self._log(status)
         self.send_response(status)
         self.send_header("X-Repo-Commit", COMMIT)
-        self.send_header("ETag", f'"{hub_file.sha256}"')
-        self.send_header("X-Linked-Etag", f'"{hub_file.sha256}"')
+        etag = hub.faults.etag or hub_file.sha256
+        self.send_header("ETag", f'"{etag}"')
+        self.send_header("X-Linked-Etag", f'"{etag}"')
         self.send_header("X-Linked-Size", str(hub_file.size))
         self.send_header("Accept-Ranges", "bytes")
         self.send_header("Content-Length", str(end - start + 1))

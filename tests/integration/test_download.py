@@ -520,6 +520,25 @@ def test_pause_keeps_the_part_and_resume_finishes(r1_hub: HubServer, tmp_path: P
     assert [g.range for g in r1_hub.file_gets()] == [None, "bytes=10000000-"]
 
 
+def test_a_mirror_that_relabels_the_file_still_resumes(r1_hub: HubServer, tmp_path: Path) -> None:
+    """The real R1 bytes from a mirror (HF_ENDPOINT) whose ETag changed between runs: the
+    file's SHA-256 is the same, so the part is resumed, not thrown away."""
+    files = one_file(r1_hub)
+    r1_hub.faults.etag = "mirror-label-1"
+    r1_hub.faults.stall_after, r1_hub.faults.stall_s = 10_000_000, 120
+    stop = StopToken()
+    kwargs = {"files": files, "dest_dir": tmp_path / "models", "downloads_dir": tmp_path / "dl",
+              "endpoint": r1_hub.endpoint, "stop": stop}  # fmt: skip
+    thread, _errors = run_in_thread(**kwargs)
+    wait_for_part(part_path(tmp_path / "dl", files[0]), 10_000_000)
+    stop.pause()
+    thread.join(30)
+    r1_hub.faults.etag = "mirror-label-2"
+    (path,) = download(**{**kwargs, "stop": None})  # type: ignore[arg-type]
+    assert sha256_of(path) == files[0].sha256
+    assert [g.range for g in r1_hub.file_gets()] == [None, "bytes=10000000-"]
+
+
 def test_cancel_deletes_the_part(r1_hub: HubServer, tmp_path: Path) -> None:
     """The real R1 bytes; cancelled while the server is silent after 10 MB."""
     files = one_file(r1_hub)
