@@ -83,6 +83,25 @@ def test_clicking_the_folded_thinking_opens_it(
     assert panel.body.isVisible() and panel.is_open()
 
 
+def test_reasoning_opened_after_the_reply_reads_from_its_start(
+    qtbot: QtBot, window: MainWindow, replay: ReplayFactory
+) -> None:
+    """The live peek follows the end of the reasoning; opened afterwards to read it, the
+    panel starts at the first line, not where the peek left it."""
+    reasoning = " ".join(f"Step {i}: check the next case carefully.\n" for i in range(60))
+    window.controller.set_model(replay(reasoning=reasoning, tokens_per_s=400))
+    send(qtbot, window, "hi")
+    panel = replies(window)[0].thinking
+    qtbot.waitUntil(lambda: "Step 5" in panel.body.toPlainText(), timeout=WAIT)
+    finish(qtbot, window)
+    if panel.is_open():
+        qtbot.mouseClick(panel.toggle, Qt.MouseButton.LeftButton)  # fold it first
+    qtbot.mouseClick(panel.toggle, Qt.MouseButton.LeftButton)
+    bar = panel.body.verticalScrollBar()
+    assert bar.maximum() > 0  # longer than the panel: it scrolls
+    assert bar.value() == 0
+
+
 def test_shift_enter_makes_a_new_line_and_sends_nothing(
     qtbot: QtBot, window: MainWindow, replay: ReplayFactory, store: ChatStore
 ) -> None:

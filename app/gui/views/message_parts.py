@@ -237,6 +237,9 @@ class ThinkingPanel(QFrame):
         elif self._body is not None:
             self._body.hide()
         self._apply_live()
+        if checked and not self._live and self._body is not None:
+            # Opened to read: from the start (a live peek left it scrolled to the end).
+            self._body.verticalScrollBar().setValue(0)
 
     def _fit_height(self) -> None:
         body = self._body
