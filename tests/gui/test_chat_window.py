@@ -117,6 +117,7 @@ def test_shift_enter_makes_a_new_line_and_sends_nothing(
 def test_sending_without_a_model_keeps_the_text_and_says_what_to_do(
     qtbot: QtBot, window: MainWindow
 ) -> None:
+    assert "No model is chosen yet" in window.chat.empty.text()  # said before sending, too
     send(qtbot, window, "hello")
     assert window.composer.text() == "hello"
     assert "Choose a model first" in window.statusBar().currentMessage()

@@ -28,6 +28,11 @@ LOAD_EARLIER_PX = 1200  # build earlier messages when the view gets this close t
 MessageWidget = UserMessage | AssistantMessage
 
 
+NO_MODEL = (
+    "No model is chosen yet: open a GGUF file from the toolbar, or download one in Models (Ctrl+M)."
+)
+
+
 class ChatView(QScrollArea):
     """Messages of one conversation; follows the live reply.
 
@@ -102,11 +107,13 @@ class ChatView(QScrollArea):
         c.live.connect(self._on_live)
         c.reply_finished.connect(self._on_reply_finished)
         c.busy_changed.connect(self._on_busy_changed)
-        self.set_empty_text("")
+        self.set_empty_text(NO_MODEL)
 
     # -- opening ------------------------------------------------------------------------
 
     def set_empty_text(self, model_line: str) -> None:
+        """What an empty chat says: how to ask, and which model answers (or that none is
+        chosen yet, and where to choose one)."""
         hint = "Ask directly; the model thinks on its own."
         self.empty.setText(f"{hint}\n\n{model_line}" if model_line else hint)
 
