@@ -75,6 +75,8 @@ class LadderTable(QWidget):
         self.view.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.view.verticalHeader().hide()
         self.view.setWordWrap(False)
+        # Names share their start ("DeepSeek-R1 Distill ..."); their ends tell them apart.
+        self.view.setTextElideMode(Qt.TextElideMode.ElideMiddle)
         header = self.view.horizontalHeader()
         header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         # The name takes the room left (elided when short of it), so the figures that

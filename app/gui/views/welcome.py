@@ -30,7 +30,7 @@ from PySide6.QtWidgets import (
 
 from app.core.errors import AppError, OfflineError
 from app.core.units import format_bytes
-from app.gui.viewmodels.ladder_model import COLUMNS, LadderModel, LadderRow
+from app.gui.viewmodels.ladder_model import LadderModel, LadderRow
 from app.gui.viewmodels.model_list import duration_text
 from app.gui.views.hardware_panel import LadderTable
 from app.gui.workers.download_worker import DownloadQueue
@@ -139,8 +139,9 @@ class WelcomePage(QWidget):
         col.addWidget(self.machine)
         self.table = LadderTable(self.ladder)
         self.table.status.hide()  # the pick line below says it, with the download
-        self.table.view.setColumnHidden(COLUMNS.index("Size"), True)  # it is in every name
+        # The Size column stays: a narrow window elides the names, size and all.
         self.table.setMinimumHeight(260)
+        self.ladder.ready.connect(lambda _hw: self._fit_table())
         col.addWidget(self.table)
 
         self.pick_label = _wrapped("")
@@ -222,6 +223,14 @@ class WelcomePage(QWidget):
             self._choose_row(pick)
         else:
             self.table.view.selectRow(pick)  # the current row changes: _choose_row follows
+
+    def _fit_table(self) -> None:
+        """Tall enough for every row: the choice is the page's point, and the page has
+        the room (it scrolls as a whole when the window is short)."""
+        view = self.table.view
+        rows = sum(view.rowHeight(r) for r in range(self.ladder.rowCount()))
+        frame = 2 * view.frameWidth()
+        self.table.setMinimumHeight(max(260, view.horizontalHeader().height() + rows + frame))
 
     def _choose_row(self, row: int) -> None:
         if self._key is not None or not 0 <= row < self.ladder.rowCount():
