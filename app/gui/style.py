@@ -49,6 +49,7 @@ QLabel#messageStats {{ color: {muted}; }}
 QLabel#messageNote {{ color: {muted}; font-style: italic; }}
 QLabel#messageNote[error="true"] {{ color: #d32f2f; font-style: normal; }}
 QLabel#emptyChat {{ color: {muted}; }}
+QLabel#statusMemory {{ border-left: 1px solid {rule}; padding-left: 8px; }}
 QFrame#assistantMessage QToolButton, QFrame#userMessage QToolButton {{ color: {muted}; }}
 QFrame#assistantMessage QToolButton:hover, QFrame#userMessage QToolButton:hover {{
     color: {accent.name()};

@@ -48,8 +48,10 @@ def test_status_bar_shows_live_machine_figures(
     qtbot: QtBot, window: MainWindow, replay: ReplayFactory
 ) -> None:
     qtbot.waitUntil(lambda: "RAM free" in window.memory_label.text(), timeout=10_000)
+    assert window.statusBar().currentMessage() == "Ready"
     window.controller.set_model(replay(tokens_per_s=20))
     window.controller.send("Why is the sky blue?")
+    assert window.statusBar().currentMessage() == ""  # not "Ready" while the model works
     # While the reply streams: the whole load, the engine process's memory included.
     qtbot.waitUntil(lambda: "CPU" in window.memory_label.text(), timeout=10_000)
     qtbot.waitUntil(lambda: "Engine" in window.memory_label.text(), timeout=10_000)

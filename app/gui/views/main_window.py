@@ -140,6 +140,7 @@ class MainWindow(QMainWindow):
         self._rate_is_live = False  # rate_label shows a live reply's status
         self.rate_label.setAccessibleName("Generation speed")
         self.memory_label = QLabel()
+        self.memory_label.setObjectName("statusMemory")  # ruled off from the speed
         self.memory_label.setAccessibleName("Memory use")
         self.statusBar().addPermanentWidget(self.rate_label)
         self.statusBar().addPermanentWidget(self.memory_label)
@@ -331,6 +332,7 @@ class MainWindow(QMainWindow):
     def _on_busy(self, busy: bool) -> None:
         self.composer.set_busy(busy)
         if busy:
+            self.statusBar().clearMessage()  # not "Ready" while the model works
             self.rate_label.setText("Starting…")
         elif self._rate_is_live:  # the reply ended in a chat not shown: no final figures
             self.rate_label.setText("")
