@@ -239,7 +239,7 @@ def _normalise(text: str) -> str:
 
 def _check_number(item: PromptItem, answer_text: str) -> CheckResult:
     found = final_answer(answer_text)
-    if found is None:
+    if not found:  # None, or an empty \boxed{}
         return CheckResult(False, None, "no number in the answer")
     value = _to_number(found)
     if value is None:

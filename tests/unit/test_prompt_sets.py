@@ -72,6 +72,13 @@ def test_numeric_answers(reply: str, key: object, ok: bool) -> None:
     assert result.correct is ok, result.detail
 
 
+def test_an_answer_without_a_number_says_so_in_words() -> None:
+    for reply in ("", r"\boxed{}", "I am not sure."):
+        result = check_answer(item(check="number", answer=72), reply)
+        assert result.correct is False
+        assert result.detail == "no number in the answer", result.detail
+
+
 def test_numeric_tolerance_is_the_items() -> None:
     loose = item(check="number", answer=3.14159, tolerance=0.01)
     assert check_answer(loose, r"\boxed{3.14}").correct is True

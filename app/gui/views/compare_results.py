@@ -49,9 +49,19 @@ def reply_stats(gen: GenerationRecord) -> str:
     if gen.decode_tok_s:
         parts.append(f"{gen.decode_tok_s:.1f} tok/s")
     parts.append(f"{gen.reasoning_tokens + gen.answer_tokens:,} tokens")
-    if gen.stop_reason:
-        parts.append(f"stop: {gen.stop_reason}")
+    if why := STOP_WORDS.get(gen.stop_reason, gen.stop_reason):
+        parts.append(why)
     return SEP.join(parts)
+
+
+# How a reply ended, in words (eos, the usual end, goes unsaid).
+STOP_WORDS = {
+    "eos": "",
+    "length": "cut off at the token limit",
+    "stopped": "stopped",
+    "think_budget": "thinking budget used up",
+    "error": "failed",
+}
 
 
 class ReplyBlock(QFrame):
