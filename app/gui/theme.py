@@ -142,6 +142,24 @@ def apply_theme(app: QApplication, theme: str, font_size: int) -> None:
         app.setFont(font)
 
 
+# Fit verdicts: (on a light theme, on a dark one), each readable on its background.
+VERDICT_COLOURS = {
+    "gpu": ("#2e7d32", "#81c784"),
+    "partial": ("#b26a00", "#ffb74d"),
+    "cpu": ("#1565c0", "#90caf9"),
+    "too_large": ("#c62828", "#ef9a9a"),
+}
+
+
+def verdict_colour(verdict: str | None) -> str:
+    """The colour a fit verdict is marked with on the current theme ("" for none)."""
+    pair = VERDICT_COLOURS.get(verdict or "")
+    if pair is None:
+        return ""
+    app = QGuiApplication.instance()
+    return pair[1] if isinstance(app, QGuiApplication) and is_dark(app) else pair[0]
+
+
 def is_dark(app: QGuiApplication) -> bool:
     """Whether the app currently draws light text on a dark window (for views' own colours)."""
     return app.palette().color(Role.Window).lightnessF() < 0.5

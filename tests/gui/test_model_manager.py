@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 from PySide6.QtCore import QObject, Qt, QThreadPool, QUrl, Slot
 from PySide6.QtGui import QDesktopServices
-from PySide6.QtWidgets import QMessageBox
+from PySide6.QtWidgets import QApplication, QMessageBox
 from pytestqt.modeltest import ModelTester
 from pytestqt.qtbot import QtBot
 
@@ -392,3 +392,27 @@ def test_a_broken_copy_elsewhere_does_not_block_the_download(tmp_path: Path) -> 
     grown = FoundModel("partial", Source.LMSTUDIO, (broken, more), 10, "Q4_K_M")
     model.set_installed([grown], set())
     assert model.row_at(model.find(str(broken))).files == (broken, more)
+
+
+def test_fit_verdicts_are_marked_with_a_dot_readable_on_either_theme(
+    qapp: QApplication, tmp_path: Path
+) -> None:
+    """Coloured text looked like a link, and its dark blue was unreadable on the dark
+    theme: the verdict is a dot beside plain text, in the theme's shade."""
+    from app.gui.theme import VERDICT_COLOURS, apply_theme, verdict_colour
+
+    model = ModelListModel()
+    f = tmp_path / "m-Q4_K_M.gguf"
+    f.write_bytes(b"x")
+    model.set_installed([FoundModel("m", Source.FOLDER, (f,), 1, "Q4_K_M")], set())
+    model.set_fit(str(f), "CPU only, ~20 tok/s", "cpu")
+    index = model.index(model.find(str(f)), ModelListModel.FIT)
+    assert index.data(Qt.ItemDataRole.ForegroundRole) is None
+    assert not index.data(Qt.ItemDataRole.DecorationRole).isNull()
+    try:
+        apply_theme(qapp, "dark", qapp.font().pointSize())
+        assert verdict_colour("cpu") == VERDICT_COLOURS["cpu"][1]
+        apply_theme(qapp, "light", qapp.font().pointSize())
+        assert verdict_colour("cpu") == VERDICT_COLOURS["cpu"][0]
+    finally:
+        apply_theme(qapp, "system", qapp.font().pointSize())

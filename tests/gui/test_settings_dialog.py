@@ -74,7 +74,7 @@ def test_every_field_round_trips(qtbot: QtBot) -> None:
     dialog = make_dialog(qtbot, CUSTOM)
     assert dialog.settings() == CUSTOM
     assert dialog.context.text() == "32,768 tokens"
-    assert dialog.thinking_panel.currentText() == "Collapsed"
+    assert dialog.thinking_panel.currentText() == "Keep collapsed"
     assert dialog.theme.currentText() == "Dark"
     assert dialog.system_prompt.toPlainText() == CUSTOM.system_prompt
     assert not dialog.apply_button.isEnabled()  # nothing edited yet

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import StrEnum
+from functools import cache
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -24,15 +25,15 @@ from PySide6.QtCore import (
     QSortFilterProxyModel,
     Qt,
 )
-from PySide6.QtGui import QColor
+from PySide6.QtGui import QColor, QPainter, QPixmap
 
 from app.core.units import format_bytes
+from app.gui.theme import verdict_colour
 from app.modelhub.catalog import Catalog
 from app.modelhub.discovery import FoundModel
 from app.modelhub.progress import Progress
 
 _Index = QModelIndex | QPersistentModelIndex
-VERDICT_COLORS = {"gpu": "#2e7d32", "partial": "#b26a00", "cpu": "#1565c0", "too_large": "#c62828"}
 
 
 class RowKind(StrEnum):
@@ -183,8 +184,9 @@ class ModelListModel(QAbstractTableModel):
             return self._display(row, col)
         if role == Qt.ItemDataRole.ToolTipRole:
             return self._tooltip(row, col)
-        if role == Qt.ItemDataRole.ForegroundRole and col == self.FIT and row.verdict:
-            return QColor(VERDICT_COLORS.get(row.verdict, "#000000"))
+        if role == Qt.ItemDataRole.DecorationRole and col == self.FIT and row.verdict:
+            # A coloured dot, as in the toolbar: coloured text would look like a link.
+            return _dot(verdict_colour(row.verdict))
         if role == Qt.ItemDataRole.TextAlignmentRole and col == self.SIZE:
             return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         return self._custom(row, col, role)
@@ -392,6 +394,19 @@ class ModelListModel(QAbstractTableModel):
             if state in (RowState.NOT_DOWNLOADED, RowState.ON_DISK):
                 state = RowState.ON_DISK if found else RowState.NOT_DOWNLOADED
             self._update(r.key, where_found=where, state=state)
+
+
+@cache
+def _dot(colour: str) -> QPixmap:
+    pixmap = QPixmap(10, 10)
+    pixmap.fill(Qt.GlobalColor.transparent)
+    painter = QPainter(pixmap)
+    painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+    painter.setBrush(QColor(colour))
+    painter.setPen(Qt.PenStyle.NoPen)
+    painter.drawEllipse(1, 1, 8, 8)
+    painter.end()
+    return pixmap
 
 
 def _installed_row(m: FoundModel, removable: bool) -> ModelRow:

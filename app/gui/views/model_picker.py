@@ -13,12 +13,12 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QComboBox, QFileDialog, QHBoxLayout, QLabel, QWidget
 
 from app.core.units import format_bytes
+from app.gui.theme import verdict_colour
 from app.gui.workers.model_check import ModelChecker, ModelInfo
 from app.modelhub.discovery import FoundModel
 
 MAX_RECENT = 8
 OPEN_ITEM = "Open a GGUF file…"
-VERDICT_COLORS = {"gpu": "#2e7d32", "partial": "#b26a00", "cpu": "#1565c0", "too_large": "#c62828"}
 
 
 class ModelPicker(QWidget):
@@ -148,7 +148,7 @@ class ModelPicker(QWidget):
 def _fit_html(info: ModelInfo) -> str:
     if info.fit is None:
         return "fit unknown for this architecture"
-    color = VERDICT_COLORS.get(info.fit.verdict, "")
+    color = verdict_colour(info.fit.verdict)
     return f'<span style="color:{color}">●</span> {info.fit.summary}'
 
 

@@ -142,7 +142,9 @@ class SettingsDialog(QDialog):
         self.think_budget = _spin(
             0, MAX_TOKENS_LIMIT, step=TOKEN_STEP, special="No limit", suffix=" tokens"
         )
-        self.thinking_panel = _choice(("Open", "open"), ("Collapsed", "collapsed"))
+        self.thinking_panel = _choice(
+            ("Show while thinking", "open"), ("Keep collapsed", "collapsed")
+        )
         self.boxed_answers = QCheckBox("Ask for the final answer in \\boxed{} (math)")
         self.system_prompt = QPlainTextEdit()
         self.system_prompt.setTabChangesFocus(True)  # Tab moves on, as in every other field
