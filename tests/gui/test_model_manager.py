@@ -133,7 +133,7 @@ def test_a_download_shows_progress_in_its_row_then_lists_as_installed(
     """The real Gemma GGUF, served slowly enough to watch, under the catalog's file name."""
     hub.add_file(REPO, FILE, gemma_path)
     hub.faults.rate = 120e6
-    assert status_text(manager, KEY) == ""
+    assert status_text(manager, KEY) == "Not downloaded"
     assert manager.select(KEY)
     click(qtbot, manager.download_button)
     wait_progress(qtbot, manager, KEY)

@@ -109,6 +109,8 @@ class ModelRow:
             return f"Paused{pct}"
         if s is RowState.FAILED:
             return f"Failed: {self.error}"
+        if s is RowState.NOT_DOWNLOADED:
+            return "Not downloaded"
         return ""
 
 
