@@ -10,8 +10,10 @@ own style, palette and scheme, which then follow the desktop again.
 
 from __future__ import annotations
 
+from functools import cache
+
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QColor, QGuiApplication, QPalette
+from PySide6.QtGui import QColor, QGuiApplication, QPainter, QPalette, QPixmap
 from PySide6.QtWidgets import QApplication, QToolTip
 
 Role = QPalette.ColorRole
@@ -158,6 +160,24 @@ def verdict_colour(verdict: str | None) -> str:
         return ""
     app = QGuiApplication.instance()
     return pair[1] if isinstance(app, QGuiApplication) and is_dark(app) else pair[0]
+
+
+def verdict_dot(verdict: str | None) -> QPixmap:
+    """A small dot in the verdict's colour, for tables (coloured text looks like a link)."""
+    return _dot(verdict_colour(verdict))
+
+
+@cache
+def _dot(colour: str) -> QPixmap:
+    pixmap = QPixmap(10, 10)
+    pixmap.fill(Qt.GlobalColor.transparent)
+    painter = QPainter(pixmap)
+    painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+    painter.setBrush(QColor(colour or "#9e9e9e"))
+    painter.setPen(Qt.PenStyle.NoPen)
+    painter.drawEllipse(1, 1, 8, 8)
+    painter.end()
+    return pixmap
 
 
 def is_dark(app: QGuiApplication) -> bool:

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import StrEnum
-from functools import cache
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -25,10 +24,9 @@ from PySide6.QtCore import (
     QSortFilterProxyModel,
     Qt,
 )
-from PySide6.QtGui import QColor, QPainter, QPixmap
 
 from app.core.units import format_bytes
-from app.gui.theme import verdict_colour
+from app.gui.theme import verdict_dot
 from app.modelhub.catalog import Catalog
 from app.modelhub.discovery import FoundModel
 from app.modelhub.progress import Progress
@@ -188,7 +186,7 @@ class ModelListModel(QAbstractTableModel):
             return self._tooltip(row, col)
         if role == Qt.ItemDataRole.DecorationRole and col == self.FIT and row.verdict:
             # A coloured dot, as in the toolbar: coloured text would look like a link.
-            return _dot(verdict_colour(row.verdict))
+            return verdict_dot(row.verdict)
         if role == Qt.ItemDataRole.TextAlignmentRole and col == self.SIZE:
             return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         return self._custom(row, col, role)
@@ -396,19 +394,6 @@ class ModelListModel(QAbstractTableModel):
             if state in (RowState.NOT_DOWNLOADED, RowState.ON_DISK):
                 state = RowState.ON_DISK if found else RowState.NOT_DOWNLOADED
             self._update(r.key, where_found=where, state=state)
-
-
-@cache
-def _dot(colour: str) -> QPixmap:
-    pixmap = QPixmap(10, 10)
-    pixmap.fill(Qt.GlobalColor.transparent)
-    painter = QPainter(pixmap)
-    painter.setRenderHint(QPainter.RenderHint.Antialiasing)
-    painter.setBrush(QColor(colour))
-    painter.setPen(Qt.PenStyle.NoPen)
-    painter.drawEllipse(1, 1, 8, 8)
-    painter.end()
-    return pixmap
 
 
 def _installed_row(m: FoundModel, removable: bool) -> ModelRow:
