@@ -141,7 +141,7 @@ class WelcomePage(QWidget):
         self.table.status.hide()  # the pick line below says it, with the download
         # The Size column stays: a narrow window elides the names, size and all.
         self.table.setMinimumHeight(260)
-        self.ladder.ready.connect(lambda _hw: self._fit_table())
+        self.ladder.ready.connect(self._fit_table)  # a bound slot: dropped with the page
         col.addWidget(self.table)
 
         self.pick_label = _wrapped("")
@@ -224,7 +224,7 @@ class WelcomePage(QWidget):
         else:
             self.table.view.selectRow(pick)  # the current row changes: _choose_row follows
 
-    def _fit_table(self) -> None:
+    def _fit_table(self, _hw: object = None) -> None:
         """Tall enough for every row: the choice is the page's point, and the page has
         the room (it scrolls as a whole when the window is short)."""
         view = self.table.view
