@@ -145,7 +145,8 @@ class ModelListModel(QAbstractTableModel):
     let views and proxies read a row without parsing display text.
     """
 
-    COLUMNS: ClassVar[tuple[str, ...]] = ("Name", "Quant", "Size", "Where", "Fit", "Status")
+    # "From": the app or folder an installed file is in, the publisher of one to download.
+    COLUMNS: ClassVar[tuple[str, ...]] = ("Name", "Quant", "Size", "From", "Fit", "Status")
     NAME, QUANT, SIZE, WHERE, FIT, STATUS = range(6)
 
     KeyRole: ClassVar[int] = Qt.ItemDataRole.UserRole + 1
