@@ -31,7 +31,7 @@ from app.core.events import (
     ReasoningDelta,
     event_to_json,
 )
-from app.core.gguf import GGUFHeader, check_parts, read_header, split_parts
+from app.core.gguf import GGUFHeader, read_model
 from app.core.paths import app_paths
 from app.core.units import R1_TEMPERATURE, R1_TOP_P
 from app.inference.client import EngineClient
@@ -101,11 +101,9 @@ def resolve_model(arg: str) -> tuple[Path, GGUFHeader]:
                 "Give the path to a .gguf file, a catalog id, or a name from `ponder models list`.",
             )
         path = find_model(arg, model_store(), None).path
-    header = read_header(path)
-    # Every part of a split model (llama.cpp finds them by the first part's name: so the
-    # path stays as given, not resolved to a Hugging Face cache blob named by its hash).
-    check_parts(split_parts(path, header))
-    return path.absolute(), header
+    # The path stays as given, not resolved: llama.cpp finds a split model's other parts
+    # by the first part's name, which a Hugging Face cache blob (named by its hash) lacks.
+    return path.absolute(), read_model(path)
 
 
 def load_spec(args: argparse.Namespace) -> LoadSpec:

@@ -23,7 +23,7 @@ from typing import Literal
 from app.core.bench_report import BenchReport, GenerationRecord, ModelResult, RunRecord
 from app.core.errors import AppError, ModelFileError
 from app.core.events import AnswerDelta, Done, ErrorEvent, LiveStats, ReasoningDelta
-from app.core.gguf import GGUFHeader, check_parts, read_header, split_parts
+from app.core.gguf import GGUFHeader, read_model, split_parts
 from app.core.paths import app_paths
 from app.core.prompt_sets import PromptItem, PromptSet, check_answer
 from app.hardware.calibration import Calibration
@@ -90,7 +90,7 @@ def check_models(models: Sequence[str | Path]) -> list[tuple[Path, GGUFHeader | 
         if path.suffix == REPLAY_SUFFIX:
             out.append((path.absolute(), None))
             continue
-        header = check_parts(split_parts(path, read_header(path)))  # every part is there
+        header = read_model(path)
         out.append((path.absolute(), header))
     return out
 

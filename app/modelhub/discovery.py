@@ -426,7 +426,7 @@ def _validate_files(files: tuple[Path, ...]) -> Validation:
     except ModelFileError as exc:
         return Validation(None, exc.message)
     try:
-        check_parts(files)
+        check_parts(files, header)
     except ModelFileError as exc:
         return Validation(header, exc.message)
     return Validation(header, None)

@@ -376,15 +376,27 @@ def split_index(header: GGUFHeader) -> int:
     return no if isinstance(no, int) and no > 0 else 0
 
 
-def check_parts(files: Sequence[Path]) -> GGUFHeader:
-    """Validate a model's files (one, or every part of a split model, in order): each is
-    complete and is the part it should be. Returns the first part's header, the one with
-    the model's metadata.
+def read_model(path: str | Path) -> GGUFHeader:
+    """Read a model file for loading: its header, checked with every part of a split model
+    (llama.cpp opens a split model by its first part). What every caller that is about to
+    load or size a model starts with.
 
     Raises:
         ModelFileError: a file is missing, damaged, incomplete or out of place.
     """
-    header = read_header(files[0])
+    header = read_header(path)
+    return check_parts(split_parts(path, header), header)
+
+
+def check_parts(files: Sequence[Path], first: GGUFHeader | None = None) -> GGUFHeader:
+    """Validate a model's files (one, or every part of a split model, in order): each is
+    complete and is the part it should be. Returns the first part's header (``first``
+    when the caller has read it already), the one with the model's metadata.
+
+    Raises:
+        ModelFileError: a file is missing, damaged, incomplete or out of place.
+    """
+    header = first if first is not None else read_header(files[0])
     check_loadable(header)
     count = header.get("split.count")
     if isinstance(count, int) and count > 1 and count != len(files):

@@ -19,7 +19,7 @@ import psutil
 from PySide6.QtCore import QObject, QThreadPool, Signal
 
 from app.core.errors import AppError
-from app.core.gguf import check_parts, read_header, split_parts
+from app.core.gguf import read_model
 from app.core.paths import app_paths
 from app.hardware.planner import FitPlan, plan
 from app.hardware.probe import HardwareSnapshot
@@ -77,7 +77,7 @@ def _own_memory() -> int:
 
 def inspect_model(path: Path, n_ctx: int = 0, gpu_layers: int = -1) -> ModelInfo:
     """Validate a GGUF and plan it for this machine; raises ``AppError`` with the reason."""
-    header = check_parts(split_parts(path, read_header(path)))  # every part is there
+    header = read_model(path)
     name = str(header.get("general.name") or path.stem)
     fit: FitPlan | None = None
     try:

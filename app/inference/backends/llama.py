@@ -23,7 +23,7 @@ import psutil
 
 from app.core.errors import ContextOverflowError, EngineError
 from app.core.events import StopReason
-from app.core.gguf import check_parts, read_header, split_parts
+from app.core.gguf import read_model
 from app.core.reasoning import prompt_opens_reasoning
 from app.hardware.planner import plan_load
 from app.hardware.probe import probe
@@ -54,7 +54,7 @@ class LlamaBackend:
     """One loaded GGUF, its context, and the tokens its KV cache holds."""
 
     def __init__(self, spec: LoadSpec) -> None:
-        header = check_parts(split_parts(spec.model_path, read_header(spec.model_path)))
+        header = read_model(spec.model_path)
         self.spec = spec
         self.model_name = os.path.basename(spec.model_path)
         self.template = ChatTemplate.from_header(header)
