@@ -189,6 +189,7 @@ class DownloadQueue(QObject):
         self._args = (store, downloads_dir, tokens)
         self._retry = retry
         self._workers: dict[str, DownloadWorker] = {}
+        self._deadline: float | None = None  # of the quit's wait, once shutdown is asked
 
     def __contains__(self, key: str) -> bool:
         return key in self._workers
@@ -229,7 +230,10 @@ class DownloadQueue(QObject):
         waiting for it: the part on disk is what a resume trusts). Safe to call twice."""
         for worker in list(self._workers.values()):
             worker.pause()
-        deadline = time.monotonic() + timeout_ms / 1000
+        # One wait in all: the window's close and the app's exit both ask.
+        if self._deadline is None:
+            self._deadline = time.monotonic() + timeout_ms / 1000
+        deadline = self._deadline
         stopped = True
         for key, worker in list(self._workers.items()):
             left_ms = max(0, round((deadline - time.monotonic()) * 1000))
