@@ -41,8 +41,8 @@ class SingleInstance(QObject):
         super().__init__(parent)
         data_dir.mkdir(parents=True, exist_ok=True)
         self.data_dir = data_dir
-        self._lock_path = data_dir / LOCK_NAME
-        self._lock = QLockFile(str(self._lock_path))
+        self.lock_path = data_dir / LOCK_NAME
+        self._lock = QLockFile(str(self.lock_path))
         # Only a dead owner makes the lock stale, never its age: Ponder runs for days.
         self._lock.setStaleLockTime(0)
         where = f"{Path.home()}\0{data_dir.resolve()}"
@@ -69,11 +69,7 @@ class SingleInstance(QObject):
         if self._lock.tryLock(0):
             self._listen()
         else:
-            log.warning("could not take over %s; opening without it", self._lock_path)
-
-    @property
-    def lock_path(self) -> Path:
-        return self._lock_path
+            log.warning("could not take over %s; opening without it", self.lock_path)
 
     def _listen(self) -> None:
         QLocalServer.removeServer(self.server_name)  # a socket file left by a crash
@@ -90,7 +86,7 @@ class SingleInstance(QObject):
     def owner_pid(self) -> int | None:
         """The process id of the copy holding the lock, when the lock file says."""
         try:  # QLockFile writes the owner's process id on the first line
-            pid = int(self._lock_path.read_text(encoding="utf-8").split("\n", 1)[0])
+            pid = int(self.lock_path.read_text(encoding="utf-8").split("\n", 1)[0])
         except (OSError, ValueError):
             return None
         return pid if pid > 0 else None
