@@ -88,6 +88,17 @@ def one_file(hub: HubServer, repo: str = REPO) -> list[RemoteFile]:
     return list_gguf_files(repo, endpoint=hub.endpoint)
 
 
+def fetch_blob(hub: HubServer, tmp_path: Path, retry: RetryPolicy) -> list[Path]:
+    """Download the test blob published as org/M-GGUF into tmp_path's models folder."""
+    return download(
+        one_file(hub, "org/M-GGUF"),
+        tmp_path / "models",
+        downloads_dir=tmp_path / "dl",
+        endpoint=hub.endpoint,
+        retry=retry,
+    )
+
+
 # The Hub client -------------------------------------------------------------------------
 
 
@@ -201,13 +212,7 @@ def test_retries_server_errors(hub: HubServer, tmp_path: Path, status: int) -> N
     data = blob(3_000_000)
     hub.add_file("org/M-GGUF", "m.gguf", data)
     hub.faults.fail_first, hub.faults.fail_status = 3, status
-    (path,) = download(
-        one_file(hub, "org/M-GGUF"),
-        tmp_path / "models",
-        downloads_dir=tmp_path / "dl",
-        endpoint=hub.endpoint,
-        retry=FAST,
-    )
+    (path,) = fetch_blob(hub, tmp_path, FAST)
     assert path.read_bytes() == data
     assert [g.status for g in hub.file_gets()] == [status] * 3 + [200]
 
@@ -217,13 +222,7 @@ def test_gives_up_on_a_server_that_keeps_failing(hub: HubServer, tmp_path: Path)
     hub.add_file("org/M-GGUF", "m.gguf", blob(1000))
     hub.faults.fail_first = 100
     with pytest.raises(Exception, match=r"kept failing.*server error \(503\)") as err:
-        download(
-            one_file(hub, "org/M-GGUF"),
-            tmp_path / "models",
-            downloads_dir=tmp_path / "dl",
-            endpoint=hub.endpoint,
-            retry=FAST,
-        )
+        fetch_blob(hub, tmp_path, FAST)
     assert "resumes" in str(err.value)
     assert len(hub.file_gets()) == FAST.attempts
 
@@ -233,13 +232,8 @@ def test_rate_limit_is_waited_out(hub: HubServer, tmp_path: Path) -> None:
     data = blob(2000)
     hub.add_file("org/M-GGUF", "m.gguf", data)
     hub.faults.fail_first, hub.faults.fail_status, hub.faults.retry_after = 2, 429, "0"
-    (path,) = download(
-        one_file(hub, "org/M-GGUF"),
-        tmp_path / "models",
-        downloads_dir=tmp_path / "dl",
-        endpoint=hub.endpoint,
-        retry=RetryPolicy(attempts=3, base_s=30),  # only Retry-After keeps this quick
-    )
+    # Waits of 30 s: only honouring Retry-After ("0") keeps this quick.
+    (path,) = fetch_blob(hub, tmp_path, RetryPolicy(attempts=3, base_s=30))
     assert path.read_bytes() == data
 
 
@@ -248,13 +242,7 @@ def test_a_stalled_stream_is_reconnected(hub: HubServer, tmp_path: Path) -> None
     data = blob(4_000_000)
     hub.add_file("org/M-GGUF", "m.gguf", data)
     hub.faults.stall_after, hub.faults.stall_s = 1_000_000, 120
-    (path,) = download(
-        one_file(hub, "org/M-GGUF"),
-        tmp_path / "models",
-        downloads_dir=tmp_path / "dl",
-        endpoint=hub.endpoint,
-        retry=RetryPolicy(base_s=0.01, stall_s=1),
-    )
+    (path,) = fetch_blob(hub, tmp_path, RetryPolicy(base_s=0.01, stall_s=1))
     assert path.read_bytes() == data
     assert [g.range for g in hub.file_gets()] == [None, "bytes=1000000-"]
 
@@ -265,13 +253,7 @@ def test_a_server_that_never_sends_a_byte_is_given_up_on(hub: HubServer, tmp_pat
     hub.add_file("org/M-GGUF", "m.gguf", blob(1_000_000))
     hub.faults.stall_after, hub.faults.stall_s, hub.faults.stall_times = 0, 120, 100
     with pytest.raises(DownloadError) as err:
-        download(
-            one_file(hub, "org/M-GGUF"),
-            tmp_path / "models",
-            downloads_dir=tmp_path / "dl",
-            endpoint=hub.endpoint,
-            retry=RetryPolicy(attempts=3, base_s=0.01, cap_s=0.05, stall_s=0.5),
-        )
+        fetch_blob(hub, tmp_path, RetryPolicy(attempts=3, base_s=0.01, cap_s=0.05, stall_s=0.5))
     assert "no data arrived" in err.value.message
     assert len(hub.file_gets()) == 3
 
@@ -283,13 +265,7 @@ def test_a_download_that_fails_before_its_first_byte_leaves_nothing(
     hub.add_file("org/M-GGUF", "m.gguf", blob(1_000_000))
     hub.faults.fail_first, hub.faults.fail_status = 100, 503
     with pytest.raises(DownloadError):
-        download(
-            one_file(hub, "org/M-GGUF"),
-            tmp_path / "models",
-            downloads_dir=tmp_path / "dl",
-            endpoint=hub.endpoint,
-            retry=RetryPolicy(attempts=2, base_s=0.01, cap_s=0.05),
-        )
+        fetch_blob(hub, tmp_path, RetryPolicy(attempts=2, base_s=0.01, cap_s=0.05))
     assert not any(p.is_file() for p in (tmp_path / "dl").rglob("*"))
 
 
@@ -329,13 +305,7 @@ def test_a_wrong_range_from_a_proxy_is_asked_again_without_losing_the_part(
     data = blob(3_000_000)
     hub.add_file("org/M-GGUF", "m.gguf", data)
     hub.faults.drop_after, hub.faults.shift_range = 1_000_000, 1
-    (path,) = download(
-        one_file(hub, "org/M-GGUF"),
-        tmp_path / "models",
-        downloads_dir=tmp_path / "dl",
-        endpoint=hub.endpoint,
-        retry=FAST,
-    )
+    (path,) = fetch_blob(hub, tmp_path, FAST)
     assert path.read_bytes() == data
     assert [g.range for g in hub.file_gets()] == [None, "bytes=1000000-", "bytes=1000000-"]
 
@@ -345,13 +315,7 @@ def test_a_server_ignoring_range_restarts_the_file_safely(hub: HubServer, tmp_pa
     data = blob(3_000_000)
     hub.add_file("org/M-GGUF", "m.gguf", data)
     hub.faults.drop_after, hub.faults.ignore_range = 1_000_000, True
-    (path,) = download(
-        one_file(hub, "org/M-GGUF"),
-        tmp_path / "models",
-        downloads_dir=tmp_path / "dl",
-        endpoint=hub.endpoint,
-        retry=FAST,
-    )
+    (path,) = fetch_blob(hub, tmp_path, FAST)
     assert path.read_bytes() == data
 
 
