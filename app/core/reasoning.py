@@ -2,7 +2,8 @@
 
 R1-family models write ``<think> ... </think>`` before the answer. Newer chat templates
 open the ``<think>`` in the prompt, so the output has only ``</think>``; older ones let
-the model write both; ordinary models write neither. Text arrives in arbitrary chunks,
+the model write both; ordinary models write neither (and some builds write ``<think>`` again
+after a prompt that opened it: that one is dropped). Text arrives in arbitrary chunks,
 so a tag may be split anywhere; the splitter keeps only a partial tag (and a short run of
 whitespace) back, so each chunk costs time proportional to its own length.
 """
@@ -53,6 +54,9 @@ class ReasoningSplitter:
     def __init__(self, prompt_opened: bool = False) -> None:
         self.state = SplitState.REASONING if prompt_opened else SplitState.START
         self.saw_reasoning = prompt_opened  # the output has (had) a reasoning part
+        # The prompt opened <think>, but the model may still write its own at the start;
+        # the thinking panel must not show it as text.
+        self._may_reopen = prompt_opened
         self._held = ""  # text not yet classified: partial tag and/or trailing whitespace
         self._skip_ws = True  # drop whitespace at the start of a part
 
@@ -103,6 +107,15 @@ class ReasoningSplitter:
         return text
 
     def _feed_reasoning(self, text: str, out: list[Segment]) -> str:
+        if self._may_reopen:
+            stripped = text.lstrip()
+            if stripped.startswith(OPEN_TAG):
+                self._may_reopen = False
+                return stripped[len(OPEN_TAG) :]
+            if not stripped or OPEN_TAG.startswith(stripped):
+                self._held = text  # whitespace or a partial "<think>" so far: wait
+                return ""
+            self._may_reopen = False
         end = text.find(CLOSE_TAG)
         if end >= 0:
             self._emit(out, True, text[:end].rstrip())

@@ -76,6 +76,20 @@ CASES = [
     ("only whitespace", False, " \n ", "", ""),
     ("unicode around tags", True, "Über 世界 🤔\n</think>\n\nÉtat: ✓", "Über 世界 🤔", "État: ✓"),
     ("empty reasoning", False, "<think>\n\n</think>\n\nDirect answer.", "", "Direct answer."),
+    # Some builds write <think> although the prompt (newer R1 templates) already opened it.
+    (
+        "prompt opened, model writes <think> again",
+        True,
+        "<think>\nLet me add.\n</think>\n\n4",
+        "Let me add.",
+        "4",
+    ),
+    ("prompt opened, whitespace then <think>", True, "\n \n<think>\nr</think>a", "r", "a"),
+    ("prompt opened, reopened and empty", True, "<think></think>Direct.", "", "Direct."),
+    ("prompt opened, a later <think> is text", True, "a <think> b</think>c", "a <think> b", "c"),
+    ("prompt opened, starts like a tag", True, "<thinker> idea</think>x", "<thinker> idea", "x"),
+    ("prompt opened, ends inside <think>", True, "\n<thin", "<thin", ""),
+    ("prompt opened, closes at once", True, "</think>\n\nJust 4.", "", "Just 4."),
 ]
 
 
@@ -124,6 +138,17 @@ def test_random_chunking_matches_whole(data: st.DataObject) -> None:
     bounds = [0, *cuts, len(raw)]
     chunks = [raw[a:b] for a, b in itertools.pairwise(bounds)]
     assert run(opened, chunks) == (reasoning, answer)
+
+
+def test_a_reopening_tag_split_across_chunks_never_reaches_the_panel() -> None:
+    splitter = ReasoningSplitter(prompt_opened=True)
+    shown = [
+        seg.text
+        for chunk in ["\n", "<", "thi", "nk", ">\n", "Let me see"]
+        for seg in splitter.feed(chunk)
+    ]
+    assert "".join(shown) == "Let me see"
+    assert splitter.in_reasoning
 
 
 def test_state_is_visible_while_streaming() -> None:
