@@ -116,7 +116,7 @@ def _turns(args: argparse.Namespace) -> Iterator[str]:
     if args.prompt is not None:
         yield args.prompt
         return
-    if sys.stdin.isatty():
+    if sys.stdin is not None and sys.stdin.isatty():
         sys.stderr.write("Type a message and press Enter (Ctrl+D to quit).\n")
         while True:
             try:
@@ -130,7 +130,7 @@ def _turns(args: argparse.Namespace) -> Iterator[str]:
     else:
         said = False
         try:
-            for line in sys.stdin:
+            for line in sys.stdin or ():  # None when the process has no stdin at all
                 if line.strip():
                     said = True
                     yield line.rstrip("\n")
@@ -138,7 +138,10 @@ def _turns(args: argparse.Namespace) -> Iterator[str]:
             raise BadInputError(
                 "The input is not UTF-8 text.", "Convert it to UTF-8 and try again."
             ) from None
-        if not said:
+        if not said and args.replay:
+            # The recorded reply does not depend on the message: play it once.
+            yield ""
+        elif not said:
             raise BadInputError(
                 "There is no message: the input was empty.",
                 'Give one with -p "...", or send one message per line on stdin.',

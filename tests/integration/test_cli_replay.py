@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
-from tests.integration.cli import ponder
+from tests.integration.cli import ROOT, ponder
 
 pytestmark = pytest.mark.integration
 
@@ -120,3 +123,29 @@ def test_bad_replay_line_is_one_clear_sentence(tmp_path: Path) -> None:
     assert result.code == 2
     assert "Line 2 of bad.jsonl is not valid JSON" in result.stdout + result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_replay_without_a_message_plays_the_file(tmp_path: Path) -> None:
+    """DESIGN's `ponder chat --replay FILE --json`: no -p, stdin empty (a script, CI)."""
+    replay = write_replay(tmp_path / "r.jsonl", NEW_TEMPLATE_PROMPT, ["Hmm.", "</think>", "4"])
+    result = ponder("chat", "--replay", str(replay), "--json", stdin="")
+    assert result.code == 0, result.stderr
+    assert (result.text("reasoning"), result.text("answer")) == ("Hmm.", "4")
+    assert [e["event"] for e in result.events].count("done") == 1
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="closes file descriptor 0 (POSIX)")
+def test_replay_with_stdin_closed_plays_the_file(tmp_path: Path) -> None:
+    replay = write_replay(tmp_path / "r.jsonl", NEW_TEMPLATE_PROMPT, ["Hmm.", "</think>", "4"])
+    proc = subprocess.run(
+        [sys.executable, "-m", "app", "chat", "--replay", str(replay), "--json"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=240,
+        check=False,
+        preexec_fn=lambda: os.close(0),  # the child starts with no stdin at all
+    )
+    assert proc.returncode == 0, proc.stderr
+    events = [json.loads(line) for line in proc.stdout.splitlines() if line.strip()]
+    assert [e["event"] for e in events] == ["reasoning", "answer", "done"]
