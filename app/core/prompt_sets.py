@@ -9,14 +9,14 @@ A set is a JSON file (``resources/prompt_sets/quick.json`` shows the format)::
         {"id": "story", "prompt": "..."}]}                                   # no answer key
 
 R1 is trained to put its final answer in ``\\boxed{}``, so that is what the checker reads
-first; a model that does not box its answer is judged on its last number. Code is judged
-by running it with the set's test in a separate, isolated Python with a time limit.
+first; a model that does not box its answer is judged on the answer it states, else on its
+last line (``app.core.grouping`` reads final answers for this and for group sampling). Code
+is judged by running it with the set's test in a separate, isolated Python with a time limit.
 """
 
 from __future__ import annotations
 
 import json
-import math
 import os
 import re
 import signal
@@ -24,11 +24,12 @@ import subprocess
 import sys
 import tempfile
 from dataclasses import dataclass, field
-from fractions import Fraction
 from pathlib import Path
 from typing import Any, Literal
 
+from app.core import grouping
 from app.core.errors import BadInputError
+from app.core.grouping import clear_final_answer, last_boxed, parse_number
 
 PROMPT_SETS_DIR = Path(__file__).resolve().parents[2] / "resources" / "prompt_sets"
 DEFAULT_SET = "quick"
@@ -38,10 +39,8 @@ FORMAT_HINT = f"See {PROMPT_SETS_DIR / 'quick.json'} for the format."
 
 CheckKind = Literal["number", "text", "code", "none"]
 
-_BOXED = re.compile(r"\\(?:boxed|fbox)\s*\{")
 _NUMBER = re.compile(r"-?\d[\d,]*(?:\.\d+)?(?:/\d+)?|-?\.\d+")
 _FENCE = re.compile(r"```[ \t]*([\w+-]*)[^\n]*\n(.*?)```", re.DOTALL)
-_LATEX_FRAC = re.compile(r"\\d?frac\s*\{([^{}]*)\}\s*\{([^{}]*)\}")
 _ANSWER_LEAD = re.compile(r"^(?:so |thus |therefore |hence )?(?:(?:final )?answer(?: is)? )?")
 _LATEX_WRAP = re.compile(r"\\(?:text|textbf|mathrm|mathbf|operatorname)\s*\{([^{}]*)\}")
 
@@ -172,7 +171,7 @@ def _parse_item(raw: dict[str, Any], item_id: str, text: str, bad: Any) -> Promp
     elif isinstance(answer, int | float):
         check = "number"
     elif isinstance(answer, str) and answer.strip():
-        check = "number" if _to_number(answer) is not None else "text"
+        check = "number" if parse_number(answer) is not None else "text"
     else:
         raise bad(f'prompt "{item_id}" has an "answer" that is neither a number nor text')
     return PromptItem(
@@ -190,44 +189,23 @@ def _parse_item(raw: dict[str, Any], item_id: str, text: str, bad: Any) -> Promp
 # -- reading answers -------------------------------------------------------------------
 
 
-def last_boxed(text: str) -> str | None:
-    """The content of the last ``\\boxed{...}``, nested braces included (None if none, or
-    if the last one never closes)."""
-    starts = [m.end() for m in _BOXED.finditer(text)]
-    for start in reversed(starts):
-        depth = 1
-        for i in range(start, len(text)):
-            if text[i] == "{":
-                depth += 1
-            elif text[i] == "}":
-                depth -= 1
-                if depth == 0:
-                    return text[start:i].strip()
-    return None
-
-
-def last_number(text: str) -> str | None:
-    found = _NUMBER.findall(text)
-    return found[-1] if found else None
-
-
 def final_answer(text: str) -> str | None:
-    """What the reply gives as its answer: the last boxed expression, else the last number."""
-    boxed = last_boxed(text)
-    return boxed if boxed is not None else last_number(text)
+    """What the reply clearly gives as its answer (boxed, or stated as the answer); None
+    when it only ends with something, such as the question's "17*23" echoed."""
+    return clear_final_answer(text)
 
 
-def _to_number(text: str) -> float | None:
-    """``42``, ``-3.5``, ``1,234``, ``3/4``, ``\\frac{3}{4}``, ``$42$``; None otherwise."""
-    s = _LATEX_WRAP.sub(r"\1", text)
-    s = _LATEX_FRAC.sub(r"(\1)/(\2)", s)
-    s = s.replace("$", "").replace("\\,", "").replace("\\!", "").replace(",", "").strip()
-    s = s.replace("(", "").replace(")", "").replace(" ", "").rstrip(".")
-    try:
-        value = float(Fraction(s))
-    except (ValueError, ZeroDivisionError):
-        return None
-    return value if math.isfinite(value) else None
+def _number_in(answer: str) -> float | None:
+    """The number a final answer gives: itself (``42``, ``x = 5``, ``72 km/h``), else the
+    result of its last equation (``288 - 150 = 138 cookies``), else its only number
+    (``about 42 of them``). None for ``17*23``: two numbers and no result."""
+    value = parse_number(answer)
+    if value is None and "=" in answer:
+        value = parse_number(answer.rsplit("=", 1)[1])
+    if value is None:
+        numbers = _NUMBER.findall(answer)
+        value = parse_number(numbers[0]) if len(numbers) == 1 else None
+    return float(value) if value is not None else None
 
 
 def _normalise(text: str) -> str:
@@ -238,18 +216,15 @@ def _normalise(text: str) -> str:
 
 
 def _check_number(item: PromptItem, answer_text: str) -> CheckResult:
-    found = final_answer(answer_text)
-    if not found:  # None, or an empty \boxed{}
+    found = grouping.final_answer(answer_text)
+    if found is None or not re.search(r"\d", found):  # nothing, \boxed{}, "I am not sure."
         return CheckResult(False, None, "no number in the answer")
-    value = _to_number(found)
-    if value is None:
-        number = last_number(found)  # "42 apples", "x = 5"
-        value = _to_number(number) if number is not None else None
-    expected = _to_number(str(item.answer))
+    value = _number_in(found)
+    expected = parse_number(str(item.answer))
     assert expected is not None  # parse_prompt_set only makes number items of numbers
     if value is None:
         return CheckResult(False, found, f"expected {item.answer}, got {found!r}")
-    ok = abs(value - expected) <= max(item.tolerance, 1e-9 * abs(expected))
+    ok = abs(value - float(expected)) <= max(item.tolerance, 1e-9 * abs(float(expected)))
     return CheckResult(ok, found, "correct" if ok else f"expected {item.answer}, got {found}")
 
 

@@ -65,6 +65,10 @@ def test_final_answer_is_the_box_else_the_last_number() -> None:
         ("Leaves 288 - 150 = 138 cookies", 138, True),
         ("I am not sure.", 138, False),
         (r"\boxed{0.9166}", "11/12", False),
+        # The question echoed is not an answer, though it ends with the key's number.
+        ("17*23", 23, False),
+        ("17 * 23 = 391", 391, True),
+        ("**Answer:** 391", 391, True),
     ],
 )
 def test_numeric_answers(reply: str, key: object, ok: bool) -> None:
@@ -105,6 +109,23 @@ def test_text_answers(reply: str, ok: bool) -> None:
 def test_an_item_without_a_key_is_not_judged() -> None:
     result = check_answer(item(), r"\boxed{42}")
     assert result.correct is None and result.final_answer == "42"
+
+
+@pytest.mark.parametrize(
+    ("reply", "shown"),
+    [
+        # A custom prompt "What is 17*23?": a reply that only repeats the sum has no answer
+        # (the Compare card said "answer: 23"); one that states a result shows it.
+        ("17*23", None),
+        ("Let me compute 17*23\n17*23", None),
+        ("17*23 = 391", "391"),
+        ("The answer is 391.", "391"),
+        ("Once upon a time...\nThe end.", None),
+    ],
+)
+def test_an_unkeyed_reply_shows_only_a_clearly_final_answer(reply: str, shown: str | None) -> None:
+    result = check_answer(item(), reply)
+    assert result.correct is None and result.final_answer == shown
 
 
 # -- code ------------------------------------------------------------------------------
