@@ -7,23 +7,25 @@ PY     := $(BIN)/python
 PIP    := $(PY) -m pip --disable-pip-version-check
 MODELS := .cache/test-models
 
-.PHONY: run test lint bench package test-model clean-venv
+.PHONY: run test lint bench package test-model clean-venv cpu-line
 
 $(PY):
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Ponder needs Python 3.11 or newer (set PYTHON=python3.x)")'
 	$(PYTHON) -m venv $(VENV)
 	$(PIP) install --upgrade pip setuptools wheel
 
-# llama-cpp-python compiles llama.cpp; the backend (CUDA, Metal, Vulkan, ROCm or CPU) is
-# chosen by scripts/llama_backend.sh and remembered, so a change rebuilds it.
-$(VENV)/.llama-backend: scripts/llama_backend.sh | $(PY)
-	@set -e; out="$$(scripts/llama_backend.sh)"; name="$$(echo "$$out" | sed -n 1p)"; \
-	args="$$(echo "$$out" | sed -n 2p)"; \
-	echo "ponder: building llama.cpp for backend: $$name ($$args)"; \
-	prev="$$(cat $@ 2>/dev/null || true)"; \
-	if [ "$$name" = cpu ]; then cache=""; else cache="--no-cache-dir"; fi; \
-	if [ -n "$$prev" ] && [ "$$prev" != "$$name" ]; then force="--force-reinstall --no-deps"; else force=""; fi; \
-	CMAKE_ARGS="$$args" $(PIP) install $$cache $$force "llama-cpp-python==0.3.36"; \
+# llama.cpp is built once per version and backend by scripts/build_llama.py, outside the
+# clone (~/.cache/ponder-build, or $$PONDER_BUILD_CACHE), with its CPU code portable: one
+# library per instruction-set level, the best one this CPU runs chosen at run time. The
+# bindings are installed without compiling and given that build's libraries and programs.
+# The backend (CUDA, Metal, Vulkan, ROCm or CPU) is chosen by scripts/llama_backend.sh.
+LLAMA_VERSION := 0.3.36
+
+$(VENV)/.llama-backend: scripts/llama_backend.sh scripts/build_llama.py | $(PY)
+	@set -e; name="$$(scripts/llama_backend.sh)"; \
+	echo "ponder: building llama.cpp for backend: $$name (CPU code chosen at run time; cached in $${PONDER_BUILD_CACHE:-$$HOME/.cache/ponder-build})"; \
+	CMAKE_ARGS="-DLLAMA_BUILD=OFF -DLLAVA_BUILD=OFF" $(PIP) install --no-cache-dir "llama-cpp-python==$(LLAMA_VERSION)"; \
+	$(PY) scripts/build_llama.py --version $(LLAMA_VERSION) --backend "$$name" --install; \
 	echo "$$name" > $@
 
 $(VENV)/.installed: pyproject.toml $(VENV)/.llama-backend
@@ -56,7 +58,11 @@ lint: $(VENV)/.installed-test
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 
-test: lint $(MODELS)/gemma-3-270m-q4_k_m.gguf
+# First, the CPU this run is on (machines of one kind differ: AMX, AVX-512 or neither).
+cpu-line:
+	@$(PYTHON) scripts/cpu_line.py
+
+test: cpu-line lint $(MODELS)/gemma-3-270m-q4_k_m.gguf
 	QT_QPA_PLATFORM=offscreen $(BIN)/pytest
 
 bench: $(MODELS)/gemma-3-270m-q4_k_m.gguf

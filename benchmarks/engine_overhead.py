@@ -44,6 +44,7 @@ sys.path.insert(0, str(ROOT))
 import llama_cpp  # noqa: E402
 
 from app.core.events import Done  # noqa: E402
+from app.inference import native  # noqa: E402
 from app.inference.backends.llama import default_threads  # noqa: E402
 from app.inference.client import EngineClient  # noqa: E402
 from app.inference.protocol import LoadSpec, SamplingParams  # noqa: E402
@@ -188,6 +189,7 @@ def main() -> int:
     # create_completion stops at end-of-generation; make it run the full length like the
     # others (only in this process: the engine runs in its own).
     llama_cpp.llama_cpp.llama_vocab_is_eog = lambda vocab, token: False  # type: ignore[attr-defined]
+    native.load_backends()  # the CPU library this machine runs, as the engine picks it
     llm = llama_cpp.Llama(
         str(args.model),
         n_ctx=n_ctx,

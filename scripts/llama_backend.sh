@@ -1,7 +1,6 @@
 #!/usr/bin/env bash
-# Pick llama-cpp-python's build flags for this machine. Prints two lines:
-#   NAME        (cpu, cuda, metal, vulkan, rocm)
-#   CMAKE_ARGS  (for pip's build of llama-cpp-python)
+# Pick llama.cpp's backend for this machine and print its name
+# (cpu, cuda, metal, vulkan, rocm); scripts/build_llama.py knows each one's build flags.
 # PONDER_BACKEND=cpu|cuda|metal|vulkan|rocm overrides the detection.
 set -eu
 pick="${PONDER_BACKEND:-}"
@@ -19,12 +18,6 @@ if [ -z "$pick" ]; then
   fi
 fi
 case "$pick" in
-  cpu)    args="-DGGML_NATIVE=ON" ;;
-  cuda)   args="-DGGML_CUDA=ON" ;;
-  metal)  args="-DGGML_METAL=ON" ;;
-  vulkan) args="-DGGML_VULKAN=ON" ;;
-  rocm)   args="-DGGML_HIP=ON" ;;
+  cpu|cuda|metal|vulkan|rocm) echo "$pick" ;;
   *) echo "PONDER_BACKEND must be cpu, cuda, metal, vulkan or rocm (got '$pick')" >&2; exit 2 ;;
 esac
-echo "$pick"
-echo "$args"

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import platform
 import shutil
 import subprocess
 import sys
@@ -111,6 +112,46 @@ def test_frozen_app_self_test_generates_through_the_engine_process(
 
 @linux_only
 @pytest.mark.slow
+@pytest.mark.timeout(1800)
+def test_frozen_app_runs_on_an_older_cpu_with_avx2_only(
+    bundle: Path, gemma_path: Path, user_env: dict[str, str], tmp_path: Path
+) -> None:
+    """The bundle built on this machine runs on a Haswell (AVX2, no AVX-512, no AMX).
+
+    QEMU's user mode runs the window process as that CPU, and the engine process too (an
+    emulated program's children run natively, so the engine is started through a wrapper
+    with ``PONDER_ENGINE_EXECUTABLE``). A build for the build machine's CPU dies of SIGILL
+    here; the portable one picks llama.cpp's AVX2 code and answers.
+    """
+    if platform.machine() != "x86_64":
+        pytest.skip("the emulated CPU is an x86-64 one")
+    qemu = _tool("qemu-x86_64")
+    wrapper = tmp_path / "engine-on-haswell"
+    wrapper.write_text(f'#!/bin/sh\nexec "{qemu}" -cpu Haswell "{bundle / "ponder"}" "$@"\n')
+    wrapper.chmod(0o755)
+    env = dict(user_env, PONDER_ENGINE_EXECUTABLE=str(wrapper))
+    code, stdout, stderr = _run(
+        [
+            qemu,
+            "-cpu",
+            "Haswell",
+            str(bundle / "ponder"),
+            "--self-test",
+            str(gemma_path),
+            "--timeout",
+            "1200",
+        ],
+        env,
+        tmp_path,
+        timeout=1500,
+    )
+    assert code == 0, stderr
+    assert "self-test passed" in stdout
+    assert "AVX2 CPU code" in stdout, stdout
+
+
+@linux_only
+@pytest.mark.slow
 def test_frozen_self_test_names_a_missing_model_in_one_line(
     bundle: Path, user_env: dict[str, str], tmp_path: Path
 ) -> None:
@@ -178,7 +219,16 @@ def test_frozen_bench_reads_the_prompt_sets_and_runs_code_checks(
 def test_bundle_holds_engine_libraries_qt_plugins_and_resources_only_once(bundle: Path) -> None:
     internal = bundle / "_internal"
     libs = {p.name for p in (internal / "llama_cpp" / "lib").iterdir()}
-    assert {"libllama.so", "libggml.so", "libggml-base.so", "libggml-cpu.so"} <= libs
+    assert {"libllama.so", "libggml.so", "libggml-base.so"} <= libs
+    # The CPU code for every instruction-set level, chosen when the engine starts, and
+    # llama.cpp's programs for `ponder worker` and the pooled engine (not its benchmarks).
+    if platform.machine() == "x86_64":
+        assert {"libggml-cpu-x64.so", "libggml-cpu-haswell.so", "libggml-cpu-skylakex.so"} <= libs
+        assert "libggml-cpu-sapphirerapids.so" in libs
+    else:
+        assert any(name.startswith("libggml-cpu") for name in libs)
+    assert {"ggml-rpc-server", "llama-server", "ponder-build.json"} <= libs
+    assert "llama-bench" not in libs
     assert not [name for name in libs if name.count(".so.") and name.split(".so.")[1].count(".")]
     plugins = internal / "PySide6" / "Qt" / "plugins"
     for plugin in (
