@@ -25,6 +25,7 @@ from app.core.errors import AppError, BadInputError, ModelFileError, exit_code_f
 from app.core.events import (
     AnswerDelta,
     Done,
+    EngineSilence,
     ErrorEvent,
     Event,
     GenerationStats,
@@ -35,6 +36,7 @@ from app.core.gguf import GGUFHeader, read_model
 from app.core.paths import app_paths
 from app.core.units import R1_TEMPERATURE, R1_TOP_P
 from app.inference.client import EngineClient
+from app.inference.cpu_safety import CpuSafety
 from app.inference.protocol import (
     DEFAULT_MAX_TOKENS,
     LoadSpec,
@@ -230,7 +232,7 @@ def _chat(args: argparse.Namespace) -> int:
         think_budget=args.think_budget,
     )
     paths = app_paths().ensure()
-    client = EngineClient(paths.engine_log)
+    client = EngineClient(paths.engine_log, cpu_safety=CpuSafety(paths.cpu_safety))
     conversation = Conversation(system=args.system)
     printer = None if args.json else _TextPrinter(sys.stdout)
     exit_code = 0
@@ -253,6 +255,13 @@ def _chat(args: argparse.Namespace) -> int:
                     reasoning.append(event.text)
                 elif isinstance(event, AnswerDelta):
                     answer.append(event.text)
+                elif isinstance(event, EngineSilence):
+                    if event.silent_s and not args.json:
+                        sys.stderr.write(
+                            f"\nponder: the engine has made no progress for "
+                            f"{event.silent_s:.0f} s; Ctrl+C stops it.\n"
+                        )
+                    continue
                 if args.json:
                     if not isinstance(event, ReasoningDelta | AnswerDelta | Done | ErrorEvent):
                         continue

@@ -7,7 +7,9 @@ from pathlib import Path
 from typing import Any
 
 from app.cli.arg_types import positive_int
-from app.cli.output import print_json, print_rows
+from app.cli.output import print_error, print_json, print_rows
+from app.core.errors import AppError
+from app.core.gguf import GGUFError, check_complete, read_header
 from app.core.units import format_bytes
 from app.hardware.planner import FitPlan, plan
 from app.hardware.probe import HardwareSnapshot
@@ -27,7 +29,11 @@ def add_parsers(sub: Any) -> None:
     hw.add_argument("--json", action="store_true")
     hw.set_defaults(func=run_hw)
     fit = sub.add_parser("fit", help="memory breakdown, offload plan and predicted speed")
-    fit.add_argument("model", help="a .gguf file (a partial download works) or a catalog id")
+    fit.add_argument(
+        "model",
+        help="a .gguf file or a catalog id; an incomplete file is sized from its header, "
+        "said to be incomplete, and exits 1",
+    )
     fit.add_argument("--quant", help="quantization, for a catalog id (default Q4_K_M)")
     fit.add_argument(
         "--ctx", type=positive_int, default=None, help="context size (default: planned)"
@@ -96,6 +102,7 @@ def _hw_lines(hw: HardwareSnapshot) -> list[str]:
     if not hw.gpus:
         lines.append("GPU      none found")
     lines.append(f"Engine   llama.cpp built for {hw.backend}")
+    lines += [f"Kernels  {sentence}" for sentence in hw.cpu_kernels_off]
     if hw.disk_free is not None:
         lines.append(f"Disk     {format_bytes(hw.disk_free)} free for models")
     lines += [f"Note     {n}" for n in hw.notes]
@@ -126,12 +133,29 @@ def run_hw(args: argparse.Namespace) -> int:
     return 0
 
 
+def _incomplete(model: str) -> AppError | None:
+    """Why a local file cannot load although its header plans fine (its data is cut)."""
+    path = Path(model).expanduser()
+    if not path.is_file():
+        return None
+    try:
+        check_complete(read_header(path))
+    except GGUFError as exc:
+        return AppError(exc.message, exc.hint)  # exit 1: the sizing itself worked
+    return None
+
+
 def run_fit(args: argparse.Namespace) -> int:
     shape = resolve_shape(args.model, args.quant)
     p = plan(shape, machine_snapshot(), n_ctx=args.ctx)
+    problem = _incomplete(args.model)
+    code = 0 if problem is None else 1
     if args.json:
-        print_json({"model": shape.name, **plan_json(p)})
-        return 0
+        extra = {} if problem is None else {"loadable": False, "problem": str(problem)}
+        print_json({"model": shape.name, **plan_json(p), **extra})
+        if problem is not None:
+            print_error(problem)
+        return code
     m = p.memory
     rows = [
         ("Model", shape.name),
@@ -157,4 +181,6 @@ def run_fit(args: argparse.Namespace) -> int:
         ),
     ]
     print_rows(rows)
-    return 0
+    if problem is not None:
+        print_error(problem)
+    return code

@@ -14,16 +14,18 @@ ThinkingEnd = Literal["model", "answer_now", "think_budget"]
 
 @dataclass(frozen=True, slots=True)
 class ReasoningDelta:
-    """More of the model's chain of thought."""
+    """More of the model's chain of thought (of sample ``sample`` in a group reply)."""
 
     text: str
+    sample: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class AnswerDelta:
-    """More of the model's answer."""
+    """More of the model's answer (of sample ``sample`` in a group reply)."""
 
     text: str
+    sample: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +59,13 @@ class GenerationStats:
     n_ctx: int = 0
     n_gpu_layers: int = 0
     seed: int | None = None
+    # llama.cpp's CPU library the engine ran ("zen4", "haswell"...; "" for one built-in).
+    cpu_kernels: str = ""
+    # A group reply (``samples > 1``): the figures above are the whole group's (tokens
+    # summed, decode_tok_s the aggregate rate, the prompt evaluated once); ``note`` says
+    # when memory made the engine sample fewer or shorter answers than asked.
+    samples: int = 1
+    note: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +76,23 @@ class LiveStats:
     elapsed_s: float
     decode_tok_s: float | None
     reasoning: bool
+    sample: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class EngineSilence:
+    """The engine has made no progress for ``silent_s`` seconds while a reply runs (hung,
+    stopped, or stuck in a driver); ``silent_s == 0``: it is making progress again."""
+
+    silent_s: float
+
+
+@dataclass(frozen=True, slots=True)
+class SampleDone:
+    """One sample of a group reply has ended; the group ends with ``Done``."""
+
+    sample: int
+    stats: GenerationStats
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,20 +112,26 @@ class ErrorEvent:
     stats: GenerationStats | None = field(default=None)
 
 
-Event = ReasoningDelta | AnswerDelta | LiveStats | Done | ErrorEvent
+Event = ReasoningDelta | AnswerDelta | LiveStats | EngineSilence | SampleDone | Done | ErrorEvent
 
 
 def event_to_json(event: Event) -> dict[str, Any]:
     """The JSON Lines form of an event, as documented in DESIGN.md."""
-    if isinstance(event, ReasoningDelta):
-        return {"event": "reasoning", "text": event.text}
-    if isinstance(event, AnswerDelta):
-        return {"event": "answer", "text": event.text}
+    if isinstance(event, ReasoningDelta | AnswerDelta):
+        kind = "reasoning" if isinstance(event, ReasoningDelta) else "answer"
+        out: dict[str, Any] = {"event": kind, "text": event.text}
+        if event.sample is not None:
+            out["sample"] = event.sample
+        return out
+    if isinstance(event, SampleDone):
+        return {"event": "sample_done", "sample": event.sample, "stats": asdict(event.stats)}
     if isinstance(event, Done):
         return {"event": "done", "stats": asdict(event.stats)}
     if isinstance(event, LiveStats):
         return {"event": "progress", **asdict(event)}
-    out: dict[str, Any] = {"event": "error", "kind": event.kind, "message": event.message}
+    if isinstance(event, EngineSilence):
+        return {"event": "engine_silent", "silent_s": event.silent_s}
+    out = {"event": "error", "kind": event.kind, "message": event.message}
     if event.hint:
         out["hint"] = event.hint
     if event.stats is not None:

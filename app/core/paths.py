@@ -49,6 +49,11 @@ class AppPaths:
         return self.config_dir / "window.ini"
 
     @property
+    def cpu_safety(self) -> Path:
+        """llama.cpp CPU libraries that fault on this machine (``app.inference.cpu_safety``)."""
+        return self.data_dir / "cpu-safety.json"
+
+    @property
     def database(self) -> Path:
         return self.data_dir / "chats.sqlite3"
 

@@ -26,10 +26,11 @@ from PySide6.QtCore import (
     qInstallMessageHandler,
 )
 from PySide6.QtGui import QIcon
-from PySide6.QtWidgets import QApplication, QMessageBox
+from PySide6.QtWidgets import QApplication, QDialog, QMessageBox
 
-from app.core.errors import AppError, SaveError
+from app.core.errors import AppError, DatabaseDamagedError, DatabaseLockedError, SaveError
 from app.core.paths import app_paths
+from app.core.salvage import salvage_database
 from app.core.settings import load_settings
 from app.core.store import ChatStore, MessageRow
 from app.gui.render import markdown
@@ -37,9 +38,12 @@ from app.gui.render.math import MathRenderer
 from app.gui.single_instance import SingleInstance
 from app.gui.theme import apply_theme
 from app.gui.viewmodels.chat_controller import ChatController
+from app.gui.views import database_notices
 from app.gui.views.main_window import MainWindow
 from app.gui.workers.engine_worker import EngineWorker
 from app.inference.client import EngineClient
+from app.inference.cpu_safety import CpuSafety
+from app.inference.native import describe_variant
 
 # Must equal the .desktop file's name (without .desktop) and the AppStream component id: on
 # Wayland it is the window's app id, which the desktop matches to the menu entry and icon.
@@ -93,7 +97,9 @@ def open_session(app: QApplication, *, welcome: bool = True) -> Session:
     """Load settings and chats, start the engine worker, build the window (not shown).
     ``welcome``: the first-run page while no model is chosen (the self-test goes without).
 
-    Raises ``AppError`` when the chat database cannot be opened.
+    Raises ``AppError`` when the chat database cannot be opened (``DatabaseLockedError``,
+    ``DatabaseDamagedError``: the caller offers Retry or Salvage). A database that can be
+    read but not written opens, marked in the status bar as not saving.
     """
     paths = app_paths().ensure()
     settings = load_settings(paths.settings_file)
@@ -103,12 +109,24 @@ def open_session(app: QApplication, *, welcome: bool = True) -> Session:
         if recovered := store.recover_interrupted():
             log.info("%d interrupted replies recovered", recovered)
         store.purge_deleted()  # chats deleted last time (their undo has expired)
+    except DatabaseDamagedError:
+        store.close()
+        raise
     except SaveError as exc:  # a full disk must not keep the chats from opening
         log.warning("start-up clean-up skipped: %s", exc.message)
-    worker = EngineWorker(EngineClient(paths.engine_log))
-    controller = ChatController(store, worker, settings)
-    state = QSettings(str(paths.window_state), QSettings.Format.IniFormat)
-    window = MainWindow(controller, math=MathRenderer(), state=state, welcome=welcome)
+    worker = EngineWorker(EngineClient(paths.engine_log, cpu_safety=CpuSafety(paths.cpu_safety)))
+    try:
+        controller = ChatController(store, worker, settings)
+        state = QSettings(str(paths.window_state), QSettings.Format.IniFormat)
+        window = MainWindow(controller, math=MathRenderer(), state=state, welcome=welcome)
+    except BaseException:
+        # A read that fails now (a page damaged since the check) must not leave the engine
+        # thread running: Qt would abort the process when it is destroyed.
+        worker.shutdown()
+        store.close()
+        raise
+    if store.unsaved is not None:
+        database_notices.show_unsaved(window, controller, store.unsaved)
     # Code highlighting's imports happen now, in the background, not in the first answer.
     threading.Thread(target=markdown.warm_up, name="warm-up", daemon=True).start()
     return Session(window, controller, worker, store)
@@ -116,21 +134,75 @@ def open_session(app: QApplication, *, welcome: bool = True) -> Session:
 
 def run_gui() -> int:
     app = make_application(sys.argv)
+    # First: the dialogs before the window (another Ponder, the chats) close on SIGTERM too.
+    quitting = _quit_on_signals(app)
     # Before the chats open: a second copy would mark this one's streaming reply interrupted.
     instance = SingleInstance(app_paths().ensure().data_dir, parent=app)
     if not instance.acquire() and (refused := _hand_over(instance)) is not None:
         return refused
-    _quit_on_signals(app)  # before the engine and math processes start
-    try:
-        session = open_session(app)
-    except AppError as exc:
-        QMessageBox.critical(None, "Ponder cannot open its chats", f"{exc}\n\n{exc.hint}")
+    session = open_chats(app, quitting)
+    if session is None:
         instance.release()
         return 1
     instance.activated.connect(session.window.bring_forward)
+    _known_errors_to_status_bar(session.window)
     session.window.show()
+    if session.store.unsaved is not None:
+        database_notices.warn_unsaved(session.window, session.store.unsaved, app.quit)
     code = app.exec()
     return end_session(session, code, instance)
+
+
+def open_chats(app: QApplication, quitting: Quitting) -> Session | None:
+    """``open_session``, with the way out of each database fault offered in a dialog:
+    Retry while another program holds the file, Salvage when it is damaged. None when the
+    user gives up (or a SIGTERM closed the dialog)."""
+    while not quitting.requested:
+        try:
+            return open_session(app)
+        except DatabaseLockedError as exc:
+            _say(exc)
+            if not database_notices.ask_retry(exc):
+                return None
+        except DatabaseDamagedError as exc:
+            _say(exc)
+            if not database_notices.ask_salvage(exc) or quitting.requested:
+                return None
+            try:
+                report = salvage_database(app_paths().database)
+            except AppError as failed:
+                _say(failed)
+                database_notices.tell_refused(failed)
+                return None
+            print(f"ponder: {report.sentence()}", file=sys.stderr)
+            database_notices.tell_salvaged(report)
+        except AppError as exc:
+            _say(exc)
+            database_notices.tell_refused(exc)
+            return None
+    return None
+
+
+def _say(exc: AppError) -> None:
+    """Also on stderr (a terminal, a desktop's session log) and in the log file."""
+    log.warning("chats not opened: %s", exc.message)
+    sys.stderr.write(f"ponder: {exc.message} {exc.hint}\n")
+
+
+def _known_errors_to_status_bar(window: MainWindow) -> None:
+    """An ``AppError`` raised in a slot (the chat database damaged under the running app)
+    is a sentence for the user, not a bug: it goes to the status bar and the log."""
+    report_bug = sys.excepthook
+
+    def hook(kind: type[BaseException], value: BaseException, tb: TracebackType | None) -> None:
+        if not isinstance(value, AppError):
+            report_bug(kind, value, tb)
+            return
+        log.warning("%s %s", value.message, value.hint)
+        sys.stderr.write(f"ponder: {value.message} {value.hint}\n")
+        window.statusBar().showMessage(f"{value.message} {value.hint}", 30000)
+
+    sys.excepthook = hook
 
 
 def end_session(session: Session, code: int, instance: SingleInstance | None = None) -> int:
@@ -181,20 +253,42 @@ def _hand_over(instance: SingleInstance) -> int | None:
     return None
 
 
-def _quit_on_signals(app: QApplication) -> None:
+@dataclass
+class Quitting:
+    """Set once SIGTERM or SIGINT has asked Ponder to quit."""
+
+    requested: bool = False
+
+
+def _quit_on_signals(app: QApplication) -> Quitting:
     """SIGTERM (logout, `kill`, `timeout`) and Ctrl+C in a terminal close Ponder cleanly:
-    the reply is stopped, the engine and math processes end, the database is closed.
+    the reply is stopped, the engine and math processes end, the database is closed. A
+    dialog shown before the main window (the chats will not open) closes as if refused.
 
     Python runs signal handlers only when it gets control, which Qt's event loop never gives
     it on its own; a light timer hands it control four times a second.
     """
-    for sig in (signal.SIGTERM, signal.SIGINT):
+    quitting = Quitting()
+
+    def quit_now() -> None:
+        # Before app.exec() (the start-up dialogs run their own loops) quit() does nothing.
+        for widget in app.topLevelWidgets():
+            if isinstance(widget, QDialog) and widget.isVisible():
+                widget.reject()
+        app.quit()
+
+    def on_signal(*_: object) -> None:
+        quitting.requested = True
         # Queued, not called: a signal that arrives before the event loop runs must still
         # end it once it does (quit() on a loop not yet running does nothing).
-        signal.signal(sig, lambda *_: QTimer.singleShot(0, app.quit))
+        QTimer.singleShot(0, quit_now)
+
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, on_signal)
     wake = QTimer(app, interval=250)
     wake.timeout.connect(lambda: None)
     wake.start()
+    return quitting
 
 
 SELF_TEST_PROMPT = "Say hello in one short sentence."
@@ -306,6 +400,8 @@ def _self_test_report(model: Path, outcome: _SelfTestOutcome, elapsed_s: float) 
         print(f"ponder: self-test failed: {model.name} wrote no tokens.", file=sys.stderr)
         return 1
     backend = stats.get("backend") or "llama.cpp"
+    if kernels := stats.get("cpu_kernels"):
+        backend += f", {describe_variant(kernels)} CPU code"
     print(
         f"ponder self-test passed: {model.name} wrote {tokens} tokens through the engine "
         f"process ({backend}) in {elapsed_s:.1f} s."

@@ -63,6 +63,9 @@ class HardwareSnapshot:
     cpu_bandwidth: float | None = None  # bytes/s, measured
     backend: str = "CPU"
     notes: tuple[str, ...] = field(default=())
+    # llama.cpp CPU code left out because it faults here, one sentence each
+    # ("AMX kernels fault on this machine (SIGILL); Ponder uses AVX-512 instead.").
+    cpu_kernels_off: tuple[str, ...] = field(default=())
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)

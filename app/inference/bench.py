@@ -30,6 +30,7 @@ from app.hardware.calibration import Calibration
 from app.hardware.probe import HardwareSnapshot
 from app.hardware.shape import shape_from_file
 from app.inference.client import EngineClient
+from app.inference.cpu_safety import CpuSafety
 from app.inference.peak_memory import SAMPLE_INTERVAL_S, PeakMemory, vram_note
 from app.inference.protocol import LoadSpec, ReplaySpec, SamplingParams
 from app.inference.system import machine_snapshot
@@ -220,7 +221,9 @@ class _ModelBench:
         self.prompts, self.runs, self.max_tokens, self.seed = prompts, runs, max_tokens, seed
         self.emit, self.cancel, self.hw = emit, cancel, hw
         self.note = vram_note(hw)
-        self.log = app_paths().ensure().engine_log
+        paths = app_paths().ensure()
+        self.log = paths.engine_log
+        self.cpu_safety = CpuSafety(paths.cpu_safety)
         self.load_s: float | None = None  # of the current load, from its first reply's stats
         self.placement: tuple[str, int, int] | None = None  # backend, context, GPU layers
 
@@ -288,7 +291,7 @@ class _ModelBench:
         self, spec: LoadSpec | ReplaySpec, run: int, items: Sequence[PromptItem], max_tokens: int
     ) -> RunRecord:
         # A bench's engine is its own: on cancel it may be ended soon, mid-load included.
-        client = EngineClient(self.log, cancel_grace_s=CANCEL_GRACE_S)
+        client = EngineClient(self.log, cancel_grace_s=CANCEL_GRACE_S, cpu_safety=self.cpu_safety)
         self.load_s = None
         try:
             client.start()

@@ -7,11 +7,14 @@ its stdout and stderr at the engine log file, so nothing reaches the user's term
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import io
 import logging
 import os
 import signal
 import sys
+import threading
 import time
 import traceback
 from collections.abc import Callable
@@ -20,8 +23,19 @@ from typing import Any
 
 from app.core.errors import AppError
 from app.core.events import AnswerDelta, Done, ErrorEvent, Event, ReasoningDelta
+from app.core.lifetime import exit_with_parent
 from app.inference.backends.base import Backend, Control
-from app.inference.protocol import GenerateRequest, LoadSpec, ReplaySpec
+from app.inference.protocol import (
+    CPU_VARIANT_SLOT,
+    HEARTBEAT_S,
+    HEARTBEAT_SLOT,
+    PHASE_PROVEN,
+    PHASE_SLOT,
+    PHASE_UNPROVEN,
+    GenerateRequest,
+    LoadSpec,
+    ReplaySpec,
+)
 
 log = logging.getLogger("ponder.engine")
 
@@ -56,8 +70,9 @@ class EventBatcher:
             pending
             and type(event) is type(pending[-1])
             and isinstance(event, ReasoningDelta | AnswerDelta)
+            and event.sample == pending[-1].sample  # type: ignore[union-attr]
         ):
-            pending[-1] = type(event)(pending[-1].text + event.text)  # type: ignore[union-attr]
+            pending[-1] = type(event)(pending[-1].text + event.text, event.sample)  # type: ignore[union-attr]
         else:
             pending.append(event)
         if isinstance(event, Done | ErrorEvent) or self._clock() >= self._due:
@@ -70,14 +85,38 @@ class EventBatcher:
         self._due = self._clock() + FLUSH_INTERVAL_S
 
 
+class _LogStream(io.TextIOWrapper):
+    """stdout/stderr of the engine: the log file, where a failed write is dropped.
+
+    A full disk (or a log on a folder gone read-only) must cost log lines, never the
+    engine: Python would otherwise raise from ``print`` and logging, and exit with code
+    120 when it cannot flush at the end. llama.cpp's own writes (C stdio on the same file
+    descriptors) already fail silently.
+    """
+
+    def write(self, text: str) -> int:
+        try:
+            return super().write(text)
+        except OSError:
+            return len(text)
+
+    def flush(self) -> None:
+        with contextlib.suppress(OSError):
+            super().flush()
+
+
 def _redirect_output(log_path: str) -> None:
-    os.makedirs(os.path.dirname(log_path) or ".", exist_ok=True)
-    fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    try:
+        os.makedirs(os.path.dirname(log_path) or ".", exist_ok=True)
+        fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    except OSError:
+        fd = os.open(os.devnull, os.O_WRONLY)  # no log at all rather than no engine
     os.dup2(fd, 1)
     os.dup2(fd, 2)
     os.close(fd)
-    sys.stdout = open(1, "w", buffering=1, closefd=False)  # noqa: SIM115
-    sys.stderr = open(2, "w", buffering=1, closefd=False)  # noqa: SIM115
+    sys.stdout = _LogStream(open(1, "wb", buffering=0, closefd=False), line_buffering=True)  # noqa: SIM115
+    sys.stderr = _LogStream(open(2, "wb", buffering=0, closefd=False), line_buffering=True)  # noqa: SIM115
+    logging.raiseExceptions = False  # a handler that cannot write says nothing
     logging.basicConfig(
         stream=sys.stderr,
         level=logging.INFO,
@@ -85,31 +124,60 @@ def _redirect_output(log_path: str) -> None:
     )
 
 
-def _open_backend(spec: LoadSpec | ReplaySpec) -> Backend:
+def _open_backend(spec: LoadSpec | ReplaySpec, slots: Any, excluded: tuple[str, ...]) -> Backend:
     if isinstance(spec, ReplaySpec):
         from app.inference.backends.replay import ReplayBackend
 
         return ReplayBackend(spec)
     # Imported here so that only the engine process ever loads llama.cpp.
+    from app.inference import native
     from app.inference.backends.llama import LlamaBackend
 
-    return LlamaBackend(spec)
+    if slots[PHASE_SLOT] != PHASE_PROVEN:
+        slots[PHASE_SLOT] = PHASE_UNPROVEN
+    cpu = native.load_backends(excluded)
+    if cpu.variant is not None:
+        slots[CPU_VARIANT_SLOT] = 1 + list(native.cpu_variants()).index(cpu.variant)
+    return LlamaBackend(spec, cpu)
 
 
 class _Host:
     """Keeps one backend loaded and serves requests with it."""
 
-    def __init__(self, conn: Connection, slots: Any, log_path: str) -> None:
+    def __init__(
+        self, conn: Connection, slots: Any, log_path: str, excluded: tuple[str, ...]
+    ) -> None:
         self.conn, self.slots, self.log_path = conn, slots, log_path
+        self.excluded = excluded
         self.backend: Backend | None = None
         self.loaded: LoadSpec | ReplaySpec | None = None
+        self.loading = False
+        threading.Thread(target=self._heartbeat, name="heartbeat", daemon=True).start()
+
+    def _heartbeat(self) -> None:
+        """Bump the shared heartbeat while the engine makes progress. Loading a model
+        reports none (llama.cpp's progress callback is not reachable through the
+        bindings), so it counts as progress; a reply that stops moving does not."""
+        last = -1
+        while True:
+            time.sleep(HEARTBEAT_S)
+            backend = self.backend
+            if self.loading:
+                self.slots[HEARTBEAT_SLOT] += 1
+            elif backend is not None and (now := backend.progress()) != last:
+                last = now
+                self.slots[HEARTBEAT_SLOT] += 1
 
     def serve(self, request: GenerateRequest) -> None:
         emit = EventBatcher(self.conn, request.request_id)
         try:
             if self.backend is None or self.loaded != request.model:
                 self.close()
-                self.backend = _open_backend(request.model)
+                self.loading = True
+                try:
+                    self.backend = _open_backend(request.model, self.slots, self.excluded)
+                finally:
+                    self.loading = False
                 self.loaded = request.model
                 emit.load_s = self.backend.load_s  # reported with this reply's stats
             self.backend.generate(request, Control(self.slots, request.request_id), emit)
@@ -133,14 +201,28 @@ class _Host:
         self.backend, self.loaded = None, None
 
 
-def host_main(conn: Connection, slots: Any, log_path: str) -> None:
-    """Entry point of the engine process."""
+def host_main(
+    conn: Connection,
+    slots: Any,
+    log_path: str,
+    excluded_cpu: tuple[str, ...] = (),
+    parent_pid: int | None = None,
+) -> None:
+    """Entry point of the engine process.
+
+    Args:
+        excluded_cpu: llama.cpp CPU libraries that fault on this machine (skipped).
+        parent_pid: The app's process; the engine ends within a second of its death, even
+            mid-load or mid-prompt (it would otherwise hold the model's memory).
+    """
+    if parent_pid is not None:
+        exit_with_parent(parent_pid)
     # Ctrl+C in a terminal reaches the whole process group; the client decides what it
     # means (stop the reply), so the engine itself ignores it.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     _redirect_output(log_path)
     log.info("engine started (pid %d)", os.getpid())
-    host = _Host(conn, slots, log_path)
+    host = _Host(conn, slots, log_path, excluded_cpu)
     while True:
         try:
             msg = conn.recv()

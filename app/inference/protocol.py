@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from app.core.units import R1_TEMPERATURE, R1_TOP_P
 
 DEFAULT_MAX_TOKENS = 8192
+MAX_SAMPLES = 16
 FORCE_ANSWER_TEXT = "\n</think>\n\n"
 
 
@@ -51,6 +52,8 @@ class GenerateRequest:
     messages: list[dict[str, str]]
     sampling: SamplingParams = field(default_factory=SamplingParams)
     raw_prompt: str | None = None  # benchmarks: bypass the chat template
+    # Group sampling: this many answers to the one prompt, decoded together (2..16).
+    samples: int = 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,3 +64,18 @@ class Shutdown:
 # Indices into the shared control array the client writes and the host polls per token.
 CANCEL_SLOT = 0
 ANSWER_NOW_SLOT = 1
+# Written by the host, read by the client after a crash (a dying process sends nothing):
+# whether the engine had yet to finish its first decode, and which CPU library it runs
+# (1 + its index in ``native.cpu_variants()``; 0 for none).
+PHASE_SLOT = 2
+CPU_VARIANT_SLOT = 3
+# Bumped by the host while the engine makes progress (tokens, prompt compute, loading); the
+# client notices when it stops changing (a hung or stopped engine).
+HEARTBEAT_SLOT = 4
+N_SLOTS = 5
+PHASE_IDLE = 0
+PHASE_UNPROVEN = 1  # loading, or the first decode after a load: CPU kernels not yet run
+PHASE_PROVEN = 2
+
+# How often the host looks at its backend's progress and bumps the heartbeat.
+HEARTBEAT_S = 0.5

@@ -7,6 +7,7 @@ library files llama-cpp-python ships, one per ggml backend, without loading any 
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.util
 import re
 from functools import cache
@@ -14,6 +15,7 @@ from pathlib import Path
 
 from app.core.paths import app_paths
 from app.hardware.probe import HardwareSnapshot, probe
+from app.inference.cpu_safety import CpuSafety
 
 # ggml's backend libraries (libggml-cuda.so, ggml-vulkan.dll ...) and the names llama.cpp
 # gives those backends; the first one present wins, as the engine's offload does.
@@ -27,7 +29,8 @@ _BACKEND_LIBRARIES = {
     "cann": "CANN",
     "opencl": "OpenCL",
 }
-_GGML_LIBRARY = re.compile(r"^(?:lib)?ggml-([a-z]+)\.(?:so|dylib|dll)", re.IGNORECASE)
+# The CPU code may be one library per instruction-set level (libggml-cpu-haswell.so).
+_GGML_LIBRARY = re.compile(r"^(?:lib)?ggml-([a-z]+)(?:-[\w.]+)?\.(?:so|dylib|dll)", re.IGNORECASE)
 
 
 @cache
@@ -51,4 +54,6 @@ def machine_snapshot() -> HardwareSnapshot:
     cached) with the backend llama.cpp was built for: what `ponder fit` and the window's
     model picker plan with."""
     paths = app_paths().ensure()
-    return probe(paths.models_dir, accelerator_backend(), paths.cache_dir)
+    hw = probe(paths.models_dir, accelerator_backend(), paths.cache_dir)
+    faults = CpuSafety(paths.cpu_safety).faults()
+    return dataclasses.replace(hw, cpu_kernels_off=tuple(f.sentence() for f in faults))

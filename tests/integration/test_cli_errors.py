@@ -76,11 +76,27 @@ def test_inspect_reports_a_truncated_header(r1_header_path: Path) -> None:
 
 def test_fit_on_the_r1_header_reports_the_kv_formula_and_tensor_sum(r1_header_path: Path) -> None:
     r = ponder("fit", str(r1_header_path), "--ctx", "8192", "--json")
-    assert r.code == 0, r.stderr
     fit = r.events[0]
     assert fit["memory"]["kv_cache"] == 28 * 8192 * 4 * (128 + 128) * 2
     assert fit["memory"]["weights"] == 4_677_120_000
     assert fit["n_ctx"] == 8192
+    # The fixture holds the header only: sized, but said to be unloadable.
+    assert r.code == 1 and fit["loadable"] is False
+
+
+def test_fit_on_an_incomplete_file_says_it_cannot_load_and_exits_1(
+    tmp_path: Path, gemma_path: Path
+) -> None:
+    cut = tmp_path / "gemma-cut.gguf"
+    cut.write_bytes(gemma_path.read_bytes()[:100_000_000])
+    r = ponder("fit", str(cut))
+    assert r.code == 1
+    line = assert_one_clear_line(r.stderr)
+    assert "is incomplete: it holds 100.0 MB of the 253.1 MB" in line
+    assert "download the model again" in line
+    assert "Verdict" in r.stdout  # what it would need once complete is still shown
+    whole = ponder("fit", str(gemma_path))
+    assert whole.code == 0 and whole.stderr == ""
 
 
 def test_hw_prints_a_verdict_for_every_size() -> None:

@@ -9,11 +9,11 @@ the GIL again, and a burst of formulas at the start of an answer froze the windo
 from __future__ import annotations
 
 import logging
-import os
 import threading
-import time
 import warnings
 from types import ModuleType
+
+from app.core.lifetime import exit_with_parent
 
 log = logging.getLogger(__name__)
 
@@ -53,10 +53,5 @@ def worker_init(parent_pid: int) -> None:
     """In the math process: load ziamath now, and leave when the app is gone (a killed app
     must not leave this process behind)."""
 
-    def watch() -> None:
-        while os.getppid() == parent_pid:
-            time.sleep(0.5)
-        os._exit(0)
-
-    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
+    exit_with_parent(parent_pid)
     tex_to_svg("x", 12.0, "#000000", False)

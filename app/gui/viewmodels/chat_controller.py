@@ -84,6 +84,8 @@ class ChatController(QObject):
         busy_changed(bool): a reply is (not) being generated.
         conversation_touched(int, str): a conversation got a message or a title.
         notice(str): a one-line message for the status bar.
+        engine_silent(float): the engine has not moved for this many seconds during the
+            live reply (0.0: it moves again, or the reply ended).
     """
 
     conversation_opened = Signal(int, list)
@@ -96,6 +98,7 @@ class ChatController(QObject):
     busy_changed = Signal(bool)
     conversation_touched = Signal(int, str)
     notice = Signal(str)
+    engine_silent = Signal(float)
 
     def __init__(
         self,
@@ -126,6 +129,7 @@ class ChatController(QObject):
         worker.reply_done.connect(self._on_finished)
         worker.failed.connect(self._on_failed)
         worker.unloaded.connect(self._on_unloaded)  # queued: the worker's thread emits it
+        worker.silence.connect(self._on_silence)
         self._after_unload: list[Callable[[], None]] = []
 
     # -- state --------------------------------------------------------------------------
@@ -352,6 +356,10 @@ class ChatController(QObject):
         if self._live is not None and self._live.cid == self.cid:
             self.live.emit(stats)
 
+    def _on_silence(self, seconds: float) -> None:
+        if self._live is not None or not seconds:
+            self.engine_silent.emit(seconds)
+
     def _save_checkpoint(self) -> None:
         live = self._live
         if live is None or not live.dirty:
@@ -382,6 +390,7 @@ class ChatController(QObject):
             return
         self._live = None
         self._checkpoint.stop()
+        self.engine_silent.emit(0.0)
         content, reasoning = live.text()
         self._unsaved[live.mid] = (content, reasoning, state, stats)
         self._save_unsaved()

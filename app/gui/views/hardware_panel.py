@@ -43,6 +43,7 @@ def machine_lines(hw: HardwareSnapshot) -> list[str]:
     if not hw.gpus:
         lines.append("GPU: none found")
     lines.append(f"llama.cpp backend: {hw.backend}")
+    lines += [f"CPU kernels: {sentence}" for sentence in hw.cpu_kernels_off]
     if hw.disk_free is not None:
         lines.append(f"Disk: {format_bytes(hw.disk_free)} free for models")
     return lines

@@ -40,6 +40,7 @@ from app.gui.viewmodels.conversation_list import ConversationListModel
 from app.gui.viewmodels.ladder_model import LadderModel
 from app.gui.views.chat_view import ChatView
 from app.gui.views.composer import Composer
+from app.gui.views.engine_silence_bar import EngineSilenceBar
 from app.gui.views.model_picker import ModelPicker
 from app.gui.views.settings_dialog import SettingsDialog
 from app.gui.views.sidebar import Sidebar
@@ -124,6 +125,8 @@ class MainWindow(QMainWindow):
         column.setContentsMargins(0, 0, 0, 0)
         column.setSpacing(0)
         column.addWidget(self.chat, 1)
+        self.silence_bar = EngineSilenceBar()
+        column.addWidget(self.silence_bar)
         column.addWidget(self.composer)
         self.pages = QStackedWidget()
         self.pages.addWidget(chat_column)
@@ -184,6 +187,8 @@ class MainWindow(QMainWindow):
         c.live.connect(self._on_live)
         c.reply_finished.connect(self._on_reply_finished)
         c.notice.connect(lambda text: self.statusBar().showMessage(text, 8000))
+        c.engine_silent.connect(self.silence_bar.show_silence)
+        self.silence_bar.stop_requested.connect(c.stop)
 
     def _shortcuts(self) -> None:
         for keys, slot in (

@@ -7,7 +7,14 @@ import queue
 
 from PySide6.QtCore import QThread, Signal
 
-from app.core.events import AnswerDelta, Done, ErrorEvent, LiveStats, ReasoningDelta
+from app.core.events import (
+    AnswerDelta,
+    Done,
+    EngineSilence,
+    ErrorEvent,
+    LiveStats,
+    ReasoningDelta,
+)
 from app.inference.client import EngineClient
 from app.inference.protocol import LoadSpec, ReplaySpec, SamplingParams
 
@@ -35,6 +42,8 @@ class EngineWorker(QThread):
             ``finished``: that is QThread's own signal, emitted when the thread ends).
         failed(str, str, str): kind, message, hint.
         unloaded(): the engine process asked for by ``unload`` has ended.
+        silence(float): the engine has made no progress for this many seconds while a
+            reply runs; 0.0 when it moves again.
     """
 
     reasoning = Signal(str)
@@ -43,6 +52,7 @@ class EngineWorker(QThread):
     reply_done = Signal(object)
     failed = Signal(str, str, str)
     unloaded = Signal()
+    silence = Signal(float)
 
     def __init__(self, client: EngineClient) -> None:
         super().__init__()
@@ -89,6 +99,8 @@ class EngineWorker(QThread):
                 self.answer.emit(event.text)
             elif isinstance(event, LiveStats):
                 self.progress.emit(event)
+            elif isinstance(event, EngineSilence):
+                self.silence.emit(event.silent_s)
             elif isinstance(event, Done):
                 self.reply_done.emit(event.stats)
             elif isinstance(event, ErrorEvent):

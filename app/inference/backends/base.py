@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, MutableSequence
 from typing import Protocol
 
 from app.core.events import Event
-from app.inference.protocol import ANSWER_NOW_SLOT, CANCEL_SLOT, GenerateRequest
+from app.inference.protocol import (
+    ANSWER_NOW_SLOT,
+    CANCEL_SLOT,
+    PHASE_PROVEN,
+    PHASE_SLOT,
+    GenerateRequest,
+)
 
 Emit = Callable[[Event], None]
 
@@ -19,7 +25,7 @@ class Control:
     request can never stop a later one. Reading it is a memory read, cheap per token.
     """
 
-    def __init__(self, slots: Sequence[int], request_id: int) -> None:
+    def __init__(self, slots: MutableSequence[int], request_id: int) -> None:
         self._slots = slots
         self._id = request_id
 
@@ -31,9 +37,23 @@ class Control:
     def answer_now(self) -> bool:
         return self._slots[ANSWER_NOW_SLOT] == self._id
 
+    @property
+    def proven(self) -> bool:
+        return self._slots[PHASE_SLOT] == PHASE_PROVEN
+
+    def mark_proven(self) -> None:
+        """The CPU kernels ran a whole decode: a fault from now on is a crash, not a
+        CPU library this machine cannot run (see ``app.inference.cpu_safety``)."""
+        self._slots[PHASE_SLOT] = PHASE_PROVEN
+
 
 class Backend(Protocol):
     load_s: float
+
+    def progress(self) -> int:
+        """A count that grows while the backend works (tokens, compute steps); read from
+        the host's heartbeat thread, so it must be cheap and never block."""
+        ...
 
     def generate(self, request: GenerateRequest, control: Control, emit: Emit) -> None:
         """Run one reply, emitting events, ending with exactly one ``Done`` (or raise)."""

@@ -14,6 +14,7 @@ import logging
 import os
 import random
 import re
+import signal
 import time
 from collections.abc import Sequence
 from typing import Any
@@ -30,6 +31,7 @@ from app.hardware.probe import probe
 from app.hardware.shape import shape_from_file
 from app.inference.backends.base import Control, Emit
 from app.inference.detokenizer import IncrementalDetokenizer
+from app.inference.native import LoadedCpu
 from app.inference.protocol import GenerateRequest, LoadSpec, SamplingParams
 from app.inference.reply import ReplyAssembler
 from app.inference.templates import ChatTemplate, RenderedPrompt
@@ -37,6 +39,7 @@ from app.inference.templates import ChatTemplate, RenderedPrompt
 log = logging.getLogger(__name__)
 
 N_BATCH = 512
+_NO_ABORT_CALLBACK = llama_cpp.ggml_abort_callback()  # a NULL function pointer
 
 
 def compiled_backends() -> list[str]:
@@ -53,9 +56,10 @@ def default_threads() -> int:
 class LlamaBackend:
     """One loaded GGUF, its context, and the tokens its KV cache holds."""
 
-    def __init__(self, spec: LoadSpec) -> None:
+    def __init__(self, spec: LoadSpec, cpu: LoadedCpu | None = None) -> None:
         header = read_model(spec.model_path)
         self.spec = spec
+        self.cpu = cpu or LoadedCpu(None)
         self.model_name = os.path.basename(spec.model_path)
         self.template = ChatTemplate.from_header(header)
         accel = [b for b in compiled_backends() if b != "CPU"]
@@ -63,12 +67,10 @@ class LlamaBackend:
         # --gpu-layers auto and the default context come from the fit planner, here in the
         # engine so every caller (CLI, GUI) loads the same way and a model that cannot fit
         # is refused before llama.cpp tries.
-        hw = probe(backend=accel[0] if can_offload else "CPU", bandwidth=False)
+        self.hw = hw = probe(backend=accel[0] if can_offload else "CPU", bandwidth=False)
+        self.shape = shape_from_file(spec.model_path, header)
         layers, self.n_ctx = plan_load(
-            shape_from_file(spec.model_path, header),
-            hw,
-            spec.n_ctx,
-            spec.n_gpu_layers if can_offload else 0,
+            self.shape, hw, spec.n_ctx, spec.n_gpu_layers if can_offload else 0
         )
         n_layers = int(header.arch_get("block_count") or 0)
         self.n_swa = int(header.arch_get("attention.sliding_window") or 0)
@@ -80,13 +82,28 @@ class LlamaBackend:
         self.load_s = round(time.perf_counter() - t0, 4)
 
         self._ctx = self.llm.ctx
-        self._vocab = llama_cpp.llama_model_get_vocab(self.llm.model)
+        self.vocab = self._vocab = llama_cpp.llama_model_get_vocab(self.llm.model)
         self._mem = llama_cpp.llama_get_memory(self._ctx)
         self._cached: list[int] = []  # tokens whose K/V the context holds, in order
         self._pieces: dict[int, bytes] = {}
         self._piece_buf = ctypes.create_string_buffer(256)
         self._one = (llama_cpp.llama_token * 1)()
         self._one_batch = llama_cpp.llama_batch_get_one(self._one, 1)
+        # Prompt evaluation reports each compute step (one call per graph node, on the
+        # calling thread): the heartbeat sees progress inside a long batch, and Stop takes
+        # effect at the next node instead of after the batch. Not during decode, where a
+        # Python call per node would cost speed for nothing (a token is one short graph).
+        self._steps = 0
+        self._prefill_control: Control | None = None
+        self._abort_cb = llama_cpp.ggml_abort_callback(self._on_compute_step)
+
+    def progress(self) -> int:
+        return len(self._cached) + self._steps
+
+    def _on_compute_step(self, _data: Any) -> bool:
+        self._steps += 1
+        control = self._prefill_control
+        return control is not None and control.cancelled
 
     def _load(self, spec: LoadSpec, flash_attn: bool) -> llama_cpp.Llama:
         threads = spec.n_threads or default_threads()
@@ -121,13 +138,32 @@ class LlamaBackend:
 
     # -- one reply -------------------------------------------------------------------
 
+    def render(self, request: GenerateRequest) -> RenderedPrompt:
+        if request.raw_prompt is not None:
+            raw = request.raw_prompt
+            return RenderedPrompt(raw, True, prompt_opens_reasoning(raw))
+        return self.template.render(request.messages)
+
+    def stats_extra(self) -> dict[str, Any]:
+        """What every reply's stats say about this engine."""
+        extra: dict[str, Any] = {
+            "backend": self.backend_name,
+            "model": self.model_name,
+            "n_ctx": self.n_ctx,
+            "n_gpu_layers": self.offloaded_layers,
+        }
+        if self.cpu.variant is not None:
+            extra["cpu_kernels"] = self.cpu.variant
+        return extra
+
     def generate(self, request: GenerateRequest, control: Control, emit: Emit) -> None:
+        if request.samples > 1:
+            from app.inference.group import generate_group
+
+            generate_group(self, request, control, emit)
+            return
         sp = request.sampling
-        rendered = (
-            RenderedPrompt(request.raw_prompt, True, prompt_opens_reasoning(request.raw_prompt))
-            if request.raw_prompt is not None
-            else self.template.render(request.messages)
-        )
+        rendered = self.render(request)
         tokens = self.tokenize(rendered.text, add_bos=rendered.add_bos)
         if len(tokens) >= self.n_ctx:
             raise ContextOverflowError(
@@ -142,15 +178,11 @@ class LlamaBackend:
             think_budget=sp.think_budget,
         )
         seed = sp.seed if sp.seed is not None else random.randrange(2**31)
-        extra: dict[str, Any] = {
-            "backend": self.backend_name,
-            "model": self.model_name,
-            "n_ctx": self.n_ctx,
-            "n_gpu_layers": self.offloaded_layers,
-            "seed": seed,
-        }
+        extra = {**self.stats_extra(), "seed": seed}
         reuse = self._keep_prefix(tokens)
         asm.start_prefill(len(tokens), len(tokens) - reuse)
+        if not control.proven:
+            _injected_fault(self.cpu.variant)
         if not self._decode(tokens[reuse:], control):
             asm.finish("stopped", **extra)
             return
@@ -182,6 +214,7 @@ class LlamaBackend:
         )
         pieces, detok = self._pieces, IncrementalDetokenizer()
         n_ctx, max_tokens, ignore_eos = self.n_ctx, sp.max_tokens, sp.ignore_eos
+        unproven = not control.proven
         while True:
             if control.cancelled:
                 return "stopped"
@@ -206,19 +239,59 @@ class LlamaBackend:
             piece = pieces.get(token)
             if piece is None:
                 piece = self._piece(token)
+            if unproven:
+                # The first token is decoded before it is shown: until the CPU kernels have
+                # run a whole decode here, a fault is retried with other kernels, and the
+                # retry must not repeat text the user has already seen.
+                self._decode_token(token)
+                control.mark_proven()
+                unproven = False
+                if asm.add_token(detok.feed(piece)):
+                    return "eos"
+                continue
             if asm.add_token(detok.feed(piece)):
                 return "eos"  # a stop string: the reply ended normally
             one[0] = token
             rc = decode(ctx, batch)
             if rc != 0:
-                self._reset_cache()
-                raise EngineError(
-                    f"llama.cpp failed while generating (code {rc}).",
-                    "Try again; if it repeats, lower the context size.",
-                )
+                self._decode_failed(rc)
             cached.append(token)
 
     # -- helpers ---------------------------------------------------------------------
+
+    def _decode_token(self, token: int) -> None:
+        self._one[0] = token
+        rc = llama_cpp.llama_decode(self._ctx, self._one_batch)
+        if rc != 0:
+            self._decode_failed(rc)
+        self._cached.append(token)
+
+    def _decode_failed(self, rc: int) -> None:
+        self._reset_cache()
+        raise EngineError(
+            f"llama.cpp failed while generating (code {rc}).",
+            "Try again; if it repeats, lower the context size.",
+        )
+
+    def make_sampler(self, sp: SamplingParams, seed: int) -> Any:
+        return _make_sampler(sp, seed)
+
+    def piece(self, token: int) -> bytes:
+        """The token's bytes (cached: the same few thousand tokens recur)."""
+        piece = self._pieces.get(token)
+        return piece if piece is not None else self._piece(token)
+
+    def count_progress(self, n: int) -> None:
+        self._steps += n
+
+    def watch_compute(self, ctx: Any, control: Control) -> None:
+        """Report ``ctx``'s compute steps to the heartbeat, and stop them on cancel."""
+        self._prefill_control = control
+        llama_cpp.llama_set_abort_callback(ctx, self._abort_cb, None)
+
+    def unwatch_compute(self, ctx: Any) -> None:
+        llama_cpp.llama_set_abort_callback(ctx, _NO_ABORT_CALLBACK, None)
+        self._prefill_control = None
 
     def tokenize(self, text: str, add_bos: bool) -> list[int]:
         return list(self.llm.tokenize(text.encode("utf-8"), add_bos=add_bos, special=True))
@@ -264,21 +337,44 @@ class LlamaBackend:
         self._cached.clear()
 
     def _decode(self, tokens: Sequence[int], control: Control | None = None) -> bool:
-        """Evaluate tokens in batches; False if cancelled between batches."""
-        for i in range(0, len(tokens), N_BATCH):
-            if control is not None and control.cancelled:
-                return False
-            chunk = tokens[i : i + N_BATCH]
-            arr = (llama_cpp.llama_token * len(chunk))(*chunk)
-            rc = llama_cpp.llama_decode(self._ctx, llama_cpp.llama_batch_get_one(arr, len(chunk)))
-            if rc != 0:
-                self._reset_cache()
-                raise EngineError(
-                    f"llama.cpp failed to evaluate the prompt (code {rc}).",
-                    "Try again; if it repeats, lower the context size.",
-                )
-            self._cached.extend(chunk)
-        return True
+        """Evaluate tokens in batches; False if cancelled (between or inside batches)."""
+        if control is not None:
+            self.watch_compute(self._ctx, control)
+        try:
+            for i in range(0, len(tokens), N_BATCH):
+                if control is not None and control.cancelled:
+                    return False
+                chunk = tokens[i : i + N_BATCH]
+                arr = (llama_cpp.llama_token * len(chunk))(*chunk)
+                batch = llama_cpp.llama_batch_get_one(arr, len(chunk))
+                rc = llama_cpp.llama_decode(self._ctx, batch)
+                if rc != 0:
+                    self._reset_cache()  # an aborted batch leaves its part of the cache
+                    if control is not None and control.cancelled:
+                        return False
+                    raise EngineError(
+                        f"llama.cpp failed to evaluate the prompt (code {rc}).",
+                        "Try again; if it repeats, lower the context size.",
+                    )
+                self._cached.extend(chunk)
+            return True
+        finally:
+            if control is not None:
+                self.unwatch_compute(self._ctx)
+
+
+def _injected_fault(variant: str | None) -> None:
+    """Tests: ``PONDER_INJECT_FAULT=SIGILL:zen4`` makes the engine die of SIGILL at its first
+    decode while it runs that CPU library, as a kernel the CPU cannot execute would (no
+    machine here faults for real on demand). ``*`` matches any library."""
+    spec = os.environ.get("PONDER_INJECT_FAULT")
+    if not spec or ":" not in spec:
+        return
+    name, _, target = spec.partition(":")
+    if target in {"*", variant}:
+        log.warning("injecting %s at the first decode (PONDER_INJECT_FAULT)", name)
+        logging.shutdown()
+        os.kill(os.getpid(), signal.Signals[name])
 
 
 def _make_sampler(sp: SamplingParams, seed: int) -> Any:

@@ -77,6 +77,10 @@ class ReplayBackend:
         self.prompt, self.chunks = replay.prompt, replay.chunks
         self.tokens_per_s = spec.tokens_per_s or replay.tokens_per_s
         self.load_s = 0.0
+        self._steps = 0
+
+    def progress(self) -> int:
+        return self._steps
 
     def close(self) -> None:
         pass
@@ -117,4 +121,5 @@ class ReplayBackend:
             if asm.add_token(chunks[i]):
                 break
             i += 1
+            self._steps += 1
         asm.finish("eos", **extra)
