@@ -54,6 +54,21 @@ class SaveError(AppError):
     kind = "save_failed"
 
 
+class DatabaseDamagedError(SaveError):
+    """The chat database file is damaged (or is not a database at all). Raised by opening
+    it and by any later read or write: what is on screen stays, nothing more can be saved,
+    and the next start offers to salvage what can be read."""
+
+    kind = "database_damaged"
+
+
+class DatabaseLockedError(SaveError):
+    """Another program holds a lock on the chat database; the file itself is fine, and
+    trying again once that program lets go succeeds."""
+
+    kind = "database_locked"
+
+
 class EngineCrashedError(AppError):
     """The inference process died; the conversation is intact."""
 

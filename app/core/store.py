@@ -5,20 +5,30 @@ being killed. A user message is saved when it is sent; a streaming reply is save
 starts and checkpointed while it streams, so after a crash it reappears, marked
 interrupted, with what had been saved. The schema has a version (``PRAGMA user_version``)
 and forward migrations.
+
+Every read and write turns SQLite's faults into the user's words (``app.core.db_faults``):
+a damaged file, another program holding it, a file that cannot be written. A file that can
+be read but not written still opens, as a copy in memory, so that nothing the user writes in
+this session disappears from the screen; ``ChatStore.unsaved`` then says why it is not saved.
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
+import logging
 import sqlite3
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal, ParamSpec, TypeVar
+from typing import Any, Concatenate, Literal, ParamSpec, TypeVar
 
+from app.core import db_faults
 from app.core.errors import AppError, SaveError
+
+log = logging.getLogger(__name__)
 
 MessageState = Literal["complete", "streaming", "interrupted", "stopped", "error"]
 
@@ -94,22 +104,34 @@ _P = ParamSpec("_P")
 _R = TypeVar("_R")
 
 
-def _writes(method: Callable[_P, _R]) -> Callable[_P, _R]:
-    """A write that fails (the disk is full, the folder became read-only) raises
-    ``SaveError`` with the reason, never a bare ``sqlite3`` error."""
+def _guarded(
+    *, writing: bool
+) -> Callable[[Callable[Concatenate[ChatStore, _P], _R]], Callable[Concatenate[ChatStore, _P], _R]]:
+    """SQLite's faults in the user's words: a damaged file (the same sentence as at start),
+    another program holding it, or, for a write, a ``SaveError`` with the reason (the disk
+    is full, the folder became read-only); never a bare ``sqlite3`` error."""
 
-    @functools.wraps(method)
-    def wrapper(*args: _P.args, **kwargs: _P.kwargs) -> _R:
-        try:
-            return method(*args, **kwargs)
-        except sqlite3.Error as exc:
-            raise SaveError(
-                f"Ponder could not save to the chat database ({exc}).",
-                "Free some disk space or check the folder's permissions; "
-                "what is on screen is kept.",
-            ) from exc
+    def decorate(
+        method: Callable[Concatenate[ChatStore, _P], _R],
+    ) -> Callable[Concatenate[ChatStore, _P], _R]:
+        @functools.wraps(method)
+        def wrapper(store: ChatStore, /, *args: _P.args, **kwargs: _P.kwargs) -> _R:
+            if writing and store.damaged:  # writing into damaged pages spreads the damage
+                raise db_faults.damaged(store.path, db_faults.SALVAGE_LATER_HINT)
+            try:
+                return method(store, *args, **kwargs)
+            except sqlite3.Error as exc:
+                log.warning("chat database %s: %s", method.__name__, exc)
+                store.damaged = store.damaged or db_faults.is_damage(exc)
+                raise db_faults.fault(store.path, exc, writing=writing) from exc
 
-    return wrapper
+        return wrapper
+
+    return decorate
+
+
+_writes = _guarded(writing=True)
+_reads = _guarded(writing=False)
 
 
 class _Tx:
@@ -128,22 +150,57 @@ class _Tx:
 
 
 class ChatStore:
-    """One SQLite file of conversations. Use from one thread (the GUI thread)."""
+    """One SQLite file of conversations. Use from one thread (the GUI thread).
+
+    Attributes:
+        unsaved: why nothing is saved, when the file can be read but not written (a
+            read-only file, folder or file system); the chats are then a copy in memory
+            for this session. None when the file is written as usual.
+        damaged: a read found damaged pages; from then on every write is refused (with
+            the damaged-file sentence), so that the file is salvaged as it was found.
+    """
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        path.parent.mkdir(parents=True, exist_ok=True)
+        self.unsaved: SaveError | None = None
+        self.damaged = False
+        with contextlib.suppress(OSError):  # a read-only parent: the open says so below
+            path.parent.mkdir(parents=True, exist_ok=True)
+        found_as = db_faults.SidesAsFound(path)
         try:
-            self.db = sqlite3.connect(path, isolation_level=None)
-            self.db.execute("PRAGMA journal_mode=WAL")
-            self.db.execute("PRAGMA synchronous=NORMAL")
-            self.db.execute("PRAGMA foreign_keys=ON")
-            self._migrate()
-        except sqlite3.DatabaseError as exc:
-            raise AppError(
-                f"The chat database {path} cannot be opened: {exc}.",
-                "Move the file aside to start fresh; Ponder will create a new one.",
-            ) from exc
+            if path.is_file() and path.stat().st_size:
+                db_faults.check_damage(path, found_as)  # read-only: a damaged file stays as it is
+            self.db = self._open(found_as)
+        except sqlite3.Error as exc:
+            log.warning("chat database %s cannot be opened: %s", path, exc)
+            raise db_faults.open_error(path, exc) from exc
+
+    def _open(self, found_as: db_faults.SidesAsFound) -> sqlite3.Connection:
+        try:
+            self.db = sqlite3.connect(self.path, isolation_level=None)
+            try:
+                self.db.execute("PRAGMA journal_mode=WAL")
+                self.db.execute("PRAGMA synchronous=NORMAL")
+                self.db.execute("PRAGMA foreign_keys=ON")
+                self._migrate()
+                db_faults.check_writable(self.db)
+            except BaseException:
+                self.db.close()
+                raise
+            return self.db
+        except sqlite3.Error as exc:
+            if not db_faults.is_read_only(exc):
+                raise
+            log.warning("chat database %s is read-only (%s): kept in memory", self.path, exc)
+        self.unsaved = db_faults.not_saved(self.path, db_faults.read_only_reason(self.path))
+        self.db = sqlite3.connect(":memory:", isolation_level=None)
+        if self.path.is_file():
+            with db_faults.read_only(self.path) as source:
+                source.backup(self.db)
+        found_as.restore()  # no -wal or -shm left beside a file Ponder does not write
+        self.db.execute("PRAGMA foreign_keys=ON")
+        self._migrate()
+        return self.db
 
     def _migrate(self) -> None:
         version = self.db.execute("PRAGMA user_version").fetchone()[0]
@@ -176,6 +233,7 @@ class ChatStore:
         )
         return int(cur.lastrowid or 0)
 
+    @_reads
     def conversations(self, query: str = "") -> list[ConversationRow]:
         """Newest first; ``query`` matches titles and message text (case-insensitive)."""
         sql = (
@@ -193,6 +251,7 @@ class ChatStore:
         rows = self.db.execute(sql + " ORDER BY updated_at DESC, id DESC", args).fetchall()
         return [ConversationRow(*r) for r in rows]
 
+    @_reads
     def conversation(self, cid: int) -> ConversationRow | None:
         row = self.db.execute(
             "SELECT id, title, model, system, created_at, updated_at "
@@ -276,6 +335,7 @@ class ChatStore:
             (content, reasoning, state, json.dumps(stats) if stats else None, time.time(), mid),
         )
 
+    @_reads
     def messages(self, cid: int) -> list[MessageRow]:
         rows = self.db.execute(
             f"SELECT {_MESSAGE_COLUMNS} FROM messages WHERE conversation_id = ? ORDER BY position",
@@ -283,6 +343,7 @@ class ChatStore:
         ).fetchall()
         return [_message_row(r) for r in rows]
 
+    @_reads
     def message(self, mid: int) -> MessageRow | None:
         row = self.db.execute(
             f"SELECT {_MESSAGE_COLUMNS} FROM messages WHERE id = ?", (mid,)

@@ -76,13 +76,6 @@ def test_schema_version_is_recorded_and_a_newer_one_refused(tmp_path: Path) -> N
         ChatStore(path)
 
 
-def test_a_corrupt_database_is_one_clear_error(tmp_path: Path) -> None:
-    path = tmp_path / "ponder.db"
-    path.write_bytes(b"this is not sqlite" * 100)
-    with pytest.raises(AppError, match="cannot be opened"):
-        ChatStore(path)
-
-
 def test_export_markdown_and_json(store: ChatStore, tmp_path: Path) -> None:
     cid = store.create_conversation("Math", model="R1 7B")
     store.add_message(cid, "user", "2+2?")
