@@ -40,3 +40,13 @@ def gpu_layers_arg(text: str) -> int:
         return non_negative_int(text)
     except ValueError:
         raise argparse.ArgumentTypeError("must be a number or auto") from None
+
+
+def samples_arg(text: str) -> int:
+    """--samples: 1 (one answer) or a group of 2 to 16."""
+    from app.inference.protocol import MAX_SAMPLES
+
+    value = int(text)
+    if not 1 <= value <= MAX_SAMPLES:
+        raise argparse.ArgumentTypeError(f"must be between 1 and {MAX_SAMPLES}")
+    return value

@@ -15,8 +15,10 @@ from app.cli.arg_types import (
     non_negative_int,
     positive_int,
     probability_arg,
+    samples_arg,
     temperature_arg,
 )
+from app.cli.group_chat import print_group, run_group_turn
 from app.cli.model_lookup import model_store
 from app.cli.model_lookup import resolve_model as find_model
 from app.cli.output import print_error, print_json, style
@@ -39,6 +41,7 @@ from app.inference.client import EngineClient
 from app.inference.cpu_safety import CpuSafety
 from app.inference.protocol import (
     DEFAULT_MAX_TOKENS,
+    MAX_SAMPLES,
     LoadSpec,
     ReplaySpec,
     SamplingParams,
@@ -88,6 +91,21 @@ def add_parser(sub: Any) -> None:
         help="after N reasoning tokens, make the model answer",
     )
     p.add_argument("--system", default="", help="system prompt (R1 works best without one)")
+    p.add_argument(
+        "--samples",
+        type=samples_arg,
+        default=1,
+        metavar="N",
+        help=f"think N ways (2-{MAX_SAMPLES}): sample N answers together, group them by final "
+        "answer and vote (R1's training idea, at inference)",
+    )
+    p.add_argument(
+        "--answer",
+        metavar="REF",
+        default=None,
+        help="with --samples: the right answer; samples that match it are rewarded "
+        "(default: the majority's answer)",
+    )
     p.add_argument("--json", action="store_true", help="JSON Lines events on stdout")
     p.set_defaults(func=run)
 
@@ -198,6 +216,46 @@ class _TextPrinter:
         )
 
 
+def _group_turn(
+    args: argparse.Namespace,
+    client: EngineClient,
+    model: LoadSpec | ReplaySpec,
+    conversation: Conversation,
+    sampling: SamplingParams,
+) -> int:
+    """One turn of N samples; the majority's answer goes into the history."""
+    on_tty = sys.stderr.isatty() and not args.json
+
+    def progress(line: str) -> None:
+        sys.stderr.write(f"\r{line}\x1b[K")
+        sys.stderr.flush()
+
+    turn = run_group_turn(
+        client,
+        model,
+        conversation.prompt_messages(),
+        sampling,
+        args.samples,
+        reference=args.answer,
+        as_json=args.json,
+        progress=progress if on_tty else None,
+    )
+    if on_tty:
+        sys.stderr.write("\r\x1b[K")
+    if turn.error is not None:
+        print_error(AppError(turn.error.message, turn.error.hint))
+        conversation.messages.pop()
+        return exit_code_for(turn.error.kind)
+    if not args.json:
+        print_group(turn)
+    chosen = turn.chosen()
+    if chosen is None:
+        conversation.messages.pop()
+    else:
+        conversation.add_assistant(*chosen)
+    return 0
+
+
 def _check_text(text: str) -> None:
     try:
         text.encode("utf-8")
@@ -242,11 +300,19 @@ def _chat(args: argparse.Namespace) -> int:
         signal.signal(signal.SIGINT, signal.default_int_handler)
         client.cancel()
 
+    if args.answer is not None and args.samples < 2:
+        raise BadInputError(
+            "--answer is the reference for a group of answers.", "Add --samples N (2 or more)."
+        )
     try:
         for text in _turns(args):
             signal.signal(signal.SIGINT, on_sigint)
             _check_text(text)
             conversation.add_user(text)
+            if args.samples > 1:
+                code = _group_turn(args, client, model, conversation, sampling)
+                exit_code = code or exit_code
+                continue
             failed = False
             reasoning: list[str] = []
             answer: list[str] = []

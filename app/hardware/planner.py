@@ -17,7 +17,7 @@ from typing import Literal
 from app.core.errors import ModelTooLargeError
 from app.core.units import DEFAULT_CONTEXT, format_bytes
 from app.hardware.calibration import Calibration, best_gpu
-from app.hardware.estimator import MemoryBreakdown, breakdown
+from app.hardware.estimator import MemoryBreakdown, breakdown, compute_bytes, kv_cache_bytes
 from app.hardware.probe import GpuInfo, HardwareSnapshot
 from app.hardware.shape import ModelShape
 from app.hardware.speed import SpeedRange, predict_speed
@@ -157,3 +157,68 @@ def _shrinking(n_ctx: int) -> list[int]:
     while out[-1] > MIN_CTX:
         out.append(max(MIN_CTX, out[-1] // 2))
     return out
+
+
+MIN_GROUP_TOKENS = 1024
+GROUP_SLACK_TOKENS = 16  # per sample: the closing tags an answer-now or think budget adds
+
+
+@dataclass(frozen=True)
+class GroupPlan:
+    """How many answers of what length a group reply gets, and its context's size."""
+
+    samples: int
+    max_tokens: int
+    n_ctx: int
+    kv_bytes: int
+    note: str = ""  # why it is fewer or shorter than asked ("" when as asked)
+
+
+def plan_group(
+    shape: ModelShape, free_bytes: int, prompt_tokens: int, samples: int, max_tokens: int
+) -> GroupPlan:
+    """Fit a group reply's KV cache (the prompt once, plus ``samples`` x ``max_tokens``)
+    into ``free_bytes``: first shorten the answers (not below 1,024 tokens), then sample
+    fewer (not below 2), else refuse.
+
+    Raises:
+        ModelTooLargeError: not even two short answers fit.
+    """
+    per_seq = max_tokens
+    if shape.n_ctx_train:  # positions past the trained length are not positions it knows
+        per_seq = min(per_seq, max(shape.n_ctx_train - prompt_tokens, 1))
+
+    def ctx_for(n: int, m: int) -> int:
+        return prompt_tokens + n * (m + GROUP_SLACK_TOKENS)
+
+    def fits(n: int, m: int) -> bool:
+        ctx = ctx_for(n, m)
+        # The group's decode batches return logits for every live sample.
+        return (
+            kv_cache_bytes(shape, ctx)
+            + compute_bytes(shape, ctx, resident=True)
+            + (4 * n * shape.n_vocab)
+            <= free_bytes
+        )
+
+    n, m = samples, per_seq
+    while not fits(n, m) and m > MIN_GROUP_TOKENS:
+        m = max(MIN_GROUP_TOKENS, m // 2)
+    while not fits(n, m) and n > 2:
+        n -= 1
+    ctx = ctx_for(n, m)
+    kv = kv_cache_bytes(shape, ctx)
+    if not fits(n, m):
+        raise ModelTooLargeError(
+            f"A group of {n} answers of {m:,} tokens needs {format_bytes(kv)} of memory for "
+            f"the context, and {format_bytes(free_bytes)} is free.",
+            "Ask for fewer samples or fewer tokens, or close other programs.",
+        )
+    note = ""
+    if (n, m) != (samples, max_tokens):
+        note = (
+            f"Sampling {n} answers of up to {m:,} tokens (asked {samples} of {max_tokens:,}): "
+            f"that is what fits in {format_bytes(free_bytes)} of free memory"
+            + (" and the model's trained context." if m < MIN_GROUP_TOKENS else ".")
+        )
+    return GroupPlan(n, m, ctx, kv, note)

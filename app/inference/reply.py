@@ -19,6 +19,7 @@ from app.core.events import (
     GenerationStats,
     LiveStats,
     ReasoningDelta,
+    SampleDone,
     StopReason,
     ThinkingEnd,
 )
@@ -222,3 +223,46 @@ class ReplyAssembler:
 
 def _since(t: float | None, t0: float) -> float | None:
     return None if t is None else round(t - t0, 4)
+
+
+def tagged_emit(emit: Callable[[Event], None], sample: int) -> Callable[[Event], None]:
+    """The emit of one sample of a group: its events say which sample they belong to, and
+    its ``Done`` becomes a ``SampleDone`` (the group ends with one ``Done`` of its own)."""
+
+    def emit_sample(event: Event) -> None:
+        if isinstance(event, ReasoningDelta | AnswerDelta | LiveStats):
+            event = dataclasses.replace(event, sample=sample)
+        elif isinstance(event, Done):
+            event = SampleDone(sample, event.stats)
+        emit(event)
+
+    return emit_sample
+
+
+def group_stats(
+    per: Sequence[GenerationStats], n_prompt: int, elapsed_s: float, **extra: Any
+) -> GenerationStats:
+    """A group's figures from its samples': tokens summed, the aggregate decode rate (every
+    token after each sample's first, over the time from the first token to the end), the
+    prompt evaluated once."""
+    generated = sum(p.reasoning_tokens + p.answer_tokens for p in per)
+    firsts = [p.ttft_s for p in per if p.ttft_s is not None]
+    ttft = min(firsts) if firsts else None
+    decode_s = elapsed_s - ttft if ttft is not None else 0.0
+    reasons = {p.stop_reason for p in per}
+    stop: StopReason = (
+        "stopped" if "stopped" in reasons else "length" if reasons == {"length"} else "eos"
+    )
+    return GenerationStats(
+        prompt_tokens=n_prompt,
+        prompt_eval_tokens=min((p.prompt_eval_tokens for p in per), default=0),
+        reasoning_tokens=sum(p.reasoning_tokens for p in per),
+        answer_tokens=sum(p.answer_tokens for p in per),
+        ttft_s=ttft,
+        decode_tok_s=round((generated - len(per)) / decode_s, 2) if decode_s > 0 else None,
+        prefill_tok_s=per[0].prefill_tok_s if per else None,
+        total_s=round(elapsed_s, 4),
+        stop_reason=stop,
+        samples=len(per),
+        **extra,
+    )

@@ -4,21 +4,24 @@ File format (JSON Lines): an optional first line ``{"prompt": "..."}`` with the 
 prompt (it tells the splitter whether the prompt opened ``<think>``) and, optionally, a pace
 (``"tokens_per_s": 40``: chunks arrive as from a model that fast, wherever the file is
 played, e.g. in a comparison run), then one ``{"chunk": "raw model text"}`` per line; each
-chunk counts as one token.
+chunk counts as one token. A recorded group reply tags each chunk with its sample:
+``{"chunk": "text", "sample": 2}``; played as a group, each sample plays its own chunks
+(a file without tags plays the same chunks for every sample).
 """
 
 from __future__ import annotations
 
 import json
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from app.core.errors import BadInputError
+from app.core.events import Done, GenerationStats
 from app.core.reasoning import CLOSE_TAG, prompt_opens_reasoning
 from app.inference.backends.base import Control, Emit
 from app.inference.protocol import GenerateRequest, ReplaySpec
-from app.inference.reply import ReplyAssembler
+from app.inference.reply import ReplyAssembler, group_stats, tagged_emit
 
 
 @dataclass(frozen=True)
@@ -26,6 +29,7 @@ class Replay:
     prompt: str  # the rendered prompt, or ""
     chunks: list[str]
     tokens_per_s: float | None = None  # the file's own pace, if it sets one
+    by_sample: dict[int, list[str]] = field(default_factory=dict)  # a recorded group
 
 
 def load_replay(path: str | Path) -> Replay:
@@ -40,6 +44,7 @@ def load_replay(path: str | Path) -> Replay:
             f"Could not read the replay file {p}: {exc}.", "It must be UTF-8 JSON Lines."
         ) from None
     prompt, chunks, pace = "", [], None
+    by_sample: dict[int, list[str]] = {}
     for n, line in enumerate(lines, 1):
         if not line.strip():
             continue
@@ -52,6 +57,8 @@ def load_replay(path: str | Path) -> Replay:
             ) from None
         if isinstance(obj, dict) and isinstance(obj.get("chunk"), str):
             chunks.append(obj["chunk"])
+            if isinstance(sample := obj.get("sample"), int) and sample >= 0:
+                by_sample.setdefault(sample, []).append(obj["chunk"])
         elif isinstance(obj, dict) and not chunks and ("prompt" in obj or "tokens_per_s" in obj):
             prompt = obj.get("prompt", "")
             pace = obj.get("tokens_per_s")
@@ -67,14 +74,14 @@ def load_replay(path: str | Path) -> Replay:
                 f'Line {n} of {p.name} has no "chunk" text.',
                 'Each line must look like {"chunk": "text"}.',
             )
-    return Replay(prompt, chunks, float(pace) if pace else None)
+    return Replay(prompt, chunks, float(pace) if pace else None, by_sample)
 
 
 class ReplayBackend:
     def __init__(self, spec: ReplaySpec) -> None:
         self.spec = spec
         replay = load_replay(spec.path)
-        self.prompt, self.chunks = replay.prompt, replay.chunks
+        self.prompt, self.chunks, self.by_sample = replay.prompt, replay.chunks, replay.by_sample
         self.tokens_per_s = spec.tokens_per_s or replay.tokens_per_s
         self.load_s = 0.0
         self._steps = 0
@@ -86,6 +93,9 @@ class ReplayBackend:
         pass
 
     def generate(self, request: GenerateRequest, control: Control, emit: Emit) -> None:
+        if request.samples > 1:
+            self._generate_group(request, control, emit)
+            return
         sp = request.sampling
         asm = ReplyAssembler(
             emit,
@@ -123,3 +133,48 @@ class ReplayBackend:
             i += 1
             self._steps += 1
         asm.finish("eos", **extra)
+
+    def _generate_group(self, request: GenerateRequest, control: Control, emit: Emit) -> None:
+        """Play one lane per sample, a chunk of each per step, as the batched engine does."""
+        sp, n = request.sampling, request.samples
+        extra = {"backend": "replay", "model": Path(self.spec.path).name}
+        lanes = [list(self.by_sample.get(i, self.chunks)) for i in range(n)]
+        asms = []
+        for i in range(n):
+            asm = ReplyAssembler(
+                tagged_emit(emit, i),
+                prompt_opened=prompt_opens_reasoning(self.prompt),
+                stops=sp.stop,
+                think_budget=sp.think_budget,
+            )
+            asm.start_prefill(0, 0)
+            asm.end_prefill()
+            asms.append(asm)
+        done: list[GenerationStats | None] = [None] * n
+        at = [0] * n
+        t0 = next_at = time.perf_counter()
+        interval = 1.0 / self.tokens_per_s if self.tokens_per_s else 0.0
+        while any(d is None for d in done):
+            for i, asm in enumerate(asms):
+                if done[i] is not None:
+                    continue
+                if control.cancelled:
+                    done[i] = asm.finish("stopped", **extra)
+                elif asm.in_reasoning and (control.answer_now or asm.budget_exhausted()):
+                    asm.force_answer("answer_now" if control.answer_now else "think_budget")
+                    rest = "".join(lanes[i][at[i] :])
+                    end = rest.find(CLOSE_TAG)
+                    lanes[i], at[i] = ([rest[end + len(CLOSE_TAG) :]] if end >= 0 else []), 0
+                elif asm.generated_tokens >= sp.max_tokens:
+                    done[i] = asm.finish("length", limit="max_tokens", **extra)
+                elif at[i] >= len(lanes[i]) or asm.add_token(lanes[i][at[i]]):
+                    done[i] = asm.finish("eos", **extra)
+                else:
+                    at[i] += 1
+            self._steps += 1
+            if interval:
+                next_at += interval
+                if (delay := next_at - time.perf_counter()) > 0:
+                    time.sleep(delay)
+        per = [d for d in done if d is not None]
+        emit(Done(group_stats(per, 0, time.perf_counter() - t0, **extra)))
