@@ -148,6 +148,7 @@ def run_gui() -> int:
     _known_errors_to_status_bar(session.window)
     session.window.show()
     if session.store.unsaved is not None:
+        _say(session.store.unsaved)
         database_notices.warn_unsaved(session.window, session.store.unsaved, app.quit)
     code = app.exec()
     return end_session(session, code, instance)
@@ -174,7 +175,8 @@ def open_chats(app: QApplication, quitting: Quitting) -> Session | None:
                 _say(failed)
                 database_notices.tell_refused(failed)
                 return None
-            print(f"ponder: {report.sentence()}", file=sys.stderr)
+            log.info("%s", report.sentence())
+            sys.stderr.write(f"ponder: {report.sentence()}\n")
             database_notices.tell_salvaged(report)
         except AppError as exc:
             _say(exc)
@@ -185,7 +187,7 @@ def open_chats(app: QApplication, quitting: Quitting) -> Session | None:
 
 def _say(exc: AppError) -> None:
     """Also on stderr (a terminal, a desktop's session log) and in the log file."""
-    log.warning("chats not opened: %s", exc.message)
+    log.warning("%s", exc.message)
     sys.stderr.write(f"ponder: {exc.message} {exc.hint}\n")
 
 

@@ -15,7 +15,6 @@ from PySide6.QtWidgets import QLabel, QMainWindow, QMessageBox, QWidget
 
 from app.core.errors import AppError, DatabaseDamagedError, DatabaseLockedError, SaveError
 from app.core.salvage import SalvageReport
-from app.core.store import MessageRow
 from app.gui.theme import verdict_colour
 from app.gui.viewmodels.chat_controller import ChatController
 
@@ -43,6 +42,11 @@ def tell_refused(exc: AppError) -> None:
     box.exec()
 
 
+UNSAVED_NOTICE = (
+    "Not saved: the chat database cannot be written, so this chat is lost when Ponder closes."
+)
+
+
 class UnsavedLabel(QLabel):
     """A standing note in the status bar while the chat database cannot be written."""
 
@@ -56,18 +60,12 @@ class UnsavedLabel(QLabel):
 
 
 def show_unsaved(window: QMainWindow, controller: ChatController, exc: SaveError) -> None:
-    """Mark the window as not saving, and say so under each message the user sends."""
+    """Mark the window as not saving, and say so again each time a reply ends (the status
+    bar's own messages are cleared while a reply runs)."""
     window.statusBar().addPermanentWidget(UnsavedLabel(exc, window))
-
-    def on_added(row: MessageRow) -> None:
-        if row.role == "user":
-            window.statusBar().showMessage(
-                "Your message is on screen but not saved: the chat database cannot be "
-                "written. It is lost when Ponder closes.",
-                15000,
-            )
-
-    controller.message_added.connect(on_added)
+    controller.reply_finished.connect(
+        lambda _row: window.statusBar().showMessage(UNSAVED_NOTICE, 15000)
+    )
 
 
 def warn_unsaved(window: QMainWindow, exc: SaveError, on_quit: Callable[[], None]) -> QMessageBox:
