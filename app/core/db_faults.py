@@ -27,6 +27,10 @@ _DAMAGED_CODES = {sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB}
 _LOCKED_CODES = {sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED}
 _READ_ONLY_CODES = {sqlite3.SQLITE_READONLY, sqlite3.SQLITE_CANTOPEN}
 
+# What reading a damaged file raises: SQLite's errors, and text (even SQLite's own error
+# message, quoting a damaged schema) that is not UTF-8.
+READ_ERRORS = (sqlite3.Error, UnicodeDecodeError)
+
 SALVAGE_HINT = (
     "Ponder can salvage what can still be read into a new database, and keeps the damaged "
     "file beside it."
@@ -36,24 +40,26 @@ SALVAGE_LATER_HINT = (
 )
 
 
-def primary_code(exc: sqlite3.Error) -> int | None:
+def primary_code(exc: Exception) -> int | None:
     """SQLite's primary result code (extended codes carry it in their low byte)."""
     code = getattr(exc, "sqlite_errorcode", None)
     return None if code is None else code & 0xFF
 
 
-def is_damage(exc: sqlite3.Error) -> bool:
-    # A damaged overflow page can also surface as text that is not UTF-8 (no result code).
-    return primary_code(exc) in _DAMAGED_CODES or (
-        primary_code(exc) is None and "decode to UTF-8" in str(exc)
+def is_damage(exc: Exception) -> bool:
+    # A damaged page can also surface as text that is not UTF-8 (no result code).
+    return (
+        primary_code(exc) in _DAMAGED_CODES
+        or isinstance(exc, UnicodeDecodeError)
+        or (primary_code(exc) is None and "decode to UTF-8" in str(exc))
     )
 
 
-def is_locked(exc: sqlite3.Error) -> bool:
+def is_locked(exc: Exception) -> bool:
     return primary_code(exc) in _LOCKED_CODES
 
 
-def is_read_only(exc: sqlite3.Error) -> bool:
+def is_read_only(exc: Exception) -> bool:
     return primary_code(exc) in _READ_ONLY_CODES
 
 
@@ -73,7 +79,7 @@ def locked(path: Path) -> DatabaseLockedError:
     )
 
 
-def fault(path: Path, exc: sqlite3.Error, *, writing: bool) -> AppError:
+def fault(path: Path, exc: Exception, *, writing: bool) -> AppError:
     """The user's words for ``exc`` raised by a read or, with ``writing``, a write (always
     a ``SaveError`` then: callers keep what is on screen and try again later)."""
     if is_damage(exc):
@@ -212,7 +218,7 @@ def check_damage(path: Path, found_as: SidesAsFound) -> None:
     try:
         with read_only(path) as db:
             found = [row[0] for row in db.execute("PRAGMA quick_check(1)")]
-    except sqlite3.Error as exc:
+    except READ_ERRORS as exc:
         if not is_damage(exc):
             raise
         found = [str(exc)]
@@ -234,7 +240,7 @@ def check_writable(db: sqlite3.Connection) -> None:
             db.execute("ROLLBACK")
 
 
-def open_error(path: Path, exc: sqlite3.Error) -> AppError:
+def open_error(path: Path, exc: Exception) -> AppError:
     if is_damage(exc):
         return damaged(path)
     if is_locked(exc):

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any, get_args
 
 from app.core.conversation import make_title
-from app.core.db_faults import SidesAsFound, read_only
+from app.core.db_faults import READ_ERRORS, SidesAsFound, read_only
 from app.core.errors import AppError
 from app.core.sqlite_pages import leaf_rows
 from app.core.store import ChatStore, MessageState
@@ -41,7 +41,7 @@ _INDEXES = {"conversations": "conversations_by_update", "messages": "messages_by
 # Ids past the highest one found are tried too (a damaged last page hides its ids); and
 # no more ids than this are tried one by one, however large the gaps.
 _TAIL_PROBE = 512
-_PROBE_LIMIT = 2_000_000
+_PROBE_LIMIT = 500_000
 _STATES = set(get_args(MessageState))
 _FILE_SUFFIXES = ("", "-wal", "-shm", "-journal")
 
@@ -91,7 +91,7 @@ def salvage_database(path: Path) -> SalvageReport:
             if old.exists():
                 os.replace(old, damaged_copy.with_name(damaged_copy.name + suffix))
         os.replace(fresh, path)
-    except (OSError, sqlite3.Error, AppError) as exc:
+    except (OSError, AppError, *READ_ERRORS) as exc:
         _remove(fresh)
         detail = exc.message if isinstance(exc, AppError) else str(exc)
         raise AppError(
@@ -123,7 +123,7 @@ def _copy(damaged: Path, fresh: Path) -> tuple[int, int, int, int]:
                         into[rid] = row
                     else:
                         lost.add((table, rid))
-    except sqlite3.Error as exc:  # not even its first page reads
+    except READ_ERRORS as exc:  # not even its first page reads
         log.warning("salvage: %s cannot be opened: %s", damaged, exc)
         whole = False
     if lost or not whole:
@@ -199,7 +199,7 @@ def _rows(
     for rid in sorted(ids):
         try:
             row = db.execute(f"SELECT {columns} FROM {table} WHERE id = ?", (rid,)).fetchone()
-        except sqlite3.Error as exc:
+        except READ_ERRORS as exc:
             log.info("salvage: %s %d unreadable: %s", table, rid, exc)
             yield rid, None
             continue
@@ -220,9 +220,9 @@ def _ids(db: sqlite3.Connection, table: str) -> tuple[set[int], bool]:
     # Between where the forward scan stopped and where the backward one did, every id is
     # tried on its own: a lookup by id reaches good pages beyond a damaged one.
     end = min(backward) if backward else max(found, default=0) + _TAIL_PROBE
-    for rid in range(forward_end + 1, min(end, forward_end + 1 + _PROBE_LIMIT)):
+    for rid in range(forward_end + 1, min(end, forward_end + 1 + _PROBE_LIMIT, 1 << 63)):
         if rid not in found:
-            with contextlib.suppress(sqlite3.Error):
+            with contextlib.suppress(*READ_ERRORS):
                 if db.execute(f"SELECT id FROM {table} WHERE id = ?", (rid,)).fetchone():
                     found.add(rid)
     return found, False
@@ -232,8 +232,9 @@ def _scan(db: sqlite3.Connection, sql: str, into: set[int]) -> bool:
     """Add the ids ``sql`` yields until it fails; True when it reached the end."""
     try:
         for (rid,) in db.execute(sql):
-            into.add(rid)
-    except sqlite3.Error as exc:
+            if _is_int(rid):  # a damaged schema can make "id" something else
+                into.add(rid)
+    except READ_ERRORS as exc:
         log.info("salvage: %s stopped: %s", sql, exc)
         return False
     return True

@@ -120,7 +120,7 @@ def _guarded(
                 raise db_faults.damaged(store.path, db_faults.SALVAGE_LATER_HINT)
             try:
                 return method(store, *args, **kwargs)
-            except sqlite3.Error as exc:
+            except db_faults.READ_ERRORS as exc:
                 log.warning("chat database %s: %s", method.__name__, exc)
                 store.damaged = store.damaged or db_faults.is_damage(exc)
                 raise db_faults.fault(store.path, exc, writing=writing) from exc
@@ -171,7 +171,7 @@ class ChatStore:
             if path.is_file() and path.stat().st_size:
                 db_faults.check_damage(path, found_as)  # read-only: a damaged file stays as it is
             self.db = self._open(found_as)
-        except sqlite3.Error as exc:
+        except db_faults.READ_ERRORS as exc:
             log.warning("chat database %s cannot be opened: %s", path, exc)
             raise db_faults.open_error(path, exc) from exc
 
