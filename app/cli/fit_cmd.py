@@ -74,16 +74,22 @@ def plan_json(p: FitPlan) -> dict[str, Any]:
         if p.speed is None
         else {"low": round(p.speed.low, 2), "high": round(p.speed.high, 2)},
         "measured_tok_s": None if p.measured is None else round(p.measured, 2),
+        "measured": None
+        if p.measurement is None
+        else {
+            "tok_s": round(p.measurement.tok_s, 2),
+            "benchmarks": p.measurement.runs,
+            "replies": p.measurement.replies,
+            "latest": p.measurement.latest,
+        },
     }
 
 
 def speed_line(p: FitPlan) -> str:
     """The measured rate when `ponder bench` has one for this placement, else the range."""
     predicted = f"{p.speed} predicted" if p.speed else "unknown (memory bandwidth not measured)"
-    if p.measured is not None:
-        return f"~{p.measured:.1f} tok/s measured on this machine" + (
-            f" ({predicted})" if p.speed else ""
-        )
+    if p.measurement is not None:
+        return p.measurement.label + (f"; {predicted}" if p.speed else "")
     return f"{predicted}; `ponder bench` measures it"
 
 

@@ -6,7 +6,7 @@ head counts: leaving it on the CPU halves speed); otherwise shrink the context, 
 otherwise refuse, saying how much is needed and how much there is.
 
 Speeds are predictions from bandwidth with this machine's calibrated eta, or, for a model
-`ponder bench` has run here with the same placement, the measured rate.
+`ponder bench` has run here with the same placement, the measured rate (with when and how).
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from typing import Literal
 
 from app.core.errors import ModelTooLargeError
 from app.core.units import DEFAULT_CONTEXT, format_bytes
-from app.hardware.calibration import Calibration, best_gpu
+from app.hardware.calibration import Calibration, MeasuredSpeed, best_gpu
 from app.hardware.estimator import MemoryBreakdown, breakdown, compute_bytes, kv_cache_bytes
 from app.hardware.probe import GpuInfo, HardwareSnapshot
 from app.hardware.shape import ModelShape
@@ -39,7 +39,7 @@ class FitPlan:
     vram_budget: int
     n_layers: int
     wanted_ctx: int
-    measured: float | None = None  # decode tok/s `ponder bench` measured for this placement
+    measurement: MeasuredSpeed | None = None  # what benchmarks measured for this placement
 
     @property
     def capacity(self) -> int:
@@ -50,11 +50,15 @@ class FitPlan:
         return self.ram_budget + self.vram_budget
 
     @property
+    def measured(self) -> float | None:
+        """The decode tok/s benchmarks measured for this placement here, if any."""
+        return None if self.measurement is None else self.measurement.tok_s
+
+    @property
     def summary(self) -> str:
-        speed = f", ~{self.speed}" if self.speed else ""
-        if self.measured is not None and self.verdict != "too_large":
-            rate = f"{self.measured:.1f}" if self.measured < 10 else f"{self.measured:.0f}"
-            speed = f", ~{rate} tok/s measured"
+        speed = f", {self.speed.approx}" if self.speed else ""
+        if self.measurement is not None and self.verdict != "too_large":
+            speed = f", {self.measurement.label}"
         if self.verdict != "too_large" and self.n_ctx < self.wanted_ctx:
             speed += f" (context {self.n_ctx:,})"
         if self.verdict == "gpu":
@@ -107,7 +111,7 @@ def plan(
             vram,
             n,
             wanted,
-            None if verdict == "too_large" else cal.measured(hw, shape, layers),
+            None if verdict == "too_large" else cal.measurement(hw, shape, layers),
         )
 
     if gpu_layers is not None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cache
 from itertools import chain
 from pathlib import Path
@@ -46,6 +46,7 @@ class ModelShape:
     mla_kv: int = 0  # DeepSeek MLA: cached elements per token per layer (K only)
     active_fraction: float = 1.0  # MoE: share of layer bytes read per token
     tied_output: bool = False  # output head shares the embeddings (no extra RAM on CPU)
+    file_id: str = ""  # ``file_identity`` of the file it was read from; "" for the catalog
 
     @property
     def weights_bytes(self) -> int:
@@ -73,7 +74,19 @@ def shape_from_file(path: str | Path, header: GGUFHeader | None = None) -> Model
     header = header if header is not None else read_header(path)
     parts = split_parts(path, header)
     others = (t for part in parts[1:] for t in read_header(part).tensors)
-    return shape_from_header(header, others)
+    return replace(shape_from_header(header, others), file_id=file_identity(path))
+
+
+def file_identity(path: str | Path) -> str:
+    """Which file this is, for measurements of it: its real location (a Hugging Face
+    cache's link resolves to a blob named by its hash) and its size. Two downloads of the
+    same model are two files; a file replaced by another of a different size is another."""
+    real = Path(path).expanduser().resolve()
+    try:
+        size = real.stat().st_size
+    except OSError:
+        size = 0
+    return f"{real}|{size}"
 
 
 def shape_from_header(h: GGUFHeader, more_tensors: Iterable[TensorInfo] = ()) -> ModelShape:

@@ -16,6 +16,7 @@ from app.hardware.shape import ModelShape
 
 DEFAULT_ETA = 0.55
 SPREAD = 0.25  # shown as a range: the model is simple, machines are not
+MIN_SHOWN = 0.1  # tok/s: anything slower is shown as "< 0.1 tok/s", not as 0.0
 
 
 @dataclass(frozen=True)
@@ -28,9 +29,26 @@ class SpeedRange:
         return (self.low + self.high) / 2
 
     def __str__(self) -> str:
+        if self.high < MIN_SHOWN:
+            return f"< {MIN_SHOWN} tok/s"
+        if self.low < MIN_SHOWN:  # "0.0-0.3" would say it may not run at all
+            return f"up to {format_rate(self.high)}"
         if self.high < 10:
             return f"{self.low:.1f}-{self.high:.1f} tok/s"
         return f"{self.low:.0f}-{self.high:.0f} tok/s"
+
+    @property
+    def approx(self) -> str:
+        """The range as a summary writes it: "~1.7-2.8 tok/s", "< 0.1 tok/s"."""
+        text = str(self)
+        return text if text.startswith(("<", "up to")) else f"~{text}"
+
+
+def format_rate(rate: float) -> str:
+    """One decode rate for people: "12 tok/s", "2.8 tok/s", never "0.0 tok/s"."""
+    if rate < MIN_SHOWN:
+        return f"< {MIN_SHOWN} tok/s"
+    return f"{rate:.1f} tok/s" if rate < 10 else f"{rate:.0f} tok/s"
 
 
 def bytes_per_token(shape: ModelShape, gpu_layers: int, n_ctx: int) -> tuple[float, float]:

@@ -146,9 +146,13 @@ def test_fit_then_says_measured(
     assert text.code == 0, text.stderr
     assert "CPU only, ~" in text.stdout and "tok/s measured" in text.stdout, text.stdout
     assert as_json.code == 0, as_json.stderr
-    measured = json.loads(as_json.stdout)["measured_tok_s"]
-    # Both files are the same model: the later bench (the copy's) is the measurement.
-    assert measured == pytest.approx(report["models"][1]["summary"]["decode_tok_s"]["median"], 1e-3)
+    measured = json.loads(as_json.stdout)["measured"]
+    # Both files are the same model, but each keeps its own benchmark: the copy's, benched
+    # later, does not replace the original's.
+    assert measured["tok_s"] == pytest.approx(
+        report["models"][0]["summary"]["decode_tok_s"]["median"], 1e-3
+    )
+    assert measured["benchmarks"] == 1
 
 
 def test_cancel_keeps_what_was_measured(gemma_path: Path) -> None:

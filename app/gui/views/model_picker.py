@@ -161,4 +161,11 @@ def _fit_tooltip(info: ModelInfo) -> str:
             f"({info.fit.n_ctx:,} tokens of context)",
             f"GPU layers {info.fit.n_gpu_layers}/{info.fit.n_layers + 1}",
         ]
+        if info.fit.measurement is not None:
+            lines.append(
+                f"Speed {info.fit.measurement.label}: benchmarked here by Compare "
+                "(the Hardware window can reset it)"
+            )
+        elif info.fit.speed is not None:
+            lines.append(f"Speed {info.fit.speed} predicted from memory bandwidth")
     return "\n".join(lines)
