@@ -13,7 +13,7 @@ from collections.abc import Iterator
 import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor, QFont, QPalette
-from PySide6.QtWidgets import QApplication
+from PySide6.QtWidgets import QApplication, QMessageBox
 from pytestqt.modeltest import ModelTester
 from pytestqt.qtbot import QtBot
 
@@ -21,14 +21,16 @@ from app.gui.viewmodels.ladder_model import LadderModel
 from app.gui.views.hardware_panel import HardwarePanel, LadderTable
 from app.gui.views.sparkline import Sparkline
 from app.gui.workers.monitor_worker import MonitorWorker
+from app.hardware.calibration import Calibration
 from app.hardware.monitor import GpuSample, MonitorSample
 from app.hardware.probe import GpuInfo, HardwareSnapshot
-from app.hardware.shape import load_catalog
+from app.hardware.shape import catalog_entry, default_quant, load_catalog, shape_from_catalog
 
 pytestmark = pytest.mark.gui
 
 GB = 10**9
 VERDICT_COLUMN = 4
+SPEED_COLUMN = 5
 
 
 def machine(
@@ -241,3 +243,38 @@ def test_sparkline_draws_its_line_in_the_accent_colour(qtbot: QtBot) -> None:
 
 def _close(a: QColor, b: QColor) -> bool:
     return abs(a.red() - b.red()) + abs(a.green() - b.green()) + abs(a.blue() - b.blue()) < 60
+
+
+def test_reset_measurements_forgets_the_measured_speeds(
+    qtbot: QtBot, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A Compare run on a busy machine left the 1.5B "measured" at 0.3 tok/s; the Hardware
+    window says where that figure came from and forgets it on request."""
+    hw = machine(ram_gb=64, bandwidth_gbs=50)
+    entry = catalog_entry("r1-distill-qwen-1.5b")
+    Calibration.load().record(hw, shape_from_catalog(entry, default_quant(entry)), 0, [0.3])
+    model = LadderModel(snapshot=lambda: hw)
+    panel = HardwarePanel(ladder=model)
+    qtbot.addWidget(panel)
+    with qtbot.waitSignal(model.ready, timeout=30_000):
+        model.refresh()
+    row = next(r for r in range(model.rowCount()) if model.row_at(r).id == entry["id"])
+    speed = model.index(row, SPEED_COLUMN)
+    assert model.data(speed) == "0.3 tok/s measured"
+    assert panel.reset_measurements.isEnabled()
+    assert "1 benchmark run here" in panel.measured_note.text()
+
+    answers = iter([QMessageBox.StandardButton.No, QMessageBox.StandardButton.Yes])
+    monkeypatch.setattr(QMessageBox, "question", lambda *_args: next(answers))
+    qtbot.mouseClick(panel.reset_measurements, Qt.MouseButton.LeftButton)  # "No": kept
+    assert Calibration.default_path().exists() and panel.reset_measurements.isEnabled()
+
+    with qtbot.waitSignal(model.ready, timeout=30_000):
+        qtbot.mouseClick(panel.reset_measurements, Qt.MouseButton.LeftButton)
+    assert not Calibration.default_path().exists()
+    assert "measured" not in model.data(speed)
+    predicted = model.row_at(row).plan.speed
+    assert predicted is not None and model.data(speed) == str(predicted)
+    assert predicted.low > 1  # the bandwidth's prediction, not the busy run's 0.3
+    assert not panel.reset_measurements.isEnabled()
+    assert panel.measured_note.text().startswith("Speeds are predicted")

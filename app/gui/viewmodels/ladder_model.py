@@ -28,10 +28,11 @@ from PySide6.QtWidgets import QApplication
 from app.core.errors import AppError
 from app.core.units import format_bytes
 from app.gui.style import mix
-from app.hardware.calibration import Calibration
+from app.hardware.calibration import Calibration, Measurement
 from app.hardware.planner import FitPlan, plan
 from app.hardware.probe import HardwareSnapshot
 from app.hardware.shape import default_quant, load_catalog, shape_from_catalog
+from app.hardware.speed import format_rate
 from app.inference.system import machine_snapshot
 from app.modelhub.catalog import CatalogQuant
 from app.modelhub.catalog import load_catalog as load_typed_catalog
@@ -74,8 +75,8 @@ class LadderRow:
     def speed_text(self) -> str:
         if self.plan.verdict == "too_large":
             return "—"
-        if self.plan.measured is not None:
-            return f"{self.plan.measured:.1f} tok/s measured"
+        if self.plan.measurement is not None:
+            return f"{format_rate(self.plan.measurement.tok_s)} measured"
         return str(self.plan.speed) if self.plan.speed else "unknown"
 
     @property
@@ -108,11 +109,12 @@ def _download_size(quant: CatalogQuant, parameters: int) -> tuple[int, bool]:
     return quant.best_size(parameters), exact
 
 
-def build_ladder(hw: HardwareSnapshot) -> list[LadderRow]:
+def build_ladder(hw: HardwareSnapshot, calibration: Calibration | None = None) -> list[LadderRow]:
     """Every catalog model at its default quantization, planned for ``hw`` (no Qt)."""
     rows = []
     catalog = load_typed_catalog()
-    calibration = Calibration.load()  # read once for the eight plans, not once per plan
+    # Read once for the eight plans, not once per plan.
+    calibration = calibration if calibration is not None else Calibration.load()
     for entry in load_catalog()["models"]:
         quant = default_quant(entry)
         size, exact = _download_size(
@@ -154,7 +156,7 @@ def recommend(rows: list[LadderRow], floor_tok_s: float = USABLE_TOK_S) -> int |
 
 
 class _Loader(QObject):
-    done = Signal(object, object)  # HardwareSnapshot, list[LadderRow]
+    done = Signal(object, object, object)  # HardwareSnapshot, list[LadderRow], [Measurement]
     failed = Signal(str)
 
 
@@ -184,7 +186,9 @@ class LadderModel(QAbstractTableModel):
         self._rows: list[LadderRow] = []
         self._recommended: int | None = None
         self.hardware: HardwareSnapshot | None = None
+        self.measurements: list[Measurement] = []  # the speeds benchmarks measured here
         self.loading = False
+        self._plan_again = False
         self._loader = _Loader(self)
         self._loader.done.connect(self._on_done)
         self._loader.failed.connect(self._on_failed)
@@ -201,7 +205,8 @@ class LadderModel(QAbstractTableModel):
         def job() -> None:
             try:
                 hw = snapshot()
-                rows = build_ladder(hw)
+                calibration = Calibration.load()
+                rows = build_ladder(hw, calibration)
             except AppError as exc:
                 outcome: tuple[Any, ...] = (loader.failed, str(exc))
             except Exception as exc:  # a bug must not leave the panel "checking" for ever
@@ -212,7 +217,7 @@ class LadderModel(QAbstractTableModel):
                     "the log file has the details.",
                 )
             else:
-                outcome = (loader.done, hw, rows)
+                outcome = (loader.done, hw, rows, calibration.on_machine(hw))
             signal, *args = outcome
             # The panel may have been closed (and this model deleted) while we worked.
             with contextlib.suppress(RuntimeError):
@@ -220,15 +225,35 @@ class LadderModel(QAbstractTableModel):
 
         QThreadPool.globalInstance().start(job)
 
-    def _on_done(self, hw: HardwareSnapshot, rows: list[LadderRow]) -> None:
+    def reset_measurements(self) -> None:
+        """Forget the speeds benchmarks measured (Compare, `ponder bench`) and plan again
+        from the predictions (``ready`` follows).
+
+        Raises:
+            AppError: the stored measurements could not be removed.
+        """
+        Calibration.load().reset()
+        # A plan already under way may have read the measurements before they went.
+        self._plan_again = self.loading
+        self.refresh()
+
+    def _on_done(
+        self, hw: HardwareSnapshot, rows: list[LadderRow], measurements: list[Measurement]
+    ) -> None:
         self.loading = False
+        if self._plan_again:  # planned with measurements that are gone since
+            self._plan_again = False
+            self.refresh()
+            return
         self.beginResetModel()
         self.hardware, self._rows, self._recommended = hw, rows, recommend(rows)
+        self.measurements = measurements
         self.endResetModel()
         self.ready.emit(hw)
 
     def _on_failed(self, message: str) -> None:
         self.loading = False
+        self._plan_again = False
         self.failed.emit(message)
 
     # -- queries --------------------------------------------------------------------

@@ -1,4 +1,5 @@
-"""The hardware panel: this machine, its live load, and which R1 sizes it can run.
+"""The hardware panel: this machine, its live load, which R1 sizes it can run, and where
+the measured speeds come from (with a button to forget them).
 
 ``LadderTable`` (the verdict ladder with the recommended model highlighted) is a widget of
 its own so the first-run welcome page can show the same table without the rest.
@@ -11,17 +12,22 @@ from PySide6.QtWidgets import (
     QAbstractItemView,
     QGridLayout,
     QGroupBox,
+    QHBoxLayout,
     QHeaderView,
     QLabel,
+    QMessageBox,
+    QPushButton,
     QTableView,
     QVBoxLayout,
     QWidget,
 )
 
+from app.core.errors import AppError
 from app.core.units import format_bytes
 from app.gui.viewmodels.ladder_model import LadderModel
 from app.gui.views.sparkline import Sparkline
 from app.gui.workers.monitor_worker import MonitorWorker
+from app.hardware.calibration import Measurement, local_date
 from app.hardware.monitor import MonitorSample
 from app.hardware.probe import HardwareSnapshot
 
@@ -47,6 +53,23 @@ def machine_lines(hw: HardwareSnapshot) -> list[str]:
     if hw.disk_free is not None:
         lines.append(f"Disk: {format_bytes(hw.disk_free)} free for models")
     return lines
+
+
+def measurements_text(measurements: list[Measurement]) -> str:
+    """Where the speeds marked "measured" come from, or that none are."""
+    if not measurements:
+        return (
+            "Speeds are predicted from this machine's memory bandwidth; a Compare run "
+            "measures the models it runs."
+        )
+    latest = local_date(max(m.measured_at for m in measurements))
+    count = len(measurements)
+    return (
+        f'Speeds marked "measured" come from {count} benchmark{"s" if count > 1 else ""} '
+        f"run here by Compare or `ponder bench`"
+        + (f", the latest on {latest}" if latest else "")
+        + ". Reset them if the machine was busy then."
+    )
 
 
 class LadderTable(QWidget):
@@ -159,8 +182,23 @@ class HardwarePanel(QWidget):
         self._live.addWidget(self.gpu_note, 99, 0, 1, 2)
 
         self.ladder = LadderTable(ladder)
+        self.measured_note = QLabel()
+        self.measured_note.setObjectName("measuredNote")
+        self.measured_note.setWordWrap(True)
+        self.reset_measurements = QPushButton("Reset measurements")
+        self.reset_measurements.setObjectName("resetMeasurements")
+        self.reset_measurements.setToolTip(
+            "Forget the decode speeds Compare measured on this machine: every speed is "
+            "predicted from memory bandwidth again until Compare measures it anew"
+        )
+        self.reset_measurements.clicked.connect(self._on_reset_measurements)
+        measured_row = QHBoxLayout()
+        measured_row.addWidget(self.measured_note, 1)
+        measured_row.addWidget(self.reset_measurements)
         ladder_box = QGroupBox("What this machine can run")
-        QVBoxLayout(ladder_box).addWidget(self.ladder)
+        ladder_layout = QVBoxLayout(ladder_box)
+        ladder_layout.addWidget(self.ladder)
+        ladder_layout.addLayout(measured_row)
 
         layout = QVBoxLayout(self)
         layout.addWidget(machine_box)
@@ -168,6 +206,7 @@ class HardwarePanel(QWidget):
         layout.addWidget(ladder_box, 1)
 
         self.ladder.model.ready.connect(self._show_machine)
+        self._show_measurements()
         if self.ladder.model.hardware is not None:
             self._show_machine(self.ladder.model.hardware)
         if monitor is not None:
@@ -179,6 +218,28 @@ class HardwarePanel(QWidget):
     def _show_machine(self, hw: HardwareSnapshot | None) -> None:
         if hw is not None:
             self.machine.setText("\n".join(machine_lines(hw)))
+        self._show_measurements()
+
+    def _show_measurements(self) -> None:
+        self.measured_note.setText(measurements_text(self.ladder.model.measurements))
+        self.reset_measurements.setEnabled(bool(self.ladder.model.measurements))
+
+    def _on_reset_measurements(self) -> None:
+        answer = QMessageBox.question(
+            self,
+            "Reset measurements",
+            "Forget the speeds measured on this machine? Speeds are predicted from memory "
+            "bandwidth again until Compare measures them anew.",
+        )
+        if answer != QMessageBox.StandardButton.Yes:
+            return
+        try:
+            self.ladder.model.reset_measurements()
+        except AppError as exc:
+            self.measured_note.setText(str(exc))
+            return
+        self.reset_measurements.setEnabled(False)
+        self.measured_note.setText("Measurements reset; planning again from predictions…")
 
     def _on_gpu_unavailable(self, reason: str) -> None:
         self.gpu_note.setText(reason)
