@@ -4,8 +4,11 @@ SQLite's own ``iterdump()`` stops at the first damaged page, and the ``sqlite3``
 ``.recover`` is not everywhere (Debian's 3.40 build fails it with "SQL logic error" even on a
 healthy file), so the rows are read one by one: the ids that can be found (scanning the
 table forwards and backwards, its index, and each id between where the scans stopped),
-then each row by its id, skipping the ones on damaged pages. Rows that read back but make
-no sense (a role that is not a role, stats that are not JSON) are skipped too.
+then each row by its id, skipping the ones on damaged pages. Rows SQLite cannot reach at
+all (below a damaged inner page) are read from their intact leaf pages directly
+(``app.core.sqlite_pages``). Rows that read back but make no sense (a role that is not a
+role, stats that are not JSON) are skipped. Messages whose conversation row was lost get a
+conversation named after their first question.
 
 The damaged file is never written: it is read through a read-only connection, then renamed
 (with its ``-wal`` and ``-shm``) to ``chats.damaged-<time>.sqlite3`` beside the new one.
@@ -96,8 +99,8 @@ def salvage_database(path: Path) -> SalvageReport:
         detail = exc.message if isinstance(exc, AppError) else str(exc)
         raise AppError(
             f"Ponder could not salvage the chat database ({detail}).",
-            f"Nothing was lost: the damaged file is still {path}, unchanged, or "
-            f"{damaged_copy.name}. Free some disk space and start Ponder again.",
+            f"The damaged file is unchanged ({path.name}, or {damaged_copy.name} if it was "
+            "already set aside). Free some disk space and start Ponder again.",
         ) from exc
     log.info("salvaged from %s: %s", damaged_copy, report)
     return SalvageReport(*report, damaged_copy=damaged_copy)
