@@ -309,4 +309,5 @@ def _count(n: int, noun: str) -> str:
 
 def _remove(path: Path) -> None:
     for suffix in _FILE_SUFFIXES:
-        path.with_name(path.name + suffix).unlink(missing_ok=True)
+        with contextlib.suppress(OSError):  # a read-only folder: says so when written to
+            path.with_name(path.name + suffix).unlink(missing_ok=True)

@@ -10,7 +10,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from app.core.errors import DatabaseDamagedError, DatabaseLockedError, SaveError
+from app.core.errors import AppError, DatabaseDamagedError, DatabaseLockedError, SaveError
 from app.core.salvage import salvage_database
 from app.core.store import SCHEMA_VERSION, ChatStore
 from tests.db_faults import (
@@ -260,3 +260,16 @@ def test_salvage_survives_damage_anywhere_even_in_the_schema(tmp_path: Path) -> 
             assert sum(len(store.messages(c.id)) for c in convs) == report.messages
         finally:
             store.close()
+
+
+def test_salvage_that_cannot_write_says_so_and_changes_nothing(tmp_path: Path) -> None:
+    source = tmp_path / "chats.sqlite3"
+    make_chats(source, conversations=3)
+    damage(source, later_pages(source))
+    with read_only_folder(tmp_path / "ro", [source]) as folder:
+        path = folder / "chats.sqlite3"
+        with pytest.raises(AppError) as err:
+            salvage_database(path)
+        assert err.value.message.startswith("Ponder could not salvage the chat database (")
+        assert sha256(path) == sha256(source)
+        assert [p.name for p in folder.iterdir()] == ["chats.sqlite3"]
