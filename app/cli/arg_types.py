@@ -50,3 +50,15 @@ def samples_arg(text: str) -> int:
     if not 1 <= value <= MAX_SAMPLES:
         raise argparse.ArgumentTypeError(f"must be between 1 and {MAX_SAMPLES}")
     return value
+
+
+def workers_arg(text: str) -> list[str]:
+    """--workers: host:port[,host:port...] of machines running `ponder worker`."""
+    workers = [w.strip() for w in text.split(",") if w.strip()]
+    for worker in workers:
+        host, sep, port = worker.rpartition(":")
+        if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+            raise argparse.ArgumentTypeError(f"{worker!r} is not HOST:PORT")
+    if not workers:
+        raise argparse.ArgumentTypeError("give at least one HOST:PORT")
+    return workers

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import sys
 from collections.abc import Iterator
@@ -17,6 +18,7 @@ from app.cli.arg_types import (
     probability_arg,
     samples_arg,
     temperature_arg,
+    workers_arg,
 )
 from app.cli.group_chat import print_group, run_group_turn
 from app.cli.model_lookup import model_store
@@ -42,7 +44,10 @@ from app.inference.cpu_safety import CpuSafety
 from app.inference.protocol import (
     DEFAULT_MAX_TOKENS,
     MAX_SAMPLES,
+    EndpointSpec,
     LoadSpec,
+    ModelSpec,
+    PooledSpec,
     ReplaySpec,
     SamplingParams,
 )
@@ -60,6 +65,29 @@ def add_parser(sub: Any) -> None:
         "--replay",
         metavar="FILE.jsonl",
         help="replay recorded model text instead of running a model",
+    )
+    src.add_argument(
+        "--engine",
+        metavar="URL",
+        help="chat through an OpenAI-compatible server (llama-server, vLLM, Ollama, "
+        "DeepSeek's API...), e.g. http://127.0.0.1:8080",
+    )
+    p.add_argument(
+        "--api-key-env",
+        metavar="NAME",
+        help="with --engine: the environment variable holding the server's API key",
+    )
+    p.add_argument(
+        "--engine-model",
+        metavar="ID",
+        default="",
+        help="with --engine: the server's model id (default: the first it lists)",
+    )
+    p.add_argument(
+        "--workers",
+        type=workers_arg,
+        metavar="HOST:PORT[,HOST:PORT...]",
+        help="with -m: pool the model across machines running `ponder worker`",
     )
     p.add_argument("-p", "--prompt", help="the message (default: one turn per stdin line)")
     p.add_argument("--max-tokens", type=positive_int, default=DEFAULT_MAX_TOKENS)
@@ -219,7 +247,7 @@ class _TextPrinter:
 def _group_turn(
     args: argparse.Namespace,
     client: EngineClient,
-    model: LoadSpec | ReplaySpec,
+    model: ModelSpec,
     conversation: Conversation,
     sampling: SamplingParams,
 ) -> int:
@@ -274,14 +302,33 @@ def run(args: argparse.Namespace) -> int:
         raise  # ... and a person reads the same line on stderr
 
 
-def _chat(args: argparse.Namespace) -> int:
-    model: LoadSpec | ReplaySpec
+def _model_spec(args: argparse.Namespace) -> ModelSpec:
     if args.replay:
         if not Path(args.replay).is_file():
             raise BadInputError(f"No replay file at {args.replay}.", "Check the path.")
-        model = ReplaySpec(str(Path(args.replay).resolve()))
-    else:
-        model = load_spec(args)
+        return ReplaySpec(str(Path(args.replay).resolve()))
+    if args.engine:
+        if args.workers:
+            raise BadInputError(
+                "--workers pools a local model file; --engine is a server.", "Give one of them."
+            )
+        key = ""
+        if args.api_key_env:
+            key = os.environ.get(args.api_key_env, "")
+            if not key:
+                raise BadInputError(
+                    f"The environment variable {args.api_key_env} is empty or not set.",
+                    f"Set it to the server's API key: export {args.api_key_env}=...",
+                )
+        return EndpointSpec(args.engine, model=args.engine_model, api_key=key, label="endpoint")
+    if args.workers:
+        path, _ = resolve_model(args.model)
+        return PooledSpec(str(path), tuple(args.workers), n_ctx=args.ctx or 4096)
+    return load_spec(args)
+
+
+def _chat(args: argparse.Namespace) -> int:
+    model = _model_spec(args)
     sampling = SamplingParams(
         temperature=args.temp,
         top_p=args.top_p,

@@ -30,7 +30,7 @@ from app.core.events import (
 )
 from app.core.grouping import GroupResult, extract_final_answer, score_texts
 from app.inference.client import EngineClient
-from app.inference.protocol import LoadSpec, ReplaySpec, SamplingParams
+from app.inference.protocol import ModelSpec, SamplingParams
 
 
 @dataclass
@@ -62,7 +62,7 @@ class GroupTurn:
 
 def run_group_turn(
     client: EngineClient,
-    model: LoadSpec | ReplaySpec,
+    model: ModelSpec,
     messages: list[dict[str, str]],
     sampling: SamplingParams,
     samples: int,

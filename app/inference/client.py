@@ -44,8 +44,7 @@ from app.inference.protocol import (
     PHASE_SLOT,
     PHASE_UNPROVEN,
     GenerateRequest,
-    LoadSpec,
-    ReplaySpec,
+    ModelSpec,
     SamplingParams,
     Shutdown,
 )
@@ -156,7 +155,7 @@ class EngineClient:
 
     def generate(
         self,
-        model: LoadSpec | ReplaySpec,
+        model: ModelSpec,
         messages: list[dict[str, str]],
         sampling: SamplingParams | None = None,
         raw_prompt: str | None = None,

@@ -32,8 +32,10 @@ from app.inference.protocol import (
     PHASE_PROVEN,
     PHASE_SLOT,
     PHASE_UNPROVEN,
+    EndpointSpec,
     GenerateRequest,
-    LoadSpec,
+    ModelSpec,
+    PooledSpec,
     ReplaySpec,
 )
 
@@ -117,6 +119,7 @@ def _redirect_output(log_path: str) -> None:
     sys.stdout = _LogStream(open(1, "wb", buffering=0, closefd=False), line_buffering=True)  # noqa: SIM115
     sys.stderr = _LogStream(open(2, "wb", buffering=0, closefd=False), line_buffering=True)  # noqa: SIM115
     logging.raiseExceptions = False  # a handler that cannot write says nothing
+    logging.getLogger("httpx2").setLevel(logging.WARNING)  # not a line per remote request
     logging.basicConfig(
         stream=sys.stderr,
         level=logging.INFO,
@@ -124,11 +127,19 @@ def _redirect_output(log_path: str) -> None:
     )
 
 
-def _open_backend(spec: LoadSpec | ReplaySpec, slots: Any, excluded: tuple[str, ...]) -> Backend:
+def _open_backend(spec: ModelSpec, slots: Any, excluded: tuple[str, ...]) -> Backend:
     if isinstance(spec, ReplaySpec):
         from app.inference.backends.replay import ReplayBackend
 
         return ReplayBackend(spec)
+    if isinstance(spec, EndpointSpec):
+        from app.inference.backends.endpoint import EndpointBackend
+
+        return EndpointBackend(spec)
+    if isinstance(spec, PooledSpec):
+        from app.inference.backends.pooled import PooledBackend
+
+        return PooledBackend(spec)
     # Imported here so that only the engine process ever loads llama.cpp.
     from app.inference import native
     from app.inference.backends.llama import LlamaBackend
@@ -150,7 +161,7 @@ class _Host:
         self.conn, self.slots, self.log_path = conn, slots, log_path
         self.excluded = excluded
         self.backend: Backend | None = None
-        self.loaded: LoadSpec | ReplaySpec | None = None
+        self.loaded: ModelSpec | None = None
         self.loading = False
         threading.Thread(target=self._heartbeat, name="heartbeat", daemon=True).start()
 

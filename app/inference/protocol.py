@@ -33,6 +33,31 @@ class ReplaySpec:
 
 
 @dataclass(frozen=True, slots=True)
+class EndpointSpec:
+    """An OpenAI-compatible server to chat through (llama-server, vLLM, Ollama, DeepSeek's
+    API...). ``api_key`` travels to the engine process in memory only, never to a file."""
+
+    url: str
+    model: str = ""  # the server's model id; "" takes the first it lists
+    api_key: str = field(default="", repr=False)
+    label: str = ""  # what stats call the backend ("endpoint", "pooled")
+
+
+@dataclass(frozen=True, slots=True)
+class PooledSpec:
+    """A GGUF spread over worker machines running llama.cpp's rpc-server: Ponder starts
+    llama-server on loopback with ``--rpc`` to them and chats through it."""
+
+    model_path: str
+    workers: tuple[str, ...]  # "host:port" of each rpc-server
+    n_ctx: int = 4096
+    tensor_split: tuple[float, ...] = ()  # per worker; () lets llama.cpp use free memory
+
+
+ModelSpec = LoadSpec | ReplaySpec | EndpointSpec | PooledSpec
+
+
+@dataclass(frozen=True, slots=True)
 class SamplingParams:
     temperature: float = R1_TEMPERATURE
     top_p: float = R1_TOP_P
@@ -48,7 +73,7 @@ class SamplingParams:
 @dataclass(frozen=True, slots=True)
 class GenerateRequest:
     request_id: int
-    model: LoadSpec | ReplaySpec
+    model: ModelSpec
     messages: list[dict[str, str]]
     sampling: SamplingParams = field(default_factory=SamplingParams)
     raw_prompt: str | None = None  # benchmarks: bypass the chat template

@@ -8,6 +8,7 @@ with a fresh engine.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import time
@@ -73,10 +74,8 @@ def test_a_stopped_engine_is_reported_stopped_fast_and_replaced(
             qtbot.mouseClick(win.silence_bar.stop_button, Qt.MouseButton.LeftButton)
         assert time.monotonic() - started < 2.0
     finally:
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGCONT)
-        except ProcessLookupError:
-            pass
     row = done.args[0]
     assert row.state == "stopped"
     assert row.reasoning.startswith(shown[:40]) and len(row.reasoning) >= len(shown) - 1
