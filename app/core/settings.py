@@ -14,10 +14,13 @@ from pathlib import Path
 from typing import Any, Literal
 
 from app.core.atomic import write_atomic
+from app.core.group_reply import MAX_WAYS, MIN_WAYS
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 1
+# 2: group_samples ("Think N ways"). Older files load as they are: a field a file lacks
+# takes its default.
+SCHEMA_VERSION = 2
 
 
 @dataclass(frozen=True)
@@ -34,6 +37,7 @@ class Settings:
     font_size: int = 11
     boxed_answers: bool = False  # ask for the final answer in \\boxed{} (math)
     system_prompt: str = ""  # R1 works best without one
+    group_samples: int = 4  # "Think N ways": how many answers (MIN_WAYS to MAX_WAYS)
 
     def validated(self) -> Settings:
         """A copy with every out-of-range value replaced by its default."""
@@ -49,6 +53,7 @@ class Settings:
             "thinking_panel": self.thinking_panel in ("open", "collapsed"),
             "theme": self.theme in ("system", "light", "dark"),
             "font_size": 6 <= self.font_size <= 48,
+            "group_samples": MIN_WAYS <= self.group_samples <= MAX_WAYS,
         }
         bad = {name: getattr(default, name) for name, ok in checks.items() if not ok}
         for name, fallback in bad.items():

@@ -44,6 +44,7 @@ CUSTOM = Settings(
     font_size=14,
     boxed_answers=True,
     system_prompt="Answer in French.\nBe brief.",
+    group_samples=6,
 )
 
 
@@ -100,6 +101,7 @@ def test_editing_the_controls_then_ok_emits_the_new_settings(qtbot: QtBot) -> No
     retype(qtbot, dialog.max_tokens, "32768")
     qtbot.keyClick(dialog.think_budget, Qt.Key.Key_Up)
     qtbot.keyClick(dialog.thinking_panel, Qt.Key.Key_Down)
+    qtbot.keyClick(dialog.group_samples, Qt.Key.Key_Up)
     qtbot.keyClick(dialog.boxed_answers, Qt.Key.Key_Space)
     qtbot.keyClicks(dialog.system_prompt, "Be brief.")
     dialog.theme.setCurrentIndex(dialog.theme.findText("Light"))
@@ -119,6 +121,7 @@ def test_editing_the_controls_then_ok_emits_the_new_settings(qtbot: QtBot) -> No
         font_size=13,
         boxed_answers=True,
         system_prompt="Be brief.",
+        group_samples=5,
     )
     with qtbot.waitSignal(dialog.settings_applied, timeout=1000) as blocker:
         qtbot.mouseClick(dialog.ok_button, Qt.MouseButton.LeftButton)
@@ -224,7 +227,7 @@ def test_tab_visits_the_controls_in_the_order_they_are_shown(qtbot: QtBot) -> No
     qtbot.waitUntil(dialog.isActiveWindow)
     dialog.context.setFocus()
     visited: list[str] = []
-    for _ in range(16):
+    for _ in range(17):
         focused = QApplication.focusWidget()
         assert focused is not None
         visited.append(focused.accessibleName())
@@ -239,6 +242,7 @@ def test_tab_visits_the_controls_in_the_order_they_are_shown(qtbot: QtBot) -> No
         "Max tokens",
         "Thinking budget",
         "Thinking panel",
+        "Think N ways",
         "Ask for the final answer in \\boxed{} (math)",
         "System prompt",
         "Theme",

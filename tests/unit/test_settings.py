@@ -42,3 +42,20 @@ def test_garbage_file_does_not_stop_the_app(tmp_path: Path) -> None:
     path = tmp_path / "settings.json"
     path.write_bytes(b"\x00{not json")
     assert load_settings(path) == Settings()
+
+
+def test_a_version_1_file_loads_with_think_n_ways_at_its_default(tmp_path: Path) -> None:
+    path = tmp_path / "settings.json"
+    path.write_text(json.dumps({"schema_version": 1, "temperature": 0.7, "font_size": 13}))
+    s = load_settings(path)
+    assert (s.temperature, s.font_size) == (0.7, 13)
+    assert s.group_samples == Settings().group_samples == 4
+
+
+def test_think_n_ways_is_remembered_within_2_to_8(tmp_path: Path) -> None:
+    path = tmp_path / "settings.json"
+    save_settings(path, Settings(group_samples=6))
+    assert load_settings(path).group_samples == 6
+    for bad in (1, 9, "six"):
+        path.write_text(json.dumps({"schema_version": SCHEMA_VERSION, "group_samples": bad}))
+        assert load_settings(path).group_samples == 4

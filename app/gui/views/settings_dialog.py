@@ -29,6 +29,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.core.group_reply import MAX_WAYS, MIN_WAYS
 from app.core.settings import Settings
 from app.gui.views.token_settings import HubTokenSection
 from app.modelhub.secrets import TokenStore
@@ -145,6 +146,7 @@ class SettingsDialog(QDialog):
         self.thinking_panel = _choice(
             ("Show while thinking", "open"), ("Keep collapsed", "collapsed")
         )
+        self.group_samples = _spin(MIN_WAYS, MAX_WAYS, suffix=" answers")
         self.boxed_answers = QCheckBox("Ask for the final answer in \\boxed{} (math)")
         self.system_prompt = QPlainTextEdit()
         self.system_prompt.setTabChangesFocus(True)  # Tab moves on, as in every other field
@@ -218,6 +220,14 @@ class SettingsDialog(QDialog):
             self.thinking_panel,
             "Whether a reply's thinking starts open, streaming as the model reasons, or "
             "collapsed so only the answer shows (click it to expand).",
+        )
+        self._add(
+            reasoning,
+            "Think N &ways:",
+            self.group_samples,
+            "How many answers “Think N ways” (beside Send) samples at once. The "
+            "answers are grouped and the majority's becomes the reply; more ways cost more "
+            "memory and time.",
         )
         self._add(
             reasoning,
@@ -329,6 +339,7 @@ class SettingsDialog(QDialog):
             font_size=self.font_size.value(),
             boxed_answers=self.boxed_answers.isChecked(),
             system_prompt=self._system_prompt_value(),
+            group_samples=self.group_samples.value(),
         ).validated()
 
     def set_hardware_hint(self, text: str) -> None:
@@ -383,6 +394,7 @@ class SettingsDialog(QDialog):
         self.thinking_panel.setCurrentIndex(self.thinking_panel.findData(settings.thinking_panel))
         self.theme.setCurrentIndex(self.theme.findData(settings.theme))
         self.font_size.setValue(settings.font_size)
+        self.group_samples.setValue(settings.group_samples)
         self.boxed_answers.setChecked(settings.boxed_answers)
         if self.system_prompt.toPlainText() != settings.system_prompt:
             self.system_prompt.setPlainText(settings.system_prompt)
