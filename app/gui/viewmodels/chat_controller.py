@@ -8,23 +8,29 @@ refuses (a full disk) is reported once and retried until it succeeds; the reply 
 screen meanwhile. Deltas from the engine worker are forwarded to the views untouched:
 they buffer them and repaint on their own clock (the controller does no per-token work that
 grows).
+
+A "Think N ways" reply (``send(text, samples=N)``) streams N samples at once; each sample's
+text goes to the views tagged with its index, and the saved reply keeps every sample in
+its stats (``app.core.group_reply``) with the chosen sample's answer as its content, so
+the history carries one answer. ``use_sample`` and ``vote_sample`` change a saved group.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import logging
-import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
 from app.core.conversation import conversation_from_turns, make_title
 from app.core.errors import SaveError
 from app.core.events import GenerationStats, LiveStats
+from app.core.group_reply import GroupReply, LiveGroup
 from app.core.settings import Settings
 from app.core.store import ChatStore, MessageRow, MessageState
+from app.gui.viewmodels.live_reply import LiveReply
 from app.gui.workers.engine_worker import EngineWorker
 from app.inference.protocol import LoadSpec, ReplaySpec, SamplingParams
 
@@ -54,23 +60,6 @@ class ModelChoice:
         )
 
 
-@dataclass
-class _Live:
-    """The reply being generated (it may belong to a conversation that is not shown)."""
-
-    cid: int
-    mid: int
-    model: str
-    started: float = field(default_factory=time.monotonic)
-    reasoning: list[str] = field(default_factory=list)
-    answer: list[str] = field(default_factory=list)
-    dirty: bool = False
-    save_failed: bool = False  # the user has been told; not again every checkpoint
-
-    def text(self) -> tuple[str, str]:
-        return "".join(self.answer), "".join(self.reasoning)
-
-
 class ChatController(QObject):
     """Sends messages, streams replies into the store and the views. GUI thread only.
 
@@ -79,8 +68,14 @@ class ChatController(QObject):
         message_added(object): a new ``MessageRow`` (the user's, or the reply starting).
         messages_removed(int): rows after this position were removed (edit, regenerate).
         reasoning(str) / answer(str): live text for the shown conversation's reply.
-        live(object): ``LiveStats`` of the live reply.
+        sample_reasoning(int, str) / sample_answer(int, str): live text of one sample of
+            the shown conversation's group reply (its index, the text).
+        sample_progress(object): ``LiveStats`` of one sample of that group.
+        sample_finished(int, object): that sample ended (its ``GenerationStats``).
+        live(object): ``LiveStats`` of the live reply (a group's: all samples together).
         reply_finished(object): the reply's final ``MessageRow``.
+        reply_changed(object): a saved reply changed (another sample of its group became
+            the reply, or a vote); its new ``MessageRow``.
         busy_changed(bool): a reply is (not) being generated.
         conversation_touched(int, str): a conversation got a message or a title.
         notice(str): a one-line message for the status bar.
@@ -93,8 +88,13 @@ class ChatController(QObject):
     messages_removed = Signal(int)
     reasoning = Signal(str)
     answer = Signal(str)
+    sample_reasoning = Signal(int, str)
+    sample_answer = Signal(int, str)
+    sample_progress = Signal(object)
+    sample_finished = Signal(int, object)
     live = Signal(object)
     reply_finished = Signal(object)
+    reply_changed = Signal(object)
     busy_changed = Signal(bool)
     conversation_touched = Signal(int, str)
     notice = Signal(str)
@@ -116,7 +116,7 @@ class ChatController(QObject):
         self.measuring: Callable[[], bool] = lambda: False
         self.cid = 0
         self.rows: list[MessageRow] = []
-        self._live: _Live | None = None
+        self._live: LiveReply | None = None
         self._checkpoint = QTimer(self, interval=CHECKPOINT_MS)
         self._checkpoint.timeout.connect(self._save_checkpoint)
         # Finished replies the database refused (message id -> finish_message's arguments).
@@ -126,6 +126,9 @@ class ChatController(QObject):
         worker.reasoning.connect(self._on_reasoning)
         worker.answer.connect(self._on_answer)
         worker.progress.connect(self._on_progress)
+        worker.sample_reasoning.connect(self._on_sample_reasoning)
+        worker.sample_answer.connect(self._on_sample_answer)
+        worker.sample_done.connect(self._on_sample_done)
         worker.reply_done.connect(self._on_finished)
         worker.failed.connect(self._on_failed)
         worker.unloaded.connect(self._on_unloaded)  # queued: the worker's thread emits it
@@ -141,6 +144,11 @@ class ChatController(QObject):
     @property
     def live_in_view(self) -> bool:
         return self._live is not None and self._live.cid == self.cid and self.cid != 0
+
+    @property
+    def live_samples(self) -> int:
+        """How many ways the live reply thinks (1: a single reply, or none running)."""
+        return self._live.group.asked if self._live is not None and self._live.group else 1
 
     def set_model(self, model: ModelChoice | None) -> None:
         self.model = model
@@ -164,9 +172,13 @@ class ChatController(QObject):
         self.rows = self.store.messages(cid)
         if self._live is not None and self._live.cid == cid:
             # The store holds the last checkpoint; the view needs everything so far.
-            content, reasoning = self._live.text()
+            content, reasoning, group = self._live.saved_form()
             self.rows[-1] = dataclasses.replace(
-                self.rows[-1], content=content, reasoning=reasoning, state="streaming"
+                self.rows[-1],
+                content=content,
+                reasoning=reasoning,
+                state="streaming",
+                stats=group.reply_stats({}) if group is not None else None,
             )
         self.conversation_opened.emit(cid, list(self.rows))
 
@@ -186,8 +198,9 @@ class ChatController(QObject):
 
     # -- sending ------------------------------------------------------------------------
 
-    def send(self, text: str) -> bool:
-        """Save the user's message and start the reply. False (with a notice) if it cannot."""
+    def send(self, text: str, samples: int = 1) -> bool:
+        """Save the user's message and start the reply (``samples > 1``: think that many
+        ways). False (with a notice) if it cannot."""
         text = text.strip()
         if not text:
             return False
@@ -206,14 +219,17 @@ class ChatController(QObject):
         except SaveError as exc:
             self._refused(exc, "Your message was not sent")
             return False
-        return self._start_reply()
+        return self._start_reply(samples=samples)
 
     def regenerate(self) -> bool:
-        """Answer the last question again (the old reply is replaced)."""
+        """Answer the last question again (the old reply is replaced), as many ways as the
+        old reply was asked to think."""
         last_user = self._last_user_position()
         if last_user is None or not self._ready_to_send():
             return False
-        return self._start_reply(replace_after=last_user)
+        old = next((r for r in self.rows if r.position > last_user), None)
+        group = GroupReply.from_stats(old.stats) if old is not None else None
+        return self._start_reply(replace_after=last_user, samples=group.asked if group else 1)
 
     def edit_and_resend(self, position: int, text: str) -> bool:
         """Replace the question at ``position`` and everything after it, then answer it."""
@@ -239,6 +255,38 @@ class ChatController(QObject):
     def answer_now(self) -> None:
         if self._live is not None:
             self.worker.answer_now()
+
+    def use_sample(self, mid: int, sample: int) -> None:
+        """Make a sample of the group reply ``mid`` the reply: from now on its answer is
+        the one the conversation history carries (the other samples stay with it)."""
+        self._change_group(mid, lambda group: group.choose(sample))
+
+    def vote_sample(self, mid: int, sample: int, vote: bool | None) -> None:
+        """Thumbs up (True) or down (False) for a sample of the group reply ``mid``, or
+        the vote withdrawn (None); it overrides the sample's reward."""
+        self._change_group(mid, lambda group: group.vote(sample, vote))
+
+    def _change_group(self, mid: int, change: Callable[[GroupReply], GroupReply]) -> None:
+        at = next((i for i, r in enumerate(self.rows) if r.id == mid), None)
+        if at is None or (self._live is not None and self._live.mid == mid):
+            return  # not shown, or still streaming
+        row = self.rows[at]
+        group = GroupReply.from_stats(row.stats)
+        if group is None:
+            return
+        changed = change(group)
+        stats = changed.reply_stats(row.stats or {})
+        content, reasoning = changed.reply.answer, changed.reply.reasoning
+        try:
+            self.store.finish_message(mid, content, reasoning, row.state, stats)
+        except SaveError as exc:
+            self._refused(exc, "The change was not saved")
+            return
+        self._unsaved.pop(mid, None)  # an older version waiting to be saved is out of date
+        self.rows[at] = changed_row = dataclasses.replace(
+            row, content=content, reasoning=reasoning, stats=stats
+        )
+        self.reply_changed.emit(changed_row)
 
     def later_messages(self, position: int) -> int:
         """How many messages an edit at ``position`` would replace."""
@@ -287,7 +335,7 @@ class ChatController(QObject):
         self.message_added.emit(row)
         return row
 
-    def _start_reply(self, replace_after: int | None = None) -> bool:
+    def _start_reply(self, replace_after: int | None = None, samples: int = 1) -> bool:
         """Save the reply's row (replacing the messages after ``replace_after`` in the same
         transaction: a regenerate that cannot be saved keeps the old answer) and start it."""
         assert self.model is not None
@@ -310,7 +358,10 @@ class ChatController(QObject):
             system=self.settings.system_prompt,
             boxed=self.settings.boxed_answers,
         )
-        self._live = _Live(self.cid, mid, self.model.name)  # before the views see the row
+        # Before the views see the row: they build a group's lanes from it.
+        self._live = LiveReply(
+            self.cid, mid, self.model.name, group=LiveGroup(samples) if samples > 1 else None
+        )
         self._append_row(mid)
         self._checkpoint.start()
         self.busy_changed.emit(True)
@@ -322,7 +373,7 @@ class ChatController(QObject):
             max_tokens=s.max_tokens,
             think_budget=s.think_budget or None,
         )
-        self.worker.submit(self.model.spec(s), history.prompt_messages(), sampling)
+        self.worker.submit(self.model.spec(s), history.prompt_messages(), sampling, samples)
         return True
 
     def _refused(self, exc: SaveError, what: str) -> None:
@@ -353,8 +404,41 @@ class ChatController(QObject):
             self.answer.emit(text)
 
     def _on_progress(self, stats: LiveStats) -> None:
-        if self._live is not None and self._live.cid == self.cid:
+        live = self._live
+        if live is None or live.cid != self.cid:
+            return
+        if stats.sample is None:
             self.live.emit(stats)
+            return
+        self.sample_progress.emit(stats)
+        self.live.emit(live.group_progress(stats))
+
+    def _on_sample_reasoning(self, sample: int, text: str) -> None:
+        live = self._live
+        if live is None or live.group is None:
+            return
+        live.group.add_reasoning(sample, text)
+        live.dirty = True
+        if live.cid == self.cid:
+            self.sample_reasoning.emit(sample, text)
+
+    def _on_sample_answer(self, sample: int, text: str) -> None:
+        live = self._live
+        if live is None or live.group is None:
+            return
+        live.group.add_answer(sample, text)
+        live.dirty = True
+        if live.cid == self.cid:
+            self.sample_answer.emit(sample, text)
+
+    def _on_sample_done(self, sample: int, stats: GenerationStats) -> None:
+        live = self._live
+        if live is None or live.group is None:
+            return
+        live.group.finish_sample(sample, stats)
+        live.dirty = True
+        if live.cid == self.cid:
+            self.sample_finished.emit(sample, stats)
 
     def _on_silence(self, seconds: float) -> None:
         if self._live is not None or not seconds:
@@ -364,9 +448,14 @@ class ChatController(QObject):
         live = self._live
         if live is None or not live.dirty:
             return
-        content, reasoning = live.text()
+        content, reasoning, group = live.saved_form()
         try:
-            self.store.checkpoint(live.mid, content, reasoning)
+            if group is None:
+                self.store.checkpoint(live.mid, content, reasoning)
+            else:  # every sample so far, in the reply's stats (state unchanged)
+                self.store.finish_message(
+                    live.mid, content, reasoning, "streaming", group.reply_stats({})
+                )
         except SaveError as exc:
             if not live.save_failed:
                 live.save_failed = True
@@ -376,7 +465,9 @@ class ChatController(QObject):
 
     def _on_finished(self, stats: GenerationStats) -> None:
         state: MessageState = "stopped" if stats.stop_reason == "stopped" else "complete"
-        self._end_reply(state, dataclasses.asdict(stats))
+        # A group's Done says how many samples the engine ran (memory may allow fewer than
+        # asked); a group the client had to kill ends with a bare Done (samples=1).
+        self._end_reply(state, dataclasses.asdict(stats), stats.samples)
 
     def _on_failed(self, kind: str, message: str, hint: str) -> None:
         if self._live is None:
@@ -384,14 +475,16 @@ class ChatController(QObject):
         self._end_reply("error", {"error_kind": kind, "error": message, "hint": hint})
         self.notice.emit(f"{message} {hint}".strip())
 
-    def _end_reply(self, state: MessageState, stats: dict[str, object]) -> None:
+    def _end_reply(self, state: MessageState, stats: dict[str, object], samples: int = 1) -> None:
         live = self._live
         if live is None:
             return
         self._live = None
         self._checkpoint.stop()
         self.engine_silent.emit(0.0)
-        content, reasoning = live.text()
+        content, reasoning, group = live.saved_form(samples if samples > 1 else None)
+        if group is not None:
+            stats = group.reply_stats(stats)
         self._unsaved[live.mid] = (content, reasoning, state, stats)
         self._save_unsaved()
         if live.mid in self._unsaved and not live.save_failed:

@@ -14,6 +14,7 @@ from app.core.events import (
     ErrorEvent,
     LiveStats,
     ReasoningDelta,
+    SampleDone,
 )
 from app.inference.client import EngineClient
 from app.inference.protocol import LoadSpec, ReplaySpec, SamplingParams
@@ -22,7 +23,7 @@ log = logging.getLogger(__name__)
 
 SHUTDOWN_GRACE_MS = 3000
 
-_Request = tuple[LoadSpec | ReplaySpec, list[dict[str, str]], SamplingParams]
+_Request = tuple[LoadSpec | ReplaySpec, list[dict[str, str]], SamplingParams, int]
 _UNLOAD = "unload"
 
 
@@ -37,9 +38,13 @@ class EngineWorker(QThread):
     Signals:
         reasoning(str): more chain of thought.
         answer(str): more answer text.
-        progress(object): a ``LiveStats``.
-        reply_done(object): the reply ended; carries ``GenerationStats`` (not named
-            ``finished``: that is QThread's own signal, emitted when the thread ends).
+        sample_reasoning(int, str) / sample_answer(int, str): the same for one sample of a
+            group reply ("Think N ways"): the sample's index, the text.
+        sample_done(int, object): that sample has ended; its ``GenerationStats``.
+        progress(object): a ``LiveStats`` (with ``sample`` set in a group reply).
+        reply_done(object): the reply (or the whole group) ended; carries
+            ``GenerationStats`` (not named ``finished``: that is QThread's own signal,
+            emitted when the thread ends).
         failed(str, str, str): kind, message, hint.
         unloaded(): the engine process asked for by ``unload`` has ended.
         silence(float): the engine has made no progress for this many seconds while a
@@ -48,6 +53,9 @@ class EngineWorker(QThread):
 
     reasoning = Signal(str)
     answer = Signal(str)
+    sample_reasoning = Signal(int, str)
+    sample_answer = Signal(int, str)
+    sample_done = Signal(int, object)
     progress = Signal(object)
     reply_done = Signal(object)
     failed = Signal(str, str, str)
@@ -66,8 +74,10 @@ class EngineWorker(QThread):
         model: LoadSpec | ReplaySpec,
         messages: list[dict[str, str]],
         sampling: SamplingParams,
+        samples: int = 1,
     ) -> None:
-        self._requests.put((model, messages, sampling))
+        """Queue a reply; ``samples > 1`` asks for a group of that many answers."""
+        self._requests.put((model, messages, sampling, samples))
 
     def run(self) -> None:
         try:
@@ -92,11 +102,20 @@ class EngineWorker(QThread):
                 )
 
     def _serve(self, request: _Request) -> None:
-        for event in self.client.generate(*request):
+        model, messages, sampling, samples = request
+        for event in self.client.generate(model, messages, sampling, samples=samples):
             if isinstance(event, ReasoningDelta):
-                self.reasoning.emit(event.text)
+                if event.sample is None:
+                    self.reasoning.emit(event.text)
+                else:
+                    self.sample_reasoning.emit(event.sample, event.text)
             elif isinstance(event, AnswerDelta):
-                self.answer.emit(event.text)
+                if event.sample is None:
+                    self.answer.emit(event.text)
+                else:
+                    self.sample_answer.emit(event.sample, event.text)
+            elif isinstance(event, SampleDone):
+                self.sample_done.emit(event.sample, event.stats)
             elif isinstance(event, LiveStats):
                 self.progress.emit(event)
             elif isinstance(event, EngineSilence):
