@@ -45,6 +45,14 @@ QToolButton#thinkingToggle {{
 }}
 QToolButton#thinkingToggle:hover {{ color: {text.name()}; }}
 QPlainTextEdit#thinkingBody {{ background: transparent; color: {muted}; border: none; }}
+QFrame#groupPanel {{
+    background: {thinking_bg}; border-left: 3px solid {mix(base, accent, 0.55)};
+    border-radius: 4px;
+}}
+QLabel#groupVote, QLabel#sampleAnswer {{ font-weight: 600; }}
+QLabel#groupChoice, QLabel#sampleReward, QLabel#sampleName {{ color: {muted}; }}
+QLabel#sampleChosen {{ color: {muted}; font-style: italic; }}
+QFrame#sampleDetail {{ border-left: 2px solid {rule}; }}
 QLabel#messageStats {{ color: {muted}; }}
 QLabel#messageNote {{ color: {muted}; font-style: italic; }}
 QLabel#messageNote[error="true"] {{ color: #d32f2f; font-style: normal; }}

@@ -8,10 +8,12 @@ only it), and the view follows the end unless the user scrolled away from it.
 
 from __future__ import annotations
 
+from functools import partial
+
 from PySide6.QtCore import QPoint, Qt, QTimer, Signal
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QScrollArea, QVBoxLayout, QWidget
 
-from app.core.events import LiveStats
+from app.core.events import GenerationStats, LiveStats
 from app.core.store import MessageRow
 from app.gui.render.math import MathRenderer
 from app.gui.viewmodels.chat_controller import ChatController
@@ -105,7 +107,12 @@ class ChatView(QScrollArea):
         c.reasoning.connect(self._on_reasoning)
         c.answer.connect(self._on_answer)
         c.live.connect(self._on_live)
+        c.sample_reasoning.connect(self._on_sample_reasoning)
+        c.sample_answer.connect(self._on_sample_answer)
+        c.sample_progress.connect(self._on_sample_progress)
+        c.sample_finished.connect(self._on_sample_finished)
         c.reply_finished.connect(self._on_reply_finished)
+        c.reply_changed.connect(self._on_reply_changed)
         c.busy_changed.connect(self._on_busy_changed)
         self.set_empty_text(NO_MODEL)
 
@@ -152,11 +159,18 @@ class ChatView(QScrollArea):
             return user
         live = row.state == "streaming" and self.controller.live_in_view
         reply = AssistantMessage(
-            row, self.math, thinking_open=self.thinking_open, live=live, parent=self.column
+            row,
+            self.math,
+            thinking_open=self.thinking_open,
+            live=live,
+            samples=self.controller.live_samples if live else 1,
+            parent=self.column,
         )
         reply.regenerate.connect(self.controller.regenerate)
         reply.answer_now.connect(self.controller.answer_now)
         reply.copied.connect(self.copied)
+        reply.use_sample_requested.connect(partial(self.controller.use_sample, row.id))
+        reply.vote_requested.connect(partial(self.controller.vote_sample, row.id))
         if live:
             self._live = reply
             self._flush.start()
@@ -238,6 +252,22 @@ class ChatView(QScrollArea):
         if self._live is not None:
             self._live.set_live_stats(stats)
 
+    def _on_sample_reasoning(self, sample: int, text: str) -> None:
+        if self._live is not None:
+            self._live.add_sample_reasoning(sample, text)
+
+    def _on_sample_answer(self, sample: int, text: str) -> None:
+        if self._live is not None:
+            self._live.add_sample_answer(sample, text)
+
+    def _on_sample_progress(self, stats: LiveStats) -> None:
+        if self._live is not None:
+            self._live.set_sample_progress(stats)
+
+    def _on_sample_finished(self, sample: int, stats: GenerationStats) -> None:
+        if self._live is not None:
+            self._live.finish_sample(sample, stats)
+
     def flush(self) -> None:
         if self._live is not None:
             self._live.flush()
@@ -251,6 +281,12 @@ class ChatView(QScrollArea):
             if r.id == row.id:
                 self._rows[i] = row
         self._update_actions()
+
+    def _on_reply_changed(self, row: MessageRow) -> None:
+        self._rows = [row if r.id == row.id else r for r in self._rows]
+        for w in self._widgets:
+            if isinstance(w, AssistantMessage) and w.row.id == row.id:
+                w.update_row(row)
 
     def _on_busy_changed(self, busy: bool) -> None:
         self._update_actions()

@@ -120,6 +120,7 @@ class MainWindow(QMainWindow):
         self.chat.thinking_open = controller.settings.thinking_panel == "open"
         self.composer = Composer()
         self.composer.boxed.setChecked(controller.settings.boxed_answers)
+        self.composer.set_ways(controller.settings.group_samples)
         chat_column = QWidget()
         column = QVBoxLayout(chat_column)
         column.setContentsMargins(0, 0, 0, 0)
@@ -169,6 +170,8 @@ class MainWindow(QMainWindow):
     def _wire(self) -> None:
         c = self.controller
         self.composer.send_requested.connect(self._send)
+        self.composer.think_requested.connect(self._think)
+        self.composer.ways_changed.connect(self._set_ways)
         self.composer.stop_requested.connect(c.stop)
         self.composer.boxed_toggled.connect(self._set_boxed)
         self.chat.edit_requested.connect(self._edit_and_resend)
@@ -211,6 +214,13 @@ class MainWindow(QMainWindow):
         if self.controller.send(text):
             self.composer.accept()
 
+    def _think(self, text: str, ways: int) -> None:
+        if self.controller.send(text, samples=ways):
+            self.composer.accept()
+
+    def _set_ways(self, ways: int) -> None:
+        self._apply_settings(dataclasses.replace(self.controller.settings, group_samples=ways))
+
     def _edit_and_resend(self, position: int, text: str) -> None:
         later = self.controller.later_messages(position)
         if later > 1:
@@ -242,6 +252,7 @@ class MainWindow(QMainWindow):
         self.chat.thinking_open = settings.thinking_panel == "open"
         if self.composer.boxed.isChecked() != settings.boxed_answers:
             self.composer.boxed.setChecked(settings.boxed_answers)
+        self.composer.set_ways(settings.group_samples)
         app = QApplication.instance()
         if isinstance(app, QApplication):
             apply_theme(app, settings.theme, settings.font_size)

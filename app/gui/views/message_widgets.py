@@ -4,6 +4,10 @@ A live reply is fed with ``add_reasoning`` / ``add_answer`` (buffering only) and
 ``flush``, which the chat view calls on its ~30 Hz clock. Nothing here does work per token
 that grows with the message: reasoning is appended at the end of a plain-text document, the
 answer view renders only newly completed Markdown blocks.
+
+A "Think N ways" reply adds a ``GroupPanel`` above: N live lanes while the samples think,
+then the vote, the chart and the samples; the thinking panel and the answer below it are
+the chosen sample's.
 """
 
 from __future__ import annotations
@@ -16,9 +20,11 @@ from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QSizePolicy, QVBoxLayout, QWidget
 
 from app.core import stats_text
-from app.core.events import LiveStats
+from app.core.events import GenerationStats, LiveStats
+from app.core.group_reply import GroupReply
 from app.core.store import MessageRow
 from app.gui.render.math import MathRenderer
+from app.gui.views.group_panel import GroupPanel
 from app.gui.views.markdown_view import MarkdownView
 from app.gui.views.message_parts import ThinkingPanel, UserMessage, tool_button
 
@@ -26,11 +32,21 @@ __all__ = ["AssistantMessage", "ThinkingPanel", "UserMessage"]
 
 
 class AssistantMessage(QFrame):
-    """A reply: thinking panel, rendered answer, and a footer with stats and actions."""
+    """A reply: thinking panel, rendered answer, and a footer with stats and actions.
+
+    Signals:
+        regenerate(), answer_now(): the user asked for them.
+        copied(str): text put on the clipboard.
+        use_sample_requested(int): "Use this answer" on a sample of a group reply.
+        vote_requested(int, object): thumbs up (True), down (False) or none (None) for a
+            sample of a group reply.
+    """
 
     regenerate = Signal()
     answer_now = Signal()
     copied = Signal(str)
+    use_sample_requested = Signal(int)
+    vote_requested = Signal(int, object)
 
     def __init__(
         self,
@@ -39,8 +55,10 @@ class AssistantMessage(QFrame):
         *,
         thinking_open: bool = True,
         live: bool = False,
+        samples: int = 1,
         parent: QWidget | None = None,
     ) -> None:
+        """``samples``: how many ways a live reply thinks (a stored one's row says)."""
         super().__init__(parent)
         self.row = row
         self.setObjectName("assistantMessage")
@@ -75,9 +93,22 @@ class AssistantMessage(QFrame):
         self.footer = QWidget()
         self.footer.setLayout(footer)
 
+        # A reply reopened mid-stream started when its row was saved, not now.
+        age = time.time() - row.created_at if live and row.created_at > 0 else 0.0
+        self._started = time.monotonic() - min(max(age, 0.0), 86400.0)
+        group = GroupReply.from_stats(row.stats)
+        self.group_panel: GroupPanel | None = None
+        if samples > 1 or group is not None:
+            asked = group.asked if group is not None else samples
+            self.group_panel = GroupPanel(asked, self._started, math)
+            self.group_panel.use_requested.connect(self.use_sample_requested)
+            self.group_panel.vote_requested.connect(self.vote_requested)
+
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
         layout.setSpacing(4)
+        if self.group_panel is not None:
+            layout.addWidget(self.group_panel)
         layout.addWidget(self.thinking)
         layout.addWidget(self.answer_view)
         layout.addWidget(self.note)
@@ -94,9 +125,6 @@ class AssistantMessage(QFrame):
         self._reasoning_pending: list[str] = []
         self._answer_started = False
         self._answer_pending = False
-        # A reply reopened mid-stream started when its row was saved, not now.
-        age = time.time() - row.created_at if live and row.created_at > 0 else 0.0
-        self._started = time.monotonic() - min(max(age, 0.0), 86400.0)
         self._thinking_s: float | None = None
         self._tokens = 0
         if live:
@@ -108,6 +136,9 @@ class AssistantMessage(QFrame):
 
     def _show_stored(self) -> None:
         row = self.row
+        group = GroupReply.from_stats(row.stats)
+        if self.group_panel is not None and group is not None:
+            self.group_panel.show_group(group)
         self.thinking.setVisible(bool(row.reasoning))
         if row.reasoning:
             self.thinking.set_text(row.reasoning)
@@ -133,6 +164,11 @@ class AssistantMessage(QFrame):
         self.footer.hide()
         self.thinking.set_live(True, self.thinking_open)
         self.thinking.set_title(stats_text.thinking_live(0.0, 0))
+        if self.group_panel is not None:
+            group = GroupReply.from_stats(self.row.stats)
+            if group is not None:  # reopened mid-stream: what each sample wrote so far
+                self.group_panel.seed(group)
+            return
         if self.row.reasoning:  # reopened mid-stream: what came so far
             self._reasoning_pending.append(self.row.reasoning)
         if self.row.content:
@@ -152,9 +188,30 @@ class AssistantMessage(QFrame):
         if stats.reasoning:
             self._tokens = stats.generated_tokens
 
+    # A group reply's samples (the panel buffers them; it paints on ``flush``).
+
+    def add_sample_reasoning(self, sample: int, text: str) -> None:
+        if self.group_panel is not None:
+            self.group_panel.add_reasoning(sample, text)
+
+    def add_sample_answer(self, sample: int, text: str) -> None:
+        if self.group_panel is not None:
+            self.group_panel.add_answer(sample, text)
+
+    def set_sample_progress(self, stats: LiveStats) -> None:
+        if self.group_panel is not None:
+            self.group_panel.set_progress(stats)
+
+    def finish_sample(self, sample: int, stats: GenerationStats) -> None:
+        if self.group_panel is not None:
+            self.group_panel.finish_sample(sample, stats)
+
     def flush(self) -> None:
         """Paint what arrived since the last flush (called ~30 times a second)."""
         if not self._live:
+            return
+        if self.group_panel is not None:
+            self.group_panel.flush()
             return
         if self._reasoning_pending:
             text = "".join(self._reasoning_pending)
@@ -184,6 +241,9 @@ class AssistantMessage(QFrame):
         self.flush()
         self._live = False
         self.row = row
+        if self.group_panel is not None:  # the chosen sample's thinking and answer
+            self._show_stored()
+            return
         stats = row.stats or {}
         if self.thinking.has_text():
             self.thinking.set_title(
@@ -197,6 +257,11 @@ class AssistantMessage(QFrame):
         self.answer_view.finish()
         self.answer_view.setVisible(bool(row.content))
         self._show_footer(row.stats, row.state)
+
+    def update_row(self, row: MessageRow) -> None:
+        """The saved reply changed (another sample chosen, a vote): show it as it is now."""
+        self.row = row
+        self._show_stored()
 
     @property
     def live(self) -> bool:
