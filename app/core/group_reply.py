@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -25,6 +26,51 @@ MAX_WAYS = 8  # what the chat offers (the engine takes up to 16: memory decides)
 GROUP_KEY = "group"
 
 _STATS_FIELDS = {f.name for f in dataclasses.fields(GenerationStats)}
+
+
+_FRAC = re.compile(r"\\[dt]?frac\s*\{([^{}]*)\}\s*\{([^{}]*)\}")
+_SQRT = re.compile(r"\\sqrt\s*\{([^{}]*)\}")
+_SYMBOLS = {
+    "cdot": "·",
+    "times": "×",
+    "div": "÷",
+    "pi": "π",
+    "infty": "∞",
+    "pm": "±",
+    "leq": "≤",
+    "le": "≤",
+    "geq": "≥",
+    "ge": "≥",
+    "neq": "≠",
+    "approx": "≈",
+    "circ": "°",
+    "left": "",
+    "right": "",
+    "Rightarrow": "⇒",
+    "rightarrow": "→",
+    "to": "→",
+}
+_SYMBOLS |= {"alpha": "α", "beta": "β", "gamma": "γ", "delta": "δ", "theta": "θ"}
+_SYMBOLS |= {"lambda": "λ", "mu": "μ", "sigma": "σ", "omega": "ω"}
+_COMMAND = re.compile(r"\\([A-Za-z]+)")
+_WRAPPED = re.compile(r"\\(text|textbf|textrm|mathrm|mathbf|operatorname|mbox)\s*\{([^{}]*)\}")
+
+
+def _atom(part: str) -> str:
+    """A fraction's or root's part, in brackets unless it is one number or name."""
+    part = part.strip()
+    return part if re.fullmatch(r"[\w.]+", part) else f"({part})"
+
+
+def plain_math(answer: str) -> str:
+    """A final answer's LaTeX as plain text for a one-line label (``\\frac{1}{20}`` ->
+    ``1/20``, ``2\\sqrt{3}`` -> ``2√3``); what it cannot simplify it leaves as written."""
+    s = _WRAPPED.sub(r"\2", answer)
+    s = _COMMAND.sub(lambda m: _SYMBOLS.get(m[1], m[0]), s)  # \frac, \sqrt: next
+    s = _FRAC.sub(lambda m: f"{_atom(m[1])}/{_atom(m[2])}", s)
+    s = _SQRT.sub(lambda m: f"√{_atom(m[1])}", s)
+    s = re.sub(r"\\[,;:! ]", " ", s).replace("\\%", "%")
+    return " ".join(s.replace("{", "").replace("}", "").split())
 
 
 def stats_from_json(raw: object) -> GenerationStats | None:

@@ -29,7 +29,7 @@ pytestmark = pytest.mark.gui
 QUESTION = "What is 6 times 7?"
 # Six samples: four say 42 (one as a fraction), one 41, one 7. Sample 6 thinks briefly, so
 # it answers while the others still think.
-ANSWERS = ["42", "42", "41", "\\frac{84}{2}", "42", "7"]
+ANSWERS = ["42", "42", "41", "84/2", "42", "7"]
 THINKING_WORDS = [24, 26, 22, 28, 25, 3]
 
 
@@ -117,7 +117,7 @@ def test_six_lanes_stream_then_the_vote_the_chart_and_the_majority_reply(
     assert reply.thinking.text().startswith("s1w0 s1w1")
     assert "sample 1's answer, from the majority" in live.choice.text()
     rows = live.table.rows
-    assert [r.answer.text() for r in rows] == ["42", "42", "41", "\\frac{84}{2}", "42", "7"]
+    assert [r.answer.text() for r in rows] == ["42", "42", "41", "84/2", "42", "7"]
     assert [r.reward.text() for r in rows] == [f"reward {r}" for r in (1, 1, 0, 1, 1, 0)]
     assert [r.advantage.text() for r in rows] == ["+0.71"] * 2 + ["−1.41"] + ["+0.71"] * 2 + [
         "−1.41"
@@ -357,3 +357,19 @@ def test_a_streaming_group_is_checkpointed_and_reopens_with_its_lanes(
     window.controller.stop()
     finish(qtbot, window)
     assert len(saved_group(store).samples) == 6
+
+
+def test_answer_now_ends_every_samples_thinking_and_each_answers(
+    qtbot: QtBot, window: MainWindow, tmp_path: Path, store: ChatStore
+) -> None:
+    window.controller.set_model(write_group(tmp_path / "long.jsonl", [400] * 6, 40))
+    think(qtbot, window, QUESTION)
+    live = panel(window)
+    qtbot.waitUntil(lambda: all(lane.tokens >= 3 for lane in live.lanes.lanes), timeout=WAIT)
+    qtbot.mouseClick(live.answer_now_button, Qt.MouseButton.LeftButton)
+    finish(qtbot, window)
+    group = saved_group(store)
+    assert [s.answer.strip() for s in group.samples] == [answer_text(i) for i in range(6)]
+    assert all(len(s.reasoning.split()) < 400 for s in group.samples)
+    assert live.vote.text() == "4 of 6 samples agree: 42"
+    assert not live.answer_now_button.isVisibleTo(window)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from app.core.events import GenerationStats
-from app.core.group_reply import GroupReply, GroupSample, LiveGroup
+from app.core.group_reply import GroupReply, GroupSample, LiveGroup, plain_math
 
 
 def group(*answers: str) -> GroupReply:
@@ -77,3 +77,12 @@ def test_a_live_group_collects_each_samples_text_apart() -> None:
     assert [s.reasoning for s in g.samples] == ["ac", "b", ""]
     assert g.chosen == 1 and g.samples[1].stats == GenerationStats(answer_tokens=1)
     assert len(live.reply(2).samples) == 2  # the engine ran fewer than asked
+
+
+def test_final_answers_read_as_plain_text_on_one_line() -> None:
+    assert plain_math("\\frac{1}{20}") == "1/20"
+    assert plain_math("\\dfrac{\\pi}{x+1}") == "π/(x+1)"
+    assert plain_math("2\\sqrt{3} \\times 4") == "2√3 × 4"
+    assert plain_math("x^{2} \\le 5\\%") == "x^2 ≤ 5%"
+    assert plain_math("\\text{blue}") == "blue"
+    assert plain_math("\\unknown{7}") == "\\unknown7"

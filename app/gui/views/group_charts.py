@@ -25,7 +25,8 @@ from PySide6.QtSvg import QSvgRenderer
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
 from app.core.events import GenerationStats, LiveStats
-from app.core.grouping import GroupResult, final_answer
+from app.core.group_reply import plain_math
+from app.core.grouping import GroupResult, extract_final_answer
 from app.gui.style import mix
 
 LANE_PAINT_MS = 50  # a lane repaints at most this often
@@ -150,7 +151,11 @@ class GroupLanes(QWidget):
         for i in self._dirty:
             lane = self.lanes[i]
             if lane.answer:
-                lane.final = final_answer("".join(lane.answer))
+                # While it writes, only an answer it states (boxed, "the answer is"); once
+                # done, what the vote reads (else its last line).
+                found = extract_final_answer("".join(lane.answer))
+                usable = found is not None and (found.clear or lane.stats is not None)
+                lane.final = plain_math(found.text) if found and usable else None
         self._dirty.clear()
         self._painted_at = now
         self.update()
@@ -229,7 +234,11 @@ class AnswerBars(QWidget):
 
     def set_result(self, result: GroupResult) -> None:
         self._rows = [
-            (g.answer, g.count, result.majority is not None and g.answer == result.majority)
+            (
+                plain_math(g.answer),
+                g.count,
+                result.majority is not None and g.answer == result.majority,
+            )
             for g in result.groups
         ]
         if unanswered := len(result.unanswered):

@@ -9,7 +9,7 @@ stay in the reply's own thinking panel and answer view below it, as in any reply
 from __future__ import annotations
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QPainter, QPaintEvent, QPalette
+from PySide6.QtGui import QColor, QPainter, QPaintEvent, QPalette
 from PySide6.QtWidgets import (
     QFrame,
     QGridLayout,
@@ -24,9 +24,10 @@ from PySide6.QtWidgets import (
 
 from app.core import stats_text
 from app.core.events import GenerationStats, LiveStats
-from app.core.group_reply import GroupReply, GroupSample
+from app.core.group_reply import GroupReply, GroupSample, plain_math
 from app.core.grouping import final_answer
 from app.gui.render.math import MathRenderer
+from app.gui.style import mix
 from app.gui.views.group_charts import (
     NEGATIVE,
     POSITIVE,
@@ -114,7 +115,8 @@ class SampleRow:
         )
         button.setCheckable(True)
         palette = self.table.palette()
-        muted = palette.color(QPalette.ColorGroup.Disabled, QPalette.ColorRole.Text)
+        text, base = palette.color(QPalette.ColorRole.Text), palette.color(QPalette.ColorRole.Base)
+        muted = QColor(mix(text, base, 0.45))
         button.setIcon(thumb_icon(up, muted, POSITIVE if up else NEGATIVE))
         return button
 
@@ -133,7 +135,7 @@ class SampleRow:
     ) -> None:
         self.sample = sample
         final = final_answer(sample.answer)
-        self.answer.setText(final if final is not None else "no answer")
+        self.answer.setText(plain_math(final) if final is not None else "no answer")
         self.answer.setToolTip(final or "This sample wrote no answer")
         self.answer.setEnabled(final is not None)
         self.reward.setText(f"reward {reward}" + (" (your vote)" if vote is not None else ""))
@@ -249,10 +251,12 @@ class GroupPanel(QFrame):
 
     Signals:
         use_requested(int), vote_requested(int, object): see ``SampleTable``.
+        answer_now(): stop every sample's thinking and have each write its answer.
     """
 
     use_requested = Signal(int)
     vote_requested = Signal(int, object)
+    answer_now = Signal()
 
     def __init__(
         self,
@@ -275,6 +279,11 @@ class GroupPanel(QFrame):
         self.toggle.setAutoRaise(True)
         self.toggle.setCursor(Qt.CursorShape.PointingHandCursor)
         self.toggle.setText(f"Thinking {asked} ways…")
+        self.answer_now_button = QPushButton("Answer now")
+        self.answer_now_button.setAccessibleName("Answer now")
+        self.answer_now_button.setToolTip(
+            "Stop every sample's thinking and have each write its answer from there"
+        )
         self.vote = QLabel()
         self.vote.setObjectName("groupVote")
         self.vote.setAccessibleName("Vote")
@@ -294,8 +303,9 @@ class GroupPanel(QFrame):
         details.addWidget(self.table)
         head = QHBoxLayout()
         head.setContentsMargins(0, 0, 0, 0)
-        head.addWidget(self.toggle)
+        head.addWidget(self.toggle, 0, Qt.AlignmentFlag.AlignLeft)
         head.addWidget(self.vote, 1)
+        head.addWidget(self.answer_now_button, 0, Qt.AlignmentFlag.AlignRight)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(8, 4, 8, 6)
         layout.setSpacing(4)
@@ -309,6 +319,7 @@ class GroupPanel(QFrame):
         self.toggle.toggled.connect(self._on_toggled)
         self.table.use_requested.connect(self.use_requested)
         self.table.vote_requested.connect(self.vote_requested)
+        self.answer_now_button.clicked.connect(self.answer_now)
         self._live = True
 
     # -- live -------------------------------------------------------------------------
@@ -334,8 +345,13 @@ class GroupPanel(QFrame):
         self.lanes.finish_sample(sample, stats)
 
     def flush(self) -> None:
-        if self._live:
-            self.lanes.flush()
+        if not self._live:
+            return
+        self.lanes.flush()
+        if self.answer_now_button.isVisible() and not any(
+            lane.stats is None and not lane.answer for lane in self.lanes.lanes
+        ):
+            self.answer_now_button.hide()  # every sample is answering: nothing to cut short
 
     # -- done -------------------------------------------------------------------------
 
@@ -343,11 +359,14 @@ class GroupPanel(QFrame):
         """The group as it ended (or as it now stands: another choice, a vote)."""
         self._live = False
         self.lanes.hide()
+        self.answer_now_button.hide()
         result = group.result()
         n = len(group.samples)
         self.toggle.setText(f"Thought {n} ways")
         vote = result.summary()
-        self.vote.setText(f"{vote}: {result.majority}" if result.majority is not None else vote)
+        if result.majority is not None:
+            vote += f": {plain_math(result.majority)}"
+        self.vote.setText(vote)
         self.vote.show()
         self.bars.set_result(result)
         self.table.set_group(group)

@@ -103,6 +103,7 @@ class AssistantMessage(QFrame):
             self.group_panel = GroupPanel(asked, self._started, math)
             self.group_panel.use_requested.connect(self.use_sample_requested)
             self.group_panel.vote_requested.connect(self.vote_requested)
+            self.group_panel.answer_now.connect(self.answer_now)
 
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
@@ -143,13 +144,18 @@ class AssistantMessage(QFrame):
         if row.reasoning:
             self.thinking.set_text(row.reasoning)
             stats = row.stats or {}
-            self.thinking.set_title(
-                stats_text.thinking_done(
+            if group is not None:  # the chosen sample's figures, not the group's
+                own = group.reply.stats or GenerationStats()
+                title = stats_text.thinking_done(
+                    own.reasoning_s, own.reasoning_tokens, own.decode_tok_s
+                )
+            else:
+                title = stats_text.thinking_done(
                     stats.get("reasoning_s"),
                     int(stats.get("reasoning_tokens", 0)),
                     stats.get("decode_tok_s"),
                 )
-            )
+            self.thinking.set_title(title)
             self.thinking.set_live(False, False)
         self.answer_view.setVisible(bool(row.content))
         if row.content:
