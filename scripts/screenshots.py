@@ -21,7 +21,7 @@ sys.path.insert(0, str(ROOT))
 
 from PySide6.QtWidgets import QApplication  # noqa: E402
 
-from app.gui.app import make_application, open_session  # noqa: E402
+from app.gui.app import Session, make_application, open_session  # noqa: E402
 from app.gui.viewmodels.chat_controller import ModelChoice  # noqa: E402
 
 QUESTION = "What is the sum of the first 100 positive integers? Check it in Python."
@@ -50,6 +50,79 @@ OTHER_CHATS = [
     "Plan a three-day trip to Kyoto",
     "Explain the KV cache in transformers",
 ]
+
+
+GROUP_QUESTION = (
+    "A bat and a ball cost $1.10 in total. The bat costs $1.00 more than the ball. "
+    "How much does the ball cost?"
+)
+# Six R1-style samples of one question: four find 5 cents (one writes it as 1/20 of a
+# dollar), one takes the intuitive 10 cents, one solves for the bat.
+GROUP_SAMPLES = [
+    (
+        "Okay, let me set this up. Let the ball cost x dollars. The bat costs x + 1.00. "
+        "Together x + (x + 1.00) = 1.10, so 2x = 0.10 and x = 0.05. Check: 0.05 + 1.05 = "
+        "1.10, and 1.05 - 0.05 = 1.00. Good.",
+        "Let the ball cost $x$. The bat costs $x + 1.00$, so $2x + 1.00 = 1.10$ and "
+        "$x = 0.05$.\n\nThe ball costs $\\boxed{\\$0.05}$ (5 cents).",
+    ),
+    (
+        "Hmm, the quick answer is 10 cents, but then the bat would be 1.10 and the total "
+        "1.20. So that's wrong. Ball b, bat b + 1. 2b + 1 = 1.10, b = 0.05.",
+        "Not 10 cents: with a $0.10 ball the total would be $1.20.\n\n"
+        "$2b + 1 = 1.10 \\Rightarrow b = \\boxed{0.05}$ dollars.",
+    ),
+    (
+        "The bat costs a dollar more than the ball. The total is 1.10. Take away the "
+        "dollar: 0.10 is left, and the ball is... 0.10. That seems right.",
+        "The ball costs $\\boxed{0.10}$ dollars.",
+    ),
+    (
+        "Let me work in cents. Ball c, bat c + 100, total 2c + 100 = 110, c = 5 cents, "
+        "which is one twentieth of a dollar.",
+        "In dollars the ball costs $\\boxed{\\frac{1}{20}}$, that is 5 cents.",
+    ),
+    (
+        "Wait, is it 0.10? Then the bat is 1.10 and they sum to 1.20, not 1.10. Let me "
+        "solve properly: x + x + 1 = 1.1, 2x = 0.1, x = 0.05. Bat 1.05, ball 0.05.",
+        "**Answer:** the ball costs $\\boxed{0.05}$ dollars and the bat $1.05$.",
+    ),
+    (
+        "Ball plus bat is 1.10 and the bat is 1.00 more. So the bat is 1.10 - 0.05... "
+        "let me just say the bat is 1.05.",
+        "The bat costs $\\boxed{1.05}$.",
+    ),
+]
+
+
+def write_group_replay(path: Path) -> None:
+    """A recorded group reply: each sample's chunks tagged with its index."""
+    lines = [json.dumps({"prompt": "<｜User｜>q<｜Assistant｜><think>\n"})]
+    for i, (reasoning, answer) in enumerate(GROUP_SAMPLES):
+        chunks = [w + " " for w in reasoning.split(" ")] + ["\n</think>\n\n"]
+        chunks += [w + " " for w in answer.split(" ")]
+        lines += [json.dumps({"chunk": c, "sample": i}) for c in chunks]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+def group(app: QApplication, session: Session, out: Path, tmp: Path) -> None:
+    """Think 6 ways: the vote, the answers' chart and the samples, the majority's reply."""
+    window = session.window
+    replay = tmp / "group.jsonl"
+    write_group_replay(replay)
+    session.controller.set_model(
+        ModelChoice("DeepSeek-R1-Distill-Qwen-7B (replay)", str(replay), 40, is_replay=True)
+    )
+    window.new_chat()
+    window.composer.set_ways(6)
+    window.composer.set_text(GROUP_QUESTION)
+    window.composer.think_button.click()
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and session.controller.busy:
+        pump(app, 0.1)
+    pump(app, 1.0)
+    window.chat.scroll_to_end()
+    shoot(app, out / "group.png")
 
 
 def write_replay(path: Path) -> None:
@@ -163,6 +236,7 @@ def main() -> int:
         pump(app, 1.0)
         shoot(app, out / "models.png")
         models.close()
+        group(app, session, out, Path(tmp))
         window.close()
         session.close()
     return 0
