@@ -27,6 +27,7 @@ import argparse
 import hashlib
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -161,7 +162,24 @@ def install(out: Path, lib_dir: Path) -> None:
         if target.exists() or target.is_symlink():
             target.unlink()
         shutil.copy2(item, target, follow_symlinks=False)
-    shutil.copy2(out / "build.json", lib_dir / "ponder-build.json")
+    record = json.loads((out / "build.json").read_text())
+    record["rpc_protocol"] = rpc_protocol(record["version"])
+    (lib_dir / "ponder-build.json").write_text(json.dumps(record, indent=2))
+
+
+def rpc_protocol(version: str) -> list[int] | None:
+    """The RPC protocol version of this build (workers must share its major version)."""
+    header = (
+        cache_root() / "src" / f"llama_cpp_python-{version}" / "vendor" / "llama.cpp"
+        / "ggml" / "include" / "ggml-rpc.h"
+    )
+    try:
+        text = header.read_text()
+    except OSError:
+        return None
+    found = [re.search(rf"RPC_PROTO_{part}_VERSION\s+(\d+)", text) for part in
+             ("MAJOR", "MINOR", "PATCH")]
+    return [int(m[1]) for m in found] if all(found) else None
 
 
 def main() -> int:

@@ -6,8 +6,9 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from app.cli.arg_types import positive_int
+from app.cli.arg_types import positive_int, workers_arg
 from app.cli.output import print_error, print_json, print_rows
+from app.cli.pooled_cmd import run_fit_across, run_hw_across
 from app.core.errors import AppError
 from app.core.gguf import GGUFError, check_complete, read_header
 from app.core.units import format_bytes
@@ -26,7 +27,13 @@ from app.inference.system import machine_snapshot
 
 def add_parsers(sub: Any) -> None:
     hw = sub.add_parser("hw", help="this machine's hardware and which R1 sizes it can run")
-    hw.add_argument("--json", action="store_true")
+    hw.add_argument("--json", action="store_true", help="one JSON document on stdout")
+    hw.add_argument(
+        "--workers",
+        type=workers_arg,
+        metavar="HOST:PORT[,...]",
+        help="also say what runs pooled across these `ponder worker` machines",
+    )
     hw.set_defaults(func=run_hw)
     fit = sub.add_parser("fit", help="memory breakdown, offload plan and predicted speed")
     fit.add_argument(
@@ -38,7 +45,14 @@ def add_parsers(sub: Any) -> None:
     fit.add_argument(
         "--ctx", type=positive_int, default=None, help="context size (default: planned)"
     )
-    fit.add_argument("--json", action="store_true")
+    fit.add_argument("--json", action="store_true", help="one JSON document on stdout")
+    fit.add_argument(
+        "--workers",
+        type=workers_arg,
+        metavar="HOST:PORT[,...]",
+        help="fit across these `ponder worker` machines instead of this one (exit 1 when "
+        "it does not fit)",
+    )
     fit.set_defaults(func=run_fit)
 
 
@@ -117,6 +131,8 @@ def _hw_lines(hw: HardwareSnapshot) -> list[str]:
 
 def run_hw(args: argparse.Namespace) -> int:
     hw = machine_snapshot()
+    if args.workers:
+        return run_hw_across(args, hw, _hw_lines(hw))
     ladder = []
     for entry in load_catalog()["models"]:
         quant = default_quant(entry)
@@ -153,6 +169,12 @@ def _incomplete(model: str) -> AppError | None:
 
 def run_fit(args: argparse.Namespace) -> int:
     shape = resolve_shape(args.model, args.quant)
+    if args.workers:
+        code = run_fit_across(args, shape, machine_snapshot())
+        if (cut := _incomplete(args.model)) is not None:
+            print_error(cut)
+            return 1
+        return code
     p = plan(shape, machine_snapshot(), n_ctx=args.ctx)
     problem = _incomplete(args.model)
     code = 0 if problem is None else 1

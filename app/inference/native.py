@@ -15,6 +15,7 @@ from __future__ import annotations
 import ctypes
 import hashlib
 import importlib.util
+import json
 import logging
 import re
 import sys
@@ -88,6 +89,17 @@ def build_id(folder: Path | None = None) -> str:
         f"{p.name}:{p.stat().st_size}" for p in folder.iterdir() if p.name.startswith("lib")
     )
     return hashlib.sha256("\n".join(stats).encode()).hexdigest()[:16]
+
+
+def rpc_protocol() -> tuple[int, int, int] | None:
+    """The RPC protocol version of this build (a worker's major version must match)."""
+    folder = lib_dir()
+    try:
+        record = json.loads((folder / "ponder-build.json").read_text()) if folder else {}
+        major, minor, patch = record["rpc_protocol"]
+        return int(major), int(minor), int(patch)
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
 
 
 def program(name: str) -> Path | None:

@@ -370,3 +370,29 @@ def test_a_worker_says_where_it_listens_and_stops_on_sigterm() -> None:
     assert "no password" not in err  # loopback: nothing to warn about
     _gone, alive = psutil.wait_procs(children, timeout=5)
     assert not alive
+
+
+def test_fit_across_two_workers_for_the_real_r1_7b_header(
+    r1_header_path: Path, workers: list[tuple[str, subprocess.Popen[bytes]]]
+) -> None:
+    gone = f"127.0.0.1:{free_port()}"
+    addresses = [a for a, _ in workers]
+    r = ponder("fit", str(r1_header_path), "--workers", ",".join([*addresses, gone]), "--json")
+    plan = r.events[0]
+    assert plan["fits"] is True
+    assert [s["worker"] for s in plan["split"]] == addresses
+    header = read_header(r1_header_path)
+    embeddings = next(t.n_bytes for t in header.tensors if t.name == "token_embd.weight")
+    # Every layer and the output head go to the workers; the embeddings stay here.
+    assert sum(s["weights"] for s in plan["split"]) == 4_677_120_000 - embeddings
+    assert sum(s["kv_cache"] for s in plan["split"]) == 28 * 4096 * 4 * (128 + 128) * 2
+    assert plan["unusable"] == [{"worker": gone, "problem": "not reachable (connection refused)"}]
+    assert plan["speed_tok_s"]["low"] > 0
+    assert r.code == 1 and "is incomplete" in r.stderr  # the fixture is a header only
+
+    text = ponder("hw", "--workers", ",".join(addresses))
+    assert text.code == 0, text.stderr
+    assert "DeepSeek-R1 Distill Qwen 7B Q4_K_M" in text.stdout
+    assert "Runs across 2 machines" in text.stdout
+    assert "Too large across 2 machines" in text.stdout  # the 671B on two loopback workers
+    assert f"Worker   {addresses[0]}:" in text.stdout and "same build" in text.stdout
