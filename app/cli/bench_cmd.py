@@ -59,7 +59,12 @@ def add_parser(sub: Any) -> None:
     )
     src.add_argument("-p", "--prompt", help="one prompt of your own instead of a set")
     p.add_argument("--runs", type=positive_int, default=DEFAULT_RUNS, help="runs after the warm-up")
-    p.add_argument("--max-tokens", type=positive_int, default=DEFAULT_BENCH_TOKENS)
+    p.add_argument(
+        "--max-tokens",
+        type=positive_int,
+        default=DEFAULT_BENCH_TOKENS,
+        help=f"most tokens per reply, reasoning included (default {DEFAULT_BENCH_TOKENS:,})",
+    )
     p.add_argument("--seed", type=int, default=0, help="sampling seed, the same for every run")
     p.add_argument("--ctx", type=non_negative_int, default=0, help="context (default: planned)")
     p.add_argument("--gpu-layers", type=gpu_layers_arg, default=-1, help="a number, or auto")

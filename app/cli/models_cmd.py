@@ -15,8 +15,9 @@ from types import FrameType
 from typing import Any
 
 from app.cli import models_verify
+from app.cli.arg_types import positive_int
 from app.cli.model_lookup import found_models, model_store, resolve_model
-from app.cli.output import print_json
+from app.cli.output import print_json, table_lines
 from app.cli.progress import progress_view
 from app.core import errors
 from app.core.errors import AppError, BadInputError
@@ -47,15 +48,21 @@ def add_parser(sub: Any) -> None:
     action("list", "models on disk: Ponder's and other apps'", run_list)
     p = action("search", "find GGUF repos on the Hub, or list one repo's files", run_search)
     p.add_argument("query", nargs="?", default="", help="words, or OWNER/REPO for its files")
-    p.add_argument("--limit", type=int, default=30)
+    p.add_argument("--limit", type=positive_int, default=30, help="most repos to list (default 30)")
     p = action("download", "download a model (resumes an earlier attempt)", run_download)
     p.add_argument("model", help="a catalog id (e.g. r1-distill-qwen-7b) or OWNER/REPO")
     p.add_argument("filename", nargs="?", help="the .gguf in the repo (first shard if split)")
     p.add_argument("--quant", help="quantization, for a catalog id (default Q4_K_M)")
     p.add_argument("--revision", default="main", help="branch, tag or commit (default main)")
     p = action("import", "bring a .gguf into Ponder's folder (linked, not copied)", run_import)
-    p.add_argument("file", type=Path)
-    p.add_argument("--mode", choices=[m.value for m in ImportMode], default="auto")
+    p.add_argument("file", type=Path, help="the .gguf file (the first part of a split model)")
+    p.add_argument(
+        "--mode",
+        choices=[m.value for m in ImportMode],
+        default="auto",
+        help="auto (default): a hard link on the same file system, else a copy; "
+        "symlink: the original must then stay where it is",
+    )
     p = action("remove", "delete a model from Ponder's folder", run_remove)
     p.add_argument("model", help="a name from `ponder models list`, a path or a catalog id")
     p.add_argument("--quant", help="quantization, for a catalog id")
@@ -99,11 +106,31 @@ def run_list(args: argparse.Namespace) -> int:
             "No models found. Download one with `ponder models download r1-distill-qwen-7b`, "
             f"or import a .gguf with `ponder models import FILE` (into {store.models_dir})."
         )
-    for r in [] if args.json else rows:
-        status = "ready" if r["usable"] else f"unusable: {r['problem']}"
-        size, quant = format_bytes(r["size_bytes"]), r["quantization"] or "?"
-        print(f"{r['name']}  {quant}  {size}  {r['source_label']}\n    {r['path']}\n    {status}")
+    if rows and not args.json:
+        _print_list(rows)
     return 0
+
+
+def _print_list(rows: list[dict[str, Any]]) -> None:
+    """One aligned row per model (name, quant, size, where from, status, path), and the
+    reason under a model that cannot load."""
+    cells = [
+        (
+            r["name"],
+            r["quantization"] or "?",
+            format_bytes(r["size_bytes"]),
+            r["source_label"],
+            "ready" if r["usable"] else "unusable",
+            r["path"],
+        )
+        for r in rows
+    ]
+    lines = table_lines(("NAME", "QUANT", "SIZE", "FROM", "STATUS", "PATH"), cells, right=(2,))
+    print(lines[0])
+    for line, r in zip(lines[1:], rows, strict=True):
+        print(line)
+        if not r["usable"]:
+            print(f"  {r['problem']}")
 
 
 def run_search(args: argparse.Namespace) -> int:

@@ -29,6 +29,23 @@ def print_rows(rows: Sequence[tuple[str, object]]) -> None:
         print(f"{key:<{width}}  {value}")
 
 
+def table_lines(
+    header: Sequence[str], rows: Sequence[Sequence[str]], right: Sequence[int] = ()
+) -> list[str]:
+    """Rows under a header, each column as wide as its widest cell (columns in ``right``
+    aligned right, for numbers); the last column is not padded."""
+    widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
+    out = []
+    for row in [header, *rows]:
+        cells = [
+            str(c).rjust(w) if i in right else str(c).ljust(w)
+            for i, (c, w) in enumerate(zip(row, widths, strict=True))
+        ]
+        cells[-1] = str(row[-1])
+        out.append("  ".join(cells).rstrip())
+    return out
+
+
 def style(text: str, code: str, stream: TextIO) -> str:
     """ANSI styling only when writing to a terminal."""
     return f"\033[{code}m{text}\033[0m" if stream.isatty() else text

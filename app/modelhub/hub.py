@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 import httpx2
-from huggingface_hub import HfApi, constants, get_session, hf_hub_url
+from huggingface_hub import HfApi, ModelInfo, constants, get_session, hf_hub_url
 from huggingface_hub import errors as hf_errors
 from huggingface_hub.utils import build_hf_headers, hf_raise_for_status
 
@@ -33,6 +33,7 @@ from app.core.gguf import GGUFHeader, parse_header, shard_info
 _HEADER_FIRST = 4 << 20  # most GGUF headers (tokenizer included) fit in a few MB
 _HEADER_MAX = 256 << 20
 _TIMEOUT_S = 30.0
+_CONNECT_TIMEOUT_S = 10.0  # a Hub that takes longer to accept a connection is not there
 LOGIN_HINT = (
     "Accept the licence on the model page and add a token (Settings or `ponder models login`)."
 )
@@ -156,14 +157,33 @@ def model_files(
 def search_gguf(
     query: str, *, limit: int = 30, token: str | None = None, endpoint: str | None = None
 ) -> list[RepoHit]:
-    """Hub repos with GGUF files matching ``query``, most downloaded first."""
+    """Hub repos with GGUF files matching ``query``, most downloaded first.
+
+    One request, not retried: someone is waiting for the answer, so an offline machine gets
+    its sentence at once. (``HfApi.list_models`` retries a refused connection five times
+    over some 24 seconds and logs every retry to the terminal.)
+    """
     base = resolve_endpoint(endpoint)
+    params: dict[str, str | int] = {"filter": "gguf", "sort": "downloads", "limit": limit}
+    if query:
+        params["search"] = query
     with hub_errors(base):
-        models = list(
-            HfApi(endpoint=base, token=token).list_models(
-                search=query or None, filter="gguf", sort="downloads", limit=limit
-            )
+        response = get_session().get(
+            f"{base}/api/models",
+            params=params,
+            headers=auth_headers(token),
+            timeout=httpx2.Timeout(_TIMEOUT_S, connect=_CONNECT_TIMEOUT_S),
         )
+        hf_raise_for_status(response)
+    try:
+        items = response.json()
+        models = [ModelInfo(**{"siblings": None, **item}) for item in items[:limit]]
+    except (ValueError, TypeError, KeyError) as exc:
+        raise HubError(
+            f"The Hugging Face Hub ({urlsplit(base).netloc or base}) sent a search answer "
+            "Ponder cannot read.",
+            "Check HF_ENDPOINT, or try again later.",
+        ) from exc
     hits = [
         RepoHit(
             repo=m.id,
