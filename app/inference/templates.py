@@ -19,7 +19,9 @@ from app.core.reasoning import prompt_opens_reasoning
 
 log = logging.getLogger(__name__)
 
-FALLBACK_STOPS = ("\nUser:",)
+# The plain format's turn markers: a base model that writes one has finished its turn and
+# goes on to play both sides ("\nAssistant: ..." again and again) until the token limit.
+FALLBACK_STOPS = ("\nUser:", "\nAssistant:")
 
 
 @dataclass(frozen=True, slots=True)

@@ -71,7 +71,8 @@ def test_model_without_template_gets_the_plain_format() -> None:
     )
     assert out.text == "User: hi\nAssistant: hello\nUser: bye\nAssistant:"
     assert out.add_bos is True
-    assert out.stops == ("\nUser:",)
+    # A base model that writes either turn marker has ended its turn.
+    assert out.stops == ("\nUser:", "\nAssistant:")
     assert out == render_fallback(
         [
             {"role": "user", "content": "hi"},
