@@ -16,7 +16,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from app.cli.arg_types import gpu_layers_arg, non_negative_int, positive_int
+from app.cli.arg_types import gpu_layers_arg, non_negative_int, positive_int, samples_arg
 from app.cli.model_lookup import model_store, resolve_model
 from app.cli.output import print_json
 from app.core.bench_report import (
@@ -73,6 +73,14 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--list", action="store_true", help="list saved runs and exit")
     p.add_argument("--open", metavar="FILE", help="show a saved run again and exit")
     p.add_argument("--json", action="store_true", help="one JSON document on stdout")
+    p.add_argument(
+        "--samples",
+        type=samples_arg,
+        default=1,
+        metavar="N",
+        help="answer each prompt by a group of N samples (think N ways) and report the "
+        "majority's correctness beside each single sample's",
+    )
     p.set_defaults(func=run)
 
 
@@ -237,6 +245,7 @@ def run(args: argparse.Namespace) -> int:
             cancel=cancel,
             n_ctx=args.ctx,
             gpu_layers=args.gpu_layers,
+            samples=args.samples,
         )
     except KeyboardInterrupt:
         return 130

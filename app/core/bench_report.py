@@ -77,6 +77,10 @@ class GenerationRecord:
     answer_text: str = ""
     reasoning_text: str = ""
     error: str | None = None
+    # Think N ways (``ponder bench --samples N``): ``correct`` above is the majority's
+    # answer; these say how many of the N samples were right on their own.
+    samples: int = 1
+    samples_correct: int | None = None
 
     @property
     def measured(self) -> bool:
@@ -121,9 +125,21 @@ class ModelResult:
         return {name: Spread.of(self.values(name)) for name, _ in MEASURES}
 
     def accuracy(self) -> tuple[int, int]:
-        """(correct replies, replies with an answer key)."""
+        """(correct replies, replies with an answer key); for groups, the majority's."""
         judged = [g.correct for r in self.runs for g in r.generations if g.correct is not None]
         return sum(judged), len(judged)
+
+    def sample_accuracy(self) -> tuple[int, int] | None:
+        """Groups only: (samples right on their own, samples judged); None otherwise."""
+        gens = [
+            g
+            for r in self.runs
+            for g in r.generations
+            if g.samples > 1 and g.samples_correct is not None
+        ]
+        if not gens:
+            return None
+        return sum(g.samples_correct or 0 for g in gens), sum(g.samples for g in gens)
 
     def answers(self) -> dict[str, dict[str, Any]]:
         """Per prompt: the most common final answer over the runs, and how often it was right."""
@@ -168,6 +184,9 @@ class BenchReport:
             }
             correct, judged = model.accuracy()
             raw["accuracy"] = {"correct": correct, "checked": judged}
+            if (single := model.sample_accuracy()) is not None:
+                raw["accuracy"]["majority"] = {"correct": correct, "checked": judged}
+                raw["accuracy"]["single_sample"] = {"correct": single[0], "checked": single[1]}
             raw["answers"] = model.answers()
         return out
 
@@ -330,7 +349,13 @@ def median_table(report: BenchReport) -> tuple[list[str], list[list[str]]]:
                 text += f" ({s.min:.1f}-{s.max:.1f})"
             cells.append(text)
         correct, judged = m.accuracy()
-        cells.append(f"{correct}/{judged}" if judged else "-")
+        text = f"{correct}/{judged}" if judged else "-"
+        if (single := m.sample_accuracy()) is not None and single[1]:
+            text = (
+                f"{text} by majority; {single[0]}/{single[1]} "
+                f"({100 * single[0] / single[1]:.0f}%) single samples"
+            )
+        cells.append(text)
         rows.append(cells)
     return headers, rows
 

@@ -24,6 +24,7 @@ from app.core.bench_report import BenchReport, GenerationRecord, ModelResult, Ru
 from app.core.errors import AppError, ModelFileError
 from app.core.events import AnswerDelta, Done, ErrorEvent, LiveStats, ReasoningDelta
 from app.core.gguf import GGUFHeader, read_model, split_parts
+from app.core.grouping import score_texts
 from app.core.paths import app_paths
 from app.core.prompt_sets import PromptItem, PromptSet, check_answer
 from app.hardware.calibration import Calibration
@@ -109,10 +110,13 @@ def run_bench(
     gpu_layers: int = -1,
     hardware: HardwareSnapshot | None = None,
     record_calibration: bool = True,
+    samples: int = 1,
 ) -> BenchReport:
     """Benchmark ``models`` on ``prompts``: per model a warm-up, then ``runs`` loads, each
     answering every prompt with the same seed. Decode rates are recorded in this machine's
-    speed calibration after each model (``record_calibration``).
+    speed calibration after each model (``record_calibration``). ``samples > 1`` answers
+    each prompt by a group of that many samples (think N ways): the majority's answer is
+    judged, and each sample's too.
 
     Raises:
         ModelFileError: a model file is missing or invalid (checked before anything runs).
@@ -147,6 +151,7 @@ def run_bench(
             emit=emit,
             cancel=cancel,
             hw=hw,
+            samples=samples,
         )
         spec: LoadSpec | ReplaySpec = (
             LoadSpec(str(path), n_ctx=n_ctx, n_gpu_layers=gpu_layers)
@@ -155,7 +160,8 @@ def run_bench(
         )
         result = bench.run(spec, header)
         report.models.append(result)
-        if record_calibration and header is not None and not result.error:
+        # A group's aggregate rate is not one reply's: it must not calibrate predictions.
+        if record_calibration and header is not None and not result.error and samples == 1:
             try:
                 _calibrate(hw, path, header, result)
             except (AppError, OSError) as exc:  # the run itself must not be lost for it
@@ -216,8 +222,10 @@ class _ModelBench:
         emit: Callable[[BenchEvent], None],
         cancel: threading.Event,
         hw: HardwareSnapshot,
+        samples: int = 1,
     ) -> None:
         self.index, self.n_models, self.path = index, n_models, path
+        self.samples = samples
         self.prompts, self.runs, self.max_tokens, self.seed = prompts, runs, max_tokens, seed
         self.emit, self.cancel, self.hw = emit, cancel, hw
         self.note = vram_note(hw)
@@ -317,6 +325,24 @@ class _ModelBench:
         finally:
             client.close()
 
+    @staticmethod
+    def _judge_group(gen: GenerationRecord, item: PromptItem, texts: list[str]) -> None:
+        """A group's reply: the majority's answer is judged (and kept as the reply's text),
+        and each sample's on its own."""
+        result = score_texts(texts)
+        first = result.groups[0].samples[0] if result.groups else 0
+        gen.answer_text = texts[first] if texts else ""
+        checks = [check_answer(item, text) for text in texts]
+        gen.final_answer = result.majority
+        gen.correct = (
+            checks[first].correct
+            if result.majority is not None
+            else (False if checks and checks[0].correct is not None else None)
+        )
+        gen.check_detail = f"{result.summary()}; " + checks[first].detail if checks else ""
+        judged = [c.correct for c in checks if c.correct is not None]
+        gen.samples_correct = sum(judged) if judged else None
+
     def generate(
         self,
         client: EngineClient,
@@ -331,15 +357,20 @@ class _ModelBench:
         sampling = SamplingParams(seed=self.seed, max_tokens=max_tokens)
         reasoning: list[str] = []
         answer: list[str] = []
-        gen = GenerationRecord(prompt_id=item.id, run=run)
+        per_sample: dict[int, list[str]] = {}
+        gen = GenerationRecord(prompt_id=item.id, run=run, samples=self.samples)
         messages = [{"role": "user", "content": item.prompt}]
-        for event in client.generate(spec, messages, sampling):
+        for event in client.generate(spec, messages, sampling, samples=self.samples):
             if self.cancel.is_set():
                 client.cancel()
             if isinstance(event, ReasoningDelta):
-                reasoning.append(event.text)
+                if event.sample is None:
+                    reasoning.append(event.text)
             elif isinstance(event, AnswerDelta):
-                answer.append(event.text)
+                if event.sample is None:
+                    answer.append(event.text)
+                else:
+                    per_sample.setdefault(event.sample, []).append(event.text)
             elif isinstance(event, LiveStats):
                 self.progress(
                     phase,
@@ -361,7 +392,11 @@ class _ModelBench:
                 gen.decode_tok_s, gen.prefill_tok_s = s.decode_tok_s, s.prefill_tok_s
                 gen.total_s, gen.stop_reason = s.total_s, s.stop_reason
         gen.reasoning_text, gen.answer_text = "".join(reasoning), "".join(answer)
-        if gen.measured:  # a reply cut off by Cancel is not judged: it was not allowed to end
+        if per_sample and gen.measured:
+            self._judge_group(
+                gen, item, ["".join(per_sample.get(i, [])) for i in range(self.samples)]
+            )
+        elif gen.measured:  # a reply cut off by Cancel is not judged: it was not allowed to end
             checked = check_answer(item, gen.answer_text)
             gen.final_answer, gen.correct, gen.check_detail = (
                 checked.final_answer,

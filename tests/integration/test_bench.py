@@ -251,3 +251,43 @@ def test_a_reply_cut_off_by_cancel_is_neither_judged_nor_measured(tmp_path: Path
     assert reply.stop_reason == "stopped" and reply.correct is None
     assert model.accuracy() == (0, 0)  # not "0/1 correct"
     assert model.values("decode_tok_s") == []
+
+
+def test_bench_with_samples_reports_majority_beside_single_sample_correctness(
+    tmp_path: Path,
+) -> None:
+    """Think N ways in a comparison: a recorded group of six where four samples are right.
+    The majority's answer is judged (right), and each sample on its own (4 of 6)."""
+    group = tmp_path / "group.jsonl"
+    lines = []
+    for i, answer in enumerate(["138", "138", "148", "138", "128", "138"]):
+        for chunk in ("<think>\n", "288 - 150 ", "\n</think>\n\n", f"$\\boxed{{{answer}}}$"):
+            lines.append(json.dumps({"chunk": chunk, "sample": i}))
+    group.write_text("\n".join(lines) + "\n")
+    sets = tmp_path / "one.json"
+    sets.write_text(
+        json.dumps(
+            {
+                "name": "one",
+                "prompts": [{"id": "cookies", "prompt": "What is 288 - 150?", "answer": 138}],
+            }
+        )
+    )
+    r = ponder(
+        "bench", str(group), "--prompt-set", str(sets), "--runs", "1", "--samples", "6",
+        "--no-save", "--json",
+    )  # fmt: skip
+    assert r.code == 0, r.stderr
+    (model,) = json.loads(r.stdout)["models"]
+    gen = model["runs"][0]["generations"][0]
+    assert gen["correct"] is True and gen["final_answer"] == "138"
+    assert gen["samples"] == 6 and gen["samples_correct"] == 4
+    assert model["accuracy"]["majority"] == {"correct": 1, "checked": 1}
+    assert model["accuracy"]["single_sample"] == {"correct": 4, "checked": 6}
+
+    text = ponder(
+        "bench", str(group), "--prompt-set", str(sets), "--runs", "1", "--samples", "6",
+        "--no-save",
+    )  # fmt: skip
+    assert text.code == 0, text.stderr
+    assert "1/1 by majority; 4/6 (67%) single samples" in text.stdout
