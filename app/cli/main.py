@@ -8,7 +8,15 @@ import os
 import sys
 
 from app import __version__
-from app.cli import bench_cmd, chat, fit_cmd, inspect_cmd, models_cmd, worker_cmd
+from app.cli import (
+    bench_cmd,
+    chat,
+    fit_cmd,
+    inspect_cmd,
+    models_cmd,
+    serve_cmd,
+    worker_cmd,
+)
 from app.cli.output import print_error
 from app.core.errors import AppError
 from app.core.paths import app_paths
@@ -43,6 +51,7 @@ def build_parser() -> argparse.ArgumentParser:
     models_cmd.add_parser(sub)
     bench_cmd.add_parser(sub)
     worker_cmd.add_parser(sub)
+    serve_cmd.add_parser(sub)
     return parser
 
 

@@ -62,8 +62,11 @@ class TokenStore:
         backend: the keyring backend; ``None`` uses keyring's choice for this OS.
     """
 
-    def __init__(self, backend: keyring.backend.KeyringBackend | None = None) -> None:
+    def __init__(
+        self, backend: keyring.backend.KeyringBackend | None = None, account: str = USERNAME
+    ) -> None:
         self._backend = backend
+        self._account = account  # one secret per account: the Hub token, the API key
         self._session: str | None = None
         self._lock = threading.Lock()
 
@@ -102,8 +105,10 @@ class TokenStore:
         status = self.status()
         if not status.usable:
             raise KeyringUnavailableError(status.reason, _SESSION_HINT)
-        self._call("store the token in", self.backend.set_password, SERVICE, USERNAME, token)
-        back = self._call("read the token back from", self.backend.get_password, SERVICE, USERNAME)
+        self._call("store the token in", self.backend.set_password, SERVICE, self._account, token)
+        back = self._call(
+            "read the token back from", self.backend.get_password, SERVICE, self._account
+        )
         if back != token:
             raise SecretStoreError(
                 f"The system keyring ({status.backend}) did not keep the token.", _SESSION_HINT
@@ -119,7 +124,7 @@ class TokenStore:
                 return self._session
         if not self.status().usable:
             return None
-        value = self._call("read the token from", self.backend.get_password, SERVICE, USERNAME)
+        value = self._call("read the token from", self.backend.get_password, SERVICE, self._account)
         if value:
             remember_secret(value)
         return value or None
@@ -154,7 +159,11 @@ class TokenStore:
         if not self.status().usable:
             return
         self._call(
-            "remove the token from", self.backend.delete_password, SERVICE, USERNAME, absent_ok=True
+            "remove the token from",
+            self.backend.delete_password,
+            SERVICE,
+            self._account,
+            absent_ok=True,
         )
 
     def _call(self, doing: str, fn: Any, *args: str, absent_ok: bool = False) -> Any:

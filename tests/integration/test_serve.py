@@ -1,0 +1,309 @@
+"""`ponder serve` through the official `openai` client: the real server process on loopback,
+the real engine, the real 270M, and recorded R1-style streams (replay) where a reply must
+think (the 270M is a base model that does not)."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx2
+import openai
+import pytest
+
+from tests.integration.cli import ROOT, ponder
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+THOUGHT = "The user wants 6 times 7. Six sevens are forty-two."
+ANSWER = "The answer is **42**."
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def write_replay(path: Path, pace: float | None = None, repeat: int = 1) -> Path:
+    lines = [
+        {
+            "prompt": "<｜User｜>x<｜Assistant｜><think>\n",
+            **({"tokens_per_s": pace} if pace else {}),
+        }
+    ]
+    lines += [{"chunk": w + " "} for w in (THOUGHT + " ").split() * repeat]
+    lines += [{"chunk": "\n</think>\n\n"}] + [{"chunk": w + " "} for w in ANSWER.split()]
+    path.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    return path
+
+
+class Server:
+    def __init__(self, *args: str, env: dict[str, str] | None = None) -> None:
+        self.port = free_port()
+        self.clients: list[openai.OpenAI] = []
+        self.log = Path(os.environ["PONDER_HOME"]) / f"serve-{self.port}.log"
+        self.log.parent.mkdir(parents=True, exist_ok=True)
+        with self.log.open("wb") as out:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "app", "serve", "--port", str(self.port), *args],
+                cwd=ROOT,
+                env=env or dict(os.environ),
+                stdout=out,
+                stderr=subprocess.STDOUT,
+            )
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            assert self.proc.poll() is None, self.log.read_text()
+            try:
+                if httpx2.get(f"{self.base}/../health", timeout=1).status_code == 200:
+                    return
+            except httpx2.HTTPError:
+                time.sleep(0.1)
+        raise AssertionError("ponder serve did not start")
+
+    @property
+    def base(self) -> str:
+        return f"http://127.0.0.1:{self.port}/v1"
+
+    def client(self, key: str = "none", timeout: float = 120) -> openai.OpenAI:
+        made = openai.OpenAI(base_url=self.base, api_key=key, timeout=timeout, max_retries=0)
+        self.clients.append(made)
+        return made
+
+    def stop(self) -> None:
+        for made in self.clients:
+            made.close()
+        self.proc.terminate()
+        self.proc.wait(timeout=15)
+
+
+@pytest.fixture
+def replay_server(tmp_path: Path, ponder_home: Path) -> Iterator[Server]:
+    server = Server("-m", str(write_replay(tmp_path / "r1.jsonl")))
+    yield server
+    server.stop()
+
+
+def test_reasoning_and_answer_come_apart_streaming_and_not(
+    replay_server: Server, tmp_path: Path
+) -> None:
+    client = replay_server.client()
+    done = client.chat.completions.create(
+        model="r1", messages=[{"role": "user", "content": "What is 6*7?"}]
+    )
+    message = done.choices[0].message
+    assert message.content.strip() == ANSWER
+    assert message.model_extra["reasoning_content"].strip() == THOUGHT
+    assert "<think>" not in message.content and "</think>" not in message.content
+
+    reasoning, content, usage = "", "", None
+    stream = client.chat.completions.create(
+        model="r1",
+        messages=[{"role": "user", "content": "What is 6*7?"}],
+        stream=True,
+        stream_options={"include_usage": True},
+    )
+    for chunk in stream:
+        if chunk.usage is not None:
+            usage = chunk.usage
+        for choice in chunk.choices:
+            reasoning += (choice.delta.model_extra or {}).get("reasoning_content") or ""
+            content += choice.delta.content or ""
+    assert reasoning.strip() == THOUGHT and content.strip() == ANSWER
+    # The same counts as Ponder's own stats for the same stream.
+    own = ponder("chat", "--replay", str(tmp_path / "r1.jsonl"), "-p", "x", "--json")
+    stats = own.events[-1]["stats"]
+    assert usage is not None
+    assert usage.completion_tokens == stats["reasoning_tokens"] + stats["answer_tokens"]
+    assert usage.completion_tokens_details.reasoning_tokens == stats["reasoning_tokens"]
+    assert done.usage.completion_tokens == usage.completion_tokens
+
+
+def test_reasoning_sent_back_is_not_fed_to_the_model(replay_server: Server) -> None:
+    """DeepSeek's rule: an assistant turn's reasoning_content in a request is ignored."""
+    client = replay_server.client()
+    done = client.chat.completions.create(
+        model="r1",
+        messages=[
+            {"role": "user", "content": "Hi"},
+            {"role": "assistant", "content": "Hello.", "reasoning_content": "secret plan"},  # type: ignore[misc]
+            {"role": "user", "content": "And?"},
+        ],
+    )
+    assert done.choices[0].message.content.strip() == ANSWER
+
+
+def test_the_real_270m_answers_through_the_openai_client(
+    gemma_path: Path, ponder_home: Path
+) -> None:
+    server = Server("-m", str(gemma_path))
+    try:
+        client = server.client()
+        listed = client.models.list().data
+        assert [m.id for m in listed] == ["gemma-3-270m-q4_k_m"]
+        assert (
+            "CPU only" in listed[0].model_extra["ponder"]["fit"]
+            or "GPU" in listed[0].model_extra["ponder"]["fit"]
+        )
+        done = client.chat.completions.create(
+            model="gemma-3-270m-q4_k_m",
+            messages=[{"role": "user", "content": "Say hello."}],
+            max_tokens=12,
+            temperature=0,
+            seed=1,
+        )
+        assert done.choices[0].message.content
+        assert 0 < done.usage.completion_tokens <= 12
+        streamed = "".join(
+            c.choices[0].delta.content or ""
+            for c in client.chat.completions.create(
+                model="gemma-3-270m-q4_k_m",
+                messages=[{"role": "user", "content": "Say hello."}],
+                max_tokens=12,
+                temperature=0,
+                seed=1,
+                stream=True,
+            )
+            if c.choices
+        )
+        assert streamed == done.choices[0].message.content
+        with pytest.raises(openai.BadRequestError) as overflow:
+            client.chat.completions.create(
+                model="gemma-3-270m-q4_k_m",
+                messages=[{"role": "user", "content": "word " * 20000}],
+                max_tokens=4,
+            )
+        assert overflow.value.code == "context_length_exceeded"
+        assert "is 20,0" in str(overflow.value) and "but the context holds 16,384" in str(
+            overflow.value
+        )
+    finally:
+        server.stop()
+
+
+def test_a_client_that_disconnects_cancels_its_request(tmp_path: Path, ponder_home: Path) -> None:
+    slow = write_replay(tmp_path / "slow.jsonl", pace=20, repeat=200)  # ~100 s if not cancelled
+    server = Server("-m", str(slow))
+    try:
+        stream = server.client().chat.completions.create(
+            model="slow", messages=[{"role": "user", "content": "x"}], stream=True
+        )
+        for i, _chunk in enumerate(stream):
+            if i == 5:
+                break
+        stream.close()
+        # The engine is free again: another request is served (not stuck behind 100 s).
+        quick = server.client(timeout=30).chat.completions.create(
+            model="slow", messages=[{"role": "user", "content": "x"}], max_tokens=3
+        )
+        assert quick.choices[0].finish_reason == "length"
+    finally:
+        server.stop()
+
+
+def test_two_clients_at_once_are_served_in_turn_without_mixing(
+    tmp_path: Path, ponder_home: Path
+) -> None:
+    paced = write_replay(tmp_path / "paced.jsonl", pace=200)
+    server = Server("-m", str(paced))
+    results: dict[int, tuple[float, float, str]] = {}
+
+    def ask(i: int) -> None:
+        text, first, last = "", 0.0, 0.0
+        for chunk in server.client().chat.completions.create(
+            model="paced", messages=[{"role": "user", "content": f"client {i}"}], stream=True
+        ):
+            for choice in chunk.choices:
+                piece = choice.delta.content or ""
+                if piece:
+                    first = first or time.monotonic()
+                    last = time.monotonic()
+                text += piece
+        results[i] = (first, last, text)
+
+    try:
+        threads = [threading.Thread(target=ask, args=(i,)) for i in (1, 2)]
+        for t in threads:
+            t.start()
+            time.sleep(0.05)
+        for t in threads:
+            t.join(timeout=120)
+    finally:
+        server.stop()
+    assert sorted(results) == [1, 2]
+    assert all(text.strip() == ANSWER for _, _, text in results.values())  # nothing mixed in
+    (_, a_last, _), (b_first, _, _) = sorted(results.values())
+    assert a_last <= b_first  # one after the other
+
+
+def test_errors_are_one_sentence_in_openais_shape(replay_server: Server) -> None:
+    client = replay_server.client()
+    with pytest.raises(openai.NotFoundError) as unknown:
+        client.chat.completions.create(model="nope", messages=[{"role": "user", "content": "x"}])
+    assert "There is no model 'nope' here" in str(unknown.value)
+    bad = httpx2.post(f"{replay_server.base}/chat/completions", content=b"{not json")
+    assert (
+        bad.status_code == 400
+        and bad.json()["error"]["message"] == "The request body is not valid JSON."
+    )
+    huge = httpx2.post(
+        f"{replay_server.base}/chat/completions",
+        content=b"x" * (5 * 2**20),
+        headers={"Content-Type": "application/json"},
+    )
+    assert huge.status_code == 413 and "the limit is" in huge.json()["error"]["message"]
+    empty = httpx2.post(
+        f"{replay_server.base}/chat/completions", json={"model": "r1", "messages": []}
+    )
+    assert (
+        empty.status_code == 400
+        and empty.json()["error"]["message"] == "messages must be a non-empty list."
+    )
+
+
+def test_too_many_connections_get_503(tmp_path: Path, ponder_home: Path) -> None:
+    slow = write_replay(tmp_path / "slow.jsonl", pace=20, repeat=50)
+    server = Server("-m", str(slow), "--max-connections", "1")
+    try:
+        stream = server.client().chat.completions.create(
+            model="slow", messages=[{"role": "user", "content": "x"}], stream=True
+        )
+        next(iter(stream))
+        with pytest.raises(openai.InternalServerError) as refused:
+            server.client().chat.completions.create(
+                model="slow", messages=[{"role": "user", "content": "x"}]
+            )
+        assert refused.value.code == "too_many_connections"
+        stream.close()
+    finally:
+        server.stop()
+
+
+def test_off_loopback_needs_a_key_and_a_wrong_key_is_refused(
+    tmp_path: Path, ponder_home: Path
+) -> None:
+    refused = ponder("serve", "--host", "0.0.0.0", "--port", str(free_port()))
+    assert refused.code == 2
+    assert "needs an API key" in refused.stderr and "Traceback" not in refused.stderr
+    env = dict(os.environ, PONDER_API_KEY="right-key")
+    server = Server("-m", str(write_replay(tmp_path / "k.jsonl")), env=env)
+    try:
+        with pytest.raises(openai.AuthenticationError) as wrong:
+            server.client("wrong-key").chat.completions.create(
+                model="k", messages=[{"role": "user", "content": "x"}]
+            )
+        assert "The API key is missing or wrong." in str(wrong.value)
+        ok = server.client("right-key").chat.completions.create(
+            model="k", messages=[{"role": "user", "content": "x"}]
+        )
+        assert ok.choices[0].message.content.strip() == ANSWER
+    finally:
+        server.stop()
