@@ -90,7 +90,12 @@ def add_parser(sub: Any) -> None:
         help="with -m: pool the model across machines running `ponder worker`",
     )
     p.add_argument("-p", "--prompt", help="the message (default: one turn per stdin line)")
-    p.add_argument("--max-tokens", type=positive_int, default=DEFAULT_MAX_TOKENS)
+    p.add_argument(
+        "--max-tokens",
+        type=positive_int,
+        default=DEFAULT_MAX_TOKENS,
+        help=f"most tokens in the reply, reasoning included (default {DEFAULT_MAX_TOKENS:,})",
+    )
     p.add_argument(
         "--temp", type=temperature_arg, default=R1_TEMPERATURE, help="temperature (R1: 0.6)"
     )

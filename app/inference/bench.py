@@ -172,15 +172,24 @@ def run_bench(
 
 
 def _calibrate(hw: HardwareSnapshot, path: Path, header: GGUFHeader, result: ModelResult) -> None:
-    gens = [g for r in result.runs for g in r.generations if g.measured]
-    rates = [g.decode_tok_s for g in gens if g.decode_tok_s is not None]
-    if not rates:
+    gens = [
+        g for r in result.runs for g in r.generations if g.measured and g.decode_tok_s is not None
+    ]
+    if not gens:
         return
     depth = statistics.median(
         g.prompt_tokens + (g.reasoning_tokens + g.answer_tokens) // 2 for g in gens
     )
     shape = shape_from_file(path, header)
-    Calibration.load().record(hw, shape, result.n_gpu_layers, rates, int(depth))
+    # With each reply's length: the calibration ignores replies too short to measure.
+    Calibration.load().record(
+        hw,
+        shape,
+        result.n_gpu_layers,
+        [g.decode_tok_s for g in gens if g.decode_tok_s is not None],
+        int(depth),
+        tokens=[g.reasoning_tokens + g.answer_tokens for g in gens],
+    )
 
 
 class _CancelWatch:

@@ -135,24 +135,20 @@ def test_the_run_is_saved_and_reopens(
     assert shown.code == 0 and "gemma-copy.gguf" in shown.stdout and "Decode tok/s" in shown.stdout
 
 
-def test_fit_then_says_measured(
+def test_replies_too_short_to_time_do_not_calibrate_the_predictions(
     bench: tuple[Result, dict[str, Any]], gemma_path: Path, bench_home: Path
 ) -> None:
-    _, report = bench
+    """The shared bench writes 16-token replies: too short to say how fast a model decodes
+    (one noisy run used to set every estimate), so `fit` still predicts, not 'measured'.
+    (The measured path itself: tests/unit/test_calibration.py.)"""
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("PONDER_HOME", str(bench_home))
         text = ponder("fit", str(gemma_path))
         as_json = ponder("fit", str(gemma_path), "--json")
     assert text.code == 0, text.stderr
-    assert "CPU only, ~" in text.stdout and "tok/s measured" in text.stdout, text.stdout
+    assert "CPU only, ~" in text.stdout and "measured" not in text.stdout, text.stdout
     assert as_json.code == 0, as_json.stderr
-    measured = json.loads(as_json.stdout)["measured"]
-    # Both files are the same model, but each keeps its own benchmark: the copy's, benched
-    # later, does not replace the original's.
-    assert measured["tok_s"] == pytest.approx(
-        report["models"][0]["summary"]["decode_tok_s"]["median"], 1e-3
-    )
-    assert measured["benchmarks"] == 1
+    assert json.loads(as_json.stdout).get("measured") is None
 
 
 def test_cancel_keeps_what_was_measured(gemma_path: Path) -> None:

@@ -90,9 +90,6 @@ def _options_without_help(parser: argparse.ArgumentParser, path: tuple[str, ...]
     return missing
 
 
-@pytest.mark.xfail(
-    reason="`ponder chat --max-tokens` has no help text yet (app/cli/chat.py, owned elsewhere)"
-)
 def test_every_option_of_every_command_has_help() -> None:
     assert _options_without_help(build_parser(), ("ponder",)) == []
 
