@@ -321,7 +321,7 @@ def run_self_test(model: Path, timeout_s: float) -> int:
     try:
         session = open_session(app, welcome=False)
     except AppError as exc:
-        print(f"ponder: self-test failed: {exc} {exc.hint}", file=sys.stderr)
+        print(f"ponder: self-test failed: {exc}", file=sys.stderr)  # str() holds the hint
         return 1
     window, controller = session.window, session.controller
     # Greedy decoding: the same model gives the same reply every run, so a pass is repeatable.

@@ -21,6 +21,7 @@ from multiprocessing.connection import Connection, wait
 from pathlib import Path
 from typing import Any
 
+from app.core.errors import EngineCrashedError
 from app.core.events import (
     AnswerDelta,
     Done,
@@ -340,12 +341,12 @@ class EngineClient:
             proc.join(timeout=1)
         reason = describe_exit(proc.exitcode if proc is not None else None)
         self._cleanup()
-        return ErrorEvent(
-            "engine_crashed",
+        crash = EngineCrashedError(
             f"The engine stopped unexpectedly ({reason}).",
             f"Your conversation is safe; send again to restart it. Details are in "
             f"{self._log_path}.",
         )
+        return ErrorEvent(crash.kind, crash.message, crash.hint)
 
     def _terminate(self) -> None:
         proc = self._proc

@@ -64,10 +64,6 @@ class ChatTemplate:
             add_bos=bool(header.get("tokenizer.ggml.add_bos_token", True)),
         )
 
-    @property
-    def has_template(self) -> bool:
-        return self._formatter is not None
-
     def render(self, messages: list[dict[str, str]]) -> RenderedPrompt:
         if self._formatter is not None:
             try:
