@@ -63,13 +63,25 @@ class EngineLease:
     def waiting(self) -> int:
         return len(self._queue)
 
+    def busy_for(self, user: str) -> Holder | None:
+        """Who would make ``user`` wait now (None: it would be served at once)."""
+        with self._cond:
+            if self._holder is not None and self._holder.user != user:
+                return self._holder
+            return None
+
     @contextmanager
-    def hold(self, holder: Holder, timeout_s: float | None = None) -> Iterator[Holder]:
+    def hold(
+        self,
+        holder: Holder,
+        timeout_s: float | None = None,
+        abandoned: Callable[[], bool] | None = None,
+    ) -> Iterator[Holder]:
         """Use the engine; waits its turn up to ``timeout_s`` (None: as long as it takes,
-        0: not at all).
+        0: not at all), or until ``abandoned()`` says the caller gave up (Stop).
 
         Raises:
-            EngineBusyError: not granted in time, or the queue is full.
+            EngineBusyError: not granted in time, given up, or the queue is full.
         """
         ticket = object()
         with self._cond:
@@ -85,11 +97,12 @@ class EngineLease:
             deadline = None if timeout_s is None else time.monotonic() + timeout_s
             while self._holder is not None or self._queue[0] is not ticket:
                 left = None if deadline is None else deadline - time.monotonic()
-                if left is not None and left <= 0:
+                if (left is not None and left <= 0) or (abandoned is not None and abandoned()):
                     self._queue.remove(ticket)
                     self._cond.notify_all()
                     raise self._busy(holder)
-                self._cond.wait(left)
+                # Woken by a release; a caller who may give up looks again now and then.
+                self._cond.wait(left if abandoned is None else min(left or 0.2, 0.2))
             self._queue.popleft()
             self._holder = holder
         self._changed(holder)

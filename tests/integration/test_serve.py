@@ -67,7 +67,9 @@ class Server:
                     return
             except httpx2.HTTPError:
                 time.sleep(0.1)
-        raise AssertionError("ponder serve did not start")
+        self.proc.kill()
+        self.proc.wait()
+        raise AssertionError(f"ponder serve did not start:\n{self.log.read_text()}")
 
     @property
     def base(self) -> str:

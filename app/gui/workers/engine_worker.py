@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import queue
+import threading
 
 from PySide6.QtCore import QThread, Signal
 
@@ -12,18 +13,20 @@ from app.core.events import (
     Done,
     EngineSilence,
     ErrorEvent,
+    GenerationStats,
     LiveStats,
     ReasoningDelta,
     SampleDone,
 )
 from app.inference.client import EngineClient
-from app.inference.protocol import LoadSpec, ReplaySpec, SamplingParams
+from app.inference.lease import EngineBusyError, EngineLease, Holder
+from app.inference.protocol import ModelSpec, SamplingParams
 
 log = logging.getLogger(__name__)
 
 SHUTDOWN_GRACE_MS = 3000
 
-_Request = tuple[LoadSpec | ReplaySpec, list[dict[str, str]], SamplingParams, int]
+_Request = tuple[ModelSpec, list[dict[str, str]], SamplingParams, int]
 _UNLOAD = "unload"
 
 
@@ -49,6 +52,8 @@ class EngineWorker(QThread):
         unloaded(): the engine process asked for by ``unload`` has ended.
         silence(float): the engine has made no progress for this many seconds while a
             reply runs; 0.0 when it moves again.
+        waiting(str): the reply waits for the engine, which another user (an API client)
+            holds; says who.
     """
 
     reasoning = Signal(str)
@@ -61,17 +66,21 @@ class EngineWorker(QThread):
     failed = Signal(str, str, str)
     unloaded = Signal()
     silence = Signal(float)
+    waiting = Signal(str)
 
-    def __init__(self, client: EngineClient) -> None:
+    def __init__(self, client: EngineClient, lease: EngineLease | None = None) -> None:
         super().__init__()
         self.setObjectName("engine-worker")
         self.client = client
+        # Shared with the API server (and whoever else wants the engine); own one if alone.
+        self.lease = lease if lease is not None else EngineLease()
+        self._stop_waiting = threading.Event()
         self._requests: queue.Queue[_Request | str | None] = queue.Queue()
         self.start()
 
     def submit(
         self,
-        model: LoadSpec | ReplaySpec,
+        model: ModelSpec,
         messages: list[dict[str, str]],
         sampling: SamplingParams,
         samples: int = 1,
@@ -102,6 +111,16 @@ class EngineWorker(QThread):
                 )
 
     def _serve(self, request: _Request) -> None:
+        self._stop_waiting.clear()
+        if (other := self.lease.busy_for("chat")) is not None:
+            self.waiting.emit(f"{other.describe()} is using the model; your message is next.")
+        try:
+            with self.lease.hold(Holder("chat"), abandoned=self._stop_waiting.is_set):
+                self._generate(request)
+        except EngineBusyError:  # Stop while waiting: the reply ends as stopped, with nothing
+            self.reply_done.emit(GenerationStats(stop_reason="stopped"))
+
+    def _generate(self, request: _Request) -> None:
         model, messages, sampling, samples = request
         for event in self.client.generate(model, messages, sampling, samples=samples):
             if isinstance(event, ReasoningDelta):
@@ -126,6 +145,7 @@ class EngineWorker(QThread):
                 self.failed.emit(event.kind, event.message, event.hint)
 
     def stop(self) -> None:
+        self._stop_waiting.set()  # a reply still waiting for the engine is given up
         self.client.cancel()
 
     def unload(self) -> None:
