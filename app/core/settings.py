@@ -15,12 +15,14 @@ from typing import Any, Literal
 
 from app.core.atomic import write_atomic
 from app.core.group_reply import MAX_WAYS, MIN_WAYS
+from app.core.remote import server_url_problem, worker_address_problem
 
 log = logging.getLogger(__name__)
 
-# 2: group_samples ("Think N ways"). Older files load as they are: a field a file lacks
-# takes its default.
-SCHEMA_VERSION = 2
+# 2: group_samples ("Think N ways"). 3: the Machines window's workers, pooled, server_url,
+# server_model and use_server (never the server's API key: that lives in the keyring).
+# Older files load as they are: a field a file lacks takes its default.
+SCHEMA_VERSION = 3
 
 
 @dataclass(frozen=True)
@@ -38,6 +40,11 @@ class Settings:
     boxed_answers: bool = False  # ask for the final answer in \\boxed{} (math)
     system_prompt: str = ""  # R1 works best without one
     group_samples: int = 4  # "Think N ways": how many answers (MIN_WAYS to MAX_WAYS)
+    workers: tuple[str, ...] = ()  # HOST:PORT of machines running `ponder worker`
+    pooled: bool = False  # run the chat's model across the workers
+    server_url: str = ""  # an OpenAI-compatible server to chat through
+    server_model: str = ""  # its model id ("": the first it lists)
+    use_server: bool = False  # chat through the server instead of a model here
 
     def validated(self) -> Settings:
         """A copy with every out-of-range value replaced by its default."""
@@ -55,11 +62,21 @@ class Settings:
             "font_size": 6 <= self.font_size <= 48,
             "group_samples": MIN_WAYS <= self.group_samples <= MAX_WAYS,
         }
-        bad = {name: getattr(default, name) for name, ok in checks.items() if not ok}
+        bad: dict[str, Any] = {
+            name: getattr(default, name) for name, ok in checks.items() if not ok
+        }
         for name, fallback in bad.items():
             log.warning(
                 "setting %s=%r is out of range; using %r", name, getattr(self, name), fallback
             )
+        # One mistyped worker in a hand-edited file costs that worker, not the others.
+        workers = tuple(dict.fromkeys(w for w in self.workers if not worker_address_problem(w)))
+        if workers != self.workers:
+            log.warning("settings: workers %r kept of %r", workers, self.workers)
+            bad["workers"] = workers
+        if self.server_url and server_url_problem(self.server_url):
+            log.warning("setting server_url=%r is not a URL; using none", self.server_url)
+            bad["server_url"] = ""
         return dataclasses.replace(self, **bad)
 
 
@@ -78,7 +95,12 @@ def load_settings(path: Path) -> Settings:
         if f.name not in raw:
             continue
         value, default = raw[f.name], getattr(Settings(), f.name)
-        if type(value) is type(default) or (isinstance(default, float) and type(value) is int):
+        if isinstance(default, tuple) and isinstance(value, list):  # JSON has no tuples
+            if all(isinstance(v, str) for v in value):
+                values[f.name] = tuple(value)
+            else:
+                log.warning("setting %s has the wrong type (%r); using the default", f.name, value)
+        elif type(value) is type(default) or (isinstance(default, float) and type(value) is int):
             values[f.name] = type(default)(value)
         else:
             log.warning("setting %s has the wrong type (%r); using the default", f.name, value)

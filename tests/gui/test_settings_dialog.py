@@ -45,7 +45,14 @@ CUSTOM = Settings(
     boxed_answers=True,
     system_prompt="Answer in French.\nBe brief.",
     group_samples=6,
+    workers=("127.0.0.1:50052",),
+    pooled=True,
+    server_url="http://127.0.0.1:8080",
+    server_model="r1",
+    use_server=True,
 )
+# Set in the Machines window, kept as they are by this dialog.
+MACHINES_FIELDS = {"workers", "pooled", "server_url", "server_model", "use_server"}
 
 
 def make_dialog(qtbot: QtBot, settings: Settings, hint: str = "") -> SettingsDialog:
@@ -157,13 +164,15 @@ def test_restore_defaults_resets_the_controls_and_applies_only_on_ok(qtbot: QtBo
     dialog = make_dialog(qtbot, CUSTOM)
     with qtbot.assertNotEmitted(dialog.settings_applied):
         qtbot.mouseClick(dialog.restore_button, Qt.MouseButton.LeftButton)
-    assert dialog.settings() == Settings()
+    # The defaults of what this dialog shows; the Machines window's settings stay as set.
+    defaults = dataclasses.replace(Settings(), **{f: getattr(CUSTOM, f) for f in MACHINES_FIELDS})
+    assert dialog.settings() == defaults
     assert dialog.context.text() == "Auto (planned for this machine)"
     assert dialog.system_prompt.toPlainText() == ""
     assert not dialog.boxed_answers.isChecked()
     with qtbot.waitSignal(dialog.settings_applied, timeout=1000) as blocker:
         qtbot.mouseClick(dialog.ok_button, Qt.MouseButton.LeftButton)
-    assert blocker.args == [Settings()]
+    assert blocker.args == [defaults]
 
 
 def test_a_context_too_small_to_use_becomes_the_smallest_usable_one(qtbot: QtBot) -> None:
@@ -210,7 +219,7 @@ def test_every_control_is_named_and_explained(qtbot: QtBot) -> None:
         *dialog.hub_token.findChildren(QAbstractButton),
     ]
     # + OK, Cancel, Apply, Restore defaults; + the token field and its three buttons
-    assert len(controls) == len(dataclasses.fields(Settings)) + 4 + 4
+    assert len(controls) == len(dataclasses.fields(Settings)) - len(MACHINES_FIELDS) + 4 + 4
     unnamed = [type(c).__name__ for c in controls if not c.accessibleName()]
     assert unnamed == []
     unexplained = [c.accessibleName() for c in controls if not c.toolTip()]

@@ -59,3 +59,32 @@ def test_think_n_ways_is_remembered_within_2_to_8(tmp_path: Path) -> None:
     for bad in (1, 9, "six"):
         path.write_text(json.dumps({"schema_version": SCHEMA_VERSION, "group_samples": bad}))
         assert load_settings(path).group_samples == 4
+
+
+def test_a_version_2_file_loads_without_machines(tmp_path: Path) -> None:
+    path = tmp_path / "settings.json"
+    path.write_text(json.dumps({"schema_version": 2, "group_samples": 6}))
+    s = load_settings(path)
+    assert s.group_samples == 6
+    assert (s.workers, s.pooled, s.server_url, s.use_server) == ((), False, "", False)
+
+
+def test_workers_and_a_server_are_remembered_and_a_mistyped_worker_is_dropped(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "settings.json"
+    kept = Settings(
+        workers=("10.0.0.5:50052", "[::1]:50053"),
+        pooled=True,
+        server_url="https://api.deepseek.com",
+        server_model="deepseek-reasoner",
+    )
+    save_settings(path, kept)
+    assert json.loads(path.read_text())["workers"] == ["10.0.0.5:50052", "[::1]:50053"]
+    assert load_settings(path) == kept
+    workers = ["10.0.0.5:50052", "no port", "10.0.0.5:50052", "h:0"]
+    path.write_text(json.dumps({"workers": workers, "server_url": "ftp://x"}))
+    s = load_settings(path)
+    assert s.workers == ("10.0.0.5:50052",) and s.server_url == ""
+    path.write_text(json.dumps({"workers": [1, 2]}))
+    assert load_settings(path).workers == ()

@@ -7,6 +7,7 @@ chat. Values are only applied on OK or Apply, never while the user is still typi
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 
 from PySide6.QtCore import Qt, Signal
@@ -325,8 +326,10 @@ class SettingsDialog(QDialog):
         self._update_apply()
 
     def settings(self) -> Settings:
-        """The values in the controls, as the app would store them."""
-        return Settings(
+        """The values in the controls, as the app would store them (and those set
+        elsewhere, such as the Machines window's, as they were)."""
+        return dataclasses.replace(
+            self._applied,
             n_ctx=self._context_value(),
             gpu_layers=self.gpu_layers.value(),
             threads=self.threads.value(),
