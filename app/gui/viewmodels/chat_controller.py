@@ -32,12 +32,48 @@ from app.core.settings import Settings
 from app.core.store import ChatStore, MessageRow, MessageState
 from app.gui.viewmodels.live_reply import LiveReply
 from app.gui.workers.engine_worker import EngineWorker
-from app.inference.protocol import LoadSpec, ReplaySpec, SamplingParams
+from app.inference.protocol import (
+    EndpointSpec,
+    LoadSpec,
+    ModelSpec,
+    PooledSpec,
+    ReplaySpec,
+    SamplingParams,
+)
 
 log = logging.getLogger(__name__)
 
 CHECKPOINT_MS = 2000
 RETRY_SAVE_MS = 5000
+POOLED_CTX = 4096  # the context of a pooled model when Settings leave it to the planner
+
+
+@dataclass(frozen=True)
+class ChatRoute:
+    """Where the chat's messages go other than to a model loaded here (the Machines
+    window sets it): a GGUF pooled across ``workers``, or everything through ``server``.
+    The default, neither, is this machine."""
+
+    workers: tuple[str, ...] = ()  # HOST:PORT of the usable workers; () runs it here
+    server: EndpointSpec | None = None
+
+    @property
+    def description(self) -> str:
+        """What the toolbar says ("" for this machine)."""
+        if self.server is not None:
+            host = self.server.url.split("://", 1)[-1].rstrip("/")
+            return f"Through {self.server.model or 'the server'} at {host}"
+        if self.workers:
+            n = len(self.workers)
+            return f"Pooled across {n} machine{'s' if n != 1 else ''}"
+        return ""
+
+    @property
+    def model_name(self) -> str:
+        """The name a chat through the server is saved under."""
+        if self.server is None:
+            return ""
+        return self.server.model or self.server.url
 
 
 @dataclass(frozen=True)
@@ -49,9 +85,13 @@ class ModelChoice:
     replay_tokens_per_s: float | None = None
     is_replay: bool = False
 
-    def spec(self, settings: Settings) -> LoadSpec | ReplaySpec:
+    def spec(self, settings: Settings, route: ChatRoute | None = None) -> ModelSpec:
+        """How the engine runs it: replays as recorded, a GGUF loaded here or pooled
+        across the route's workers (a route's server is the controller's to use)."""
         if self.is_replay:
             return ReplaySpec(self.path, tokens_per_s=self.replay_tokens_per_s)
+        if route is not None and route.workers:
+            return PooledSpec(self.path, route.workers, n_ctx=settings.n_ctx or POOLED_CTX)
         return LoadSpec(
             self.path,
             n_ctx=settings.n_ctx,
@@ -112,6 +152,7 @@ class ChatController(QObject):
         self.worker = worker
         self.settings = settings
         self.model: ModelChoice | None = None
+        self.route = ChatRoute()
         # Whether a comparison run is measuring (set by the window that owns Compare).
         self.measuring: Callable[[], bool] = lambda: False
         self.cid = 0
@@ -155,6 +196,18 @@ class ChatController(QObject):
 
     def set_settings(self, settings: Settings) -> None:
         self.settings = settings
+
+    def set_route(self, route: ChatRoute) -> None:
+        """Send the next message pooled, through a server, or (the default) here."""
+        self.route = route
+
+    def _target(self) -> tuple[str, ModelSpec]:
+        """The name the reply is saved under and what the engine runs (a replay, for
+        tests and screenshots, runs as recorded whatever the route)."""
+        if self.route.server is not None and not (self.model and self.model.is_replay):
+            return self.route.model_name, self.route.server
+        assert self.model is not None
+        return self.model.name, self.model.spec(self.settings, self.route)
 
     # -- conversations ------------------------------------------------------------------
 
@@ -206,12 +259,11 @@ class ChatController(QObject):
             return False
         if not self._ready_to_send():
             return False
-        assert self.model is not None
         try:
             if self.cid == 0:
                 self.cid = self.store.create_conversation(
                     title=make_title(text),
-                    model=self.model.name,
+                    model=self._target()[0],
                     system=self.settings.system_prompt,
                 )
                 self.conversation_opened.emit(self.cid, [])
@@ -314,7 +366,7 @@ class ChatController(QObject):
                 "Compare window (a reply now would skew its figures)."
             )
             return False
-        if self.model is None:
+        if self.model is None and self.route.server is None:
             self.notice.emit("Choose a model first: pick one in the toolbar or open a GGUF file.")
             return False
         return True
@@ -338,14 +390,14 @@ class ChatController(QObject):
     def _start_reply(self, replace_after: int | None = None, samples: int = 1) -> bool:
         """Save the reply's row (replacing the messages after ``replace_after`` in the same
         transaction: a regenerate that cannot be saved keeps the old answer) and start it."""
-        assert self.model is not None
+        name, spec = self._target()
         try:
             mid = self.store.add_message(
                 self.cid,
                 "assistant",
                 "",
                 state="streaming",
-                model=self.model.name,
+                model=name,
                 replace_after=replace_after,
             )
         except SaveError as exc:
@@ -360,7 +412,7 @@ class ChatController(QObject):
         )
         # Before the views see the row: they build a group's lanes from it.
         self._live = LiveReply(
-            self.cid, mid, self.model.name, group=LiveGroup(samples) if samples > 1 else None
+            self.cid, mid, name, group=LiveGroup(samples) if samples > 1 else None
         )
         self._append_row(mid)
         self._checkpoint.start()
@@ -373,7 +425,7 @@ class ChatController(QObject):
             max_tokens=s.max_tokens,
             think_budget=s.think_budget or None,
         )
-        self.worker.submit(self.model.spec(s), history.prompt_messages(), sampling, samples)
+        self.worker.submit(spec, history.prompt_messages(), sampling, samples)
         return True
 
     def _refused(self, exc: SaveError, what: str) -> None:
