@@ -24,7 +24,7 @@ pytestmark = pytest.mark.gui
 
 
 def test_toolbar_opens_models_and_hardware_once_each(qtbot: QtBot, window: MainWindow) -> None:
-    assert [a.text() for a in window.tools.actions] == ["Models", "Hardware", "Compare"]
+    assert [a.text() for a in window.tools.actions] == ["Models", "Hardware", "Compare", "Machines"]
     window.tools.models_action.trigger()
     models = window.tools.models
     assert isinstance(models, ModelManagerDialog) and models.isVisible()

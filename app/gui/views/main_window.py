@@ -35,9 +35,10 @@ from app.core.units import format_bytes
 from app.gui.render.math import MathRenderer
 from app.gui.style import stylesheet
 from app.gui.theme import apply_theme
-from app.gui.viewmodels.chat_controller import ChatController, ModelChoice
+from app.gui.viewmodels.chat_controller import ChatController, ChatRoute, ModelChoice
 from app.gui.viewmodels.conversation_list import ConversationListModel
 from app.gui.viewmodels.ladder_model import LadderModel
+from app.gui.viewmodels.machines import SERVER_KEY_ACCOUNT, MachinesController
 from app.gui.views.chat_view import ChatView
 from app.gui.views.composer import Composer
 from app.gui.views.engine_silence_bar import EngineSilenceBar
@@ -79,6 +80,13 @@ class MainWindow(QMainWindow):
         toolbar.setObjectName("modelToolbar")
         toolbar.setMovable(False)
         toolbar.addWidget(self.picker)
+        # Where the chat's model runs when not (only) here: "Pooled across 2 machines".
+        self.route_label = QLabel()
+        self.route_label.setObjectName("chatRoute")
+        self.route_label.setAccessibleName("Where the model runs")
+        self.route_label.setContentsMargins(8, 0, 8, 0)
+        self.route_action = toolbar.addWidget(self.route_label)
+        self.route_action.setVisible(False)
         spacer = QWidget()
         spacer.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
         toolbar.addWidget(spacer)
@@ -89,6 +97,14 @@ class MainWindow(QMainWindow):
         self.ladder = LadderModel(self)
         # One token store: a session-only token set in Settings is the one downloads use.
         self.tokens = TokenStore()
+        # Workers and a server: kept as long as the window, so a chat set to run pooled or
+        # through a server does so from the start, before the Machines window is opened.
+        self.machines = MachinesController(
+            lambda: controller.settings,
+            self._keep_settings,
+            TokenStore(account=SERVER_KEY_ACCOUNT),
+            self,
+        )
         self.tools = ToolWindows(
             self,
             self.monitor,
@@ -97,6 +113,7 @@ class MainWindow(QMainWindow):
             math=math,
             chat_busy=lambda: controller.busy,
             release_chat=controller.release_model,
+            machines=self.machines,
         )
         controller.measuring = self.tools.measuring
         for action in self.tools.actions:
@@ -155,6 +172,7 @@ class MainWindow(QMainWindow):
             app.aboutToQuit.connect(self.shutdown)
 
         self._wire()
+        self.machines.start()
         self._shortcuts()
         self.setTabOrder(self.sidebar, self.chat)
         self.setTabOrder(self.chat, self.composer.input)
@@ -192,6 +210,7 @@ class MainWindow(QMainWindow):
         c.notice.connect(lambda text: self.statusBar().showMessage(text, 8000))
         c.engine_silent.connect(self.silence_bar.show_silence)
         self.silence_bar.stop_requested.connect(c.stop)
+        self.machines.route_changed.connect(self._on_route)
 
     def _shortcuts(self) -> None:
         for keys, slot in (
@@ -248,7 +267,7 @@ class MainWindow(QMainWindow):
         dialog.exec()
 
     def _apply_settings(self, settings: Settings) -> None:
-        self.controller.set_settings(settings)
+        self._keep_settings(settings)
         self.chat.thinking_open = settings.thinking_panel == "open"
         if self.composer.boxed.isChecked() != settings.boxed_answers:
             self.composer.boxed.setChecked(settings.boxed_answers)
@@ -257,6 +276,10 @@ class MainWindow(QMainWindow):
         if isinstance(app, QApplication):
             apply_theme(app, settings.theme, settings.font_size)
             self.restyle()
+
+    def _keep_settings(self, settings: Settings) -> None:
+        """Use ``settings`` from now on and save them (the look is ``_apply_settings``')."""
+        self.controller.set_settings(settings)
         try:
             save_settings(app_paths().ensure().settings_file, settings)
         except OSError as exc:
@@ -333,6 +356,13 @@ class MainWindow(QMainWindow):
         if self.state is not None:
             self.state.setValue("model/last", info.path)
             self.state.setValue("model/recent", self.picker.recent_paths())
+
+    def _on_route(self, route: ChatRoute) -> None:
+        self.controller.set_route(route)
+        self.route_label.setText(route.description)
+        self.route_action.setVisible(bool(route.description))
+        if text := route.description:
+            self.statusBar().showMessage(f"The chat runs {text[0].lower()}{text[1:]}.", 8000)
 
     def _on_model_failed(self, path: str, message: str) -> None:
         self.statusBar().showMessage(message, 15000)

@@ -1,4 +1,5 @@
-"""The windows the main window opens beside the chat: Models, Hardware and Compare.
+"""The windows the main window opens beside the chat: Models, Hardware, Compare and
+Machines.
 
 Each is built on first use (nothing of it costs start-up time), kept while the app runs so
 a download or a comparison goes on when its window is closed, and raised when asked again.
@@ -16,8 +17,10 @@ from PySide6.QtWidgets import QVBoxLayout, QWidget
 from app.core.paths import app_paths
 from app.gui.render.math import MathRenderer
 from app.gui.viewmodels.ladder_model import LadderModel
+from app.gui.viewmodels.machines import MachinesController
 from app.gui.views.compare_view import CompareWindow
 from app.gui.views.hardware_panel import HardwarePanel
+from app.gui.views.machines_window import MachinesWindow
 from app.gui.views.model_manager import ModelManagerDialog
 from app.gui.workers.download_worker import DownloadQueue
 from app.gui.workers.monitor_worker import MonitorWorker
@@ -43,6 +46,7 @@ class ToolWindows(QObject):
         math: MathRenderer | None = None,
         chat_busy: Callable[[], bool] | None = None,
         release_chat: Callable[[Callable[[], None]], None] | None = None,
+        machines: MachinesController | None = None,
     ) -> None:
         super().__init__(parent)
         self._parent = parent
@@ -58,6 +62,8 @@ class ToolWindows(QObject):
         self.models: ModelManagerDialog | None = None
         self.hardware: QWidget | None = None
         self.compare: CompareWindow | None = None
+        self._machines = machines
+        self.machines: MachinesWindow | None = None
         self.models_action = self._action("Models", "Ctrl+M", self.open_models,
                                           "Download, find and remove models (Ctrl+M)")  # fmt: skip
         self.hardware_action = self._action(
@@ -70,6 +76,15 @@ class ToolWindows(QObject):
             "Put the same problem to 2 to 6 models and compare them (Ctrl+Shift+C)",
         )
         self.actions = [self.models_action, self.hardware_action, self.compare_action]
+        if machines is not None:
+            self.machines_action = self._action(
+                "Machines",
+                "Ctrl+Shift+M",
+                self.open_machines,
+                "Use other computers: workers that pool their memory for a model, or a "
+                "server to chat through (Ctrl+Shift+M)",
+            )
+            self.actions.append(self.machines_action)
 
     def _action(self, text: str, keys: str, slot: Callable[[], object], tip: str) -> QAction:
         action = QAction(text, self._parent)
@@ -116,6 +131,14 @@ class ToolWindows(QObject):
             self.compare.report_shown.connect(lambda _report: self._ladder.refresh())
         _raise(self.compare)
         return self.compare
+
+    def open_machines(self) -> MachinesWindow:
+        assert self._machines is not None
+        if self.machines is None:
+            self.machines = MachinesWindow(self._machines, parent=self._parent)
+        self._machines.refresh()  # free memory changes, and a worker may have started
+        _raise(self.machines)
+        return self.machines
 
     def measuring(self) -> bool:
         """Whether a comparison run is measuring now."""
