@@ -3,14 +3,18 @@
 The reply is a scripted R1-style stream played by the replay backend (no model can run a
 real R1 on the build machine), and the Hub of the first-run page is the loopback stand-in the
 tests use, publishing a sparse file of the real model's size (the build machine has no
-internet); everything else is the real app: window, store, engine process, rendering. Usage:
+internet); everything else is the real app: window, store, engine process, rendering. The
+Machines window's workers are two real `ponder worker` processes on loopback. Usage:
     xvfb-run -a -s "-screen 0 1280x820x24" .venv/bin/python scripts/screenshots.py [OUT_DIR]
+        [--only machines]
 """
 
 from __future__ import annotations
 
 import json
 import os
+import socket
+import subprocess
 import sys
 import tempfile
 import time
@@ -181,11 +185,83 @@ def first_run(app: QApplication, out: Path, tmp: Path) -> None:
     session.close()
 
 
+def start_workers(count: int) -> list[tuple[str, subprocess.Popen[bytes]]]:
+    """``count`` real `ponder worker` processes on loopback, listening."""
+    started = []
+    for _ in range(count):
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = int(s.getsockname()[1])
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "app", "worker", "--port", str(port)],
+            cwd=ROOT,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        started.append((f"127.0.0.1:{port}", proc))
+    for address, _ in started:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", int(address.rsplit(":", 1)[1])), 0.5).close()
+                break
+            except OSError:
+                time.sleep(0.1)
+    return started
+
+
+def machines(app: QApplication, session: Session, out: Path) -> None:
+    """The Machines window: two workers on loopback, the chat pooled across them, and every
+    catalog size with its verdict across the two."""
+    window = session.window
+    workers = start_workers(2)
+    try:
+        machines_window = window.tools.open_machines()
+        machines_window.resize(1180, 740)
+        machines_window.move(50, 40)
+        tab = machines_window.workers
+        for address, _ in workers:
+            tab.address.setText(address)
+            tab.add_button.click()
+        ladder = tab.ladder.model()
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and (ladder.rowCount() == 0 or window.machines.busy):
+            pump(app, 0.1)
+        tab.pooled.click()
+        pump(app, 1.0)
+        shoot(app, out / "machines.png")
+        machines_window.close()
+    finally:
+        for _, proc in workers:
+            proc.terminate()
+            proc.wait(timeout=10)
+
+
+def only_machines(app: QApplication, out: Path, tmp: Path) -> None:
+    os.environ["PONDER_HOME"] = str(tmp / "machines")
+    session = open_session(app, welcome=False)
+    window = session.window
+    window.resize(1240, 790)
+    window.move(20, 15)
+    window.show()
+    pump(app, 1.0)
+    machines(app, session, out)
+    window.close()
+    session.close()
+
+
 def main() -> int:
-    out = Path(sys.argv[1]) if len(sys.argv) > 1 else ROOT / "docs" / "screenshots"
+    args = sys.argv[1:]
+    only = args[args.index("--only") + 1] if "--only" in args else None
+    if "--only" in args:
+        del args[args.index("--only") : args.index("--only") + 2]
+    out = Path(args[0]) if args else ROOT / "docs" / "screenshots"
     out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="ponder-shots-") as tmp:
         app = make_application([sys.argv[0]])
+        if only == "machines":
+            only_machines(app, out, Path(tmp))
+            return 0
         first_run(app, out, Path(tmp))
         os.environ["PONDER_HOME"] = str(Path(tmp) / "home")
         session = open_session(app, welcome=False)
@@ -237,6 +313,7 @@ def main() -> int:
         shoot(app, out / "models.png")
         models.close()
         group(app, session, out, Path(tmp))
+        machines(app, session, out)
         window.close()
         session.close()
     return 0
