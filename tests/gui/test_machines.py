@@ -30,7 +30,7 @@ from pytestqt.qtbot import QtBot
 from app.core.paths import app_paths
 from app.core.settings import Settings, load_settings
 from app.core.store import MessageRow
-from app.gui.viewmodels.chat_controller import ModelChoice
+from app.gui.viewmodels.chat_controller import ChatController, ModelChoice
 from app.gui.views.machines_window import MachinesWindow
 from app.gui.views.main_window import MainWindow
 from app.gui.views.settings_dialog import SettingsDialog
@@ -271,8 +271,6 @@ def test_pooled_from_the_settings_file_pools_from_the_start(
     qtbot: QtBot, window: MainWindow, workers: list[str]
 ) -> None:
     """A later start: the workers are asked at once, before the window is opened."""
-    from app.gui.viewmodels.chat_controller import ChatController
-
     saved = dataclasses.replace(Settings(), workers=tuple(workers), pooled=True)
     fresh = MainWindow(ChatController(window.controller.store, window.controller.worker, saved))
     qtbot.addWidget(fresh)
