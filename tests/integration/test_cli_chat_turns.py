@@ -157,10 +157,10 @@ def test_a_data_folder_that_cannot_be_written_is_one_sentence(
     assert "cannot write to" in line and "PONDER_HOME" in line
 
 
-def test_empty_input_is_not_taken_for_success(tmp_path: Path) -> None:
-    """A script that pipes nothing (say an empty file) learns that nothing was asked."""
-    replay = write_replay(tmp_path / "r.jsonl", None, ["Hello."])
-    r = ponder("chat", "--replay", str(replay), stdin="\n  \n")
+def test_empty_input_is_not_taken_for_success(gemma_path: Path) -> None:
+    """A script that pipes nothing (say an empty file) to a model learns that nothing was
+    asked. (A replay file holds its own prompt: it plays once; see test_cli_replay.py.)"""
+    r = ponder("chat", "-m", str(gemma_path), stdin="\n  \n")
     assert r.code == 2
     assert "-p" in assert_one_clear_line(r.stderr)
     assert r.stdout == ""
@@ -170,14 +170,17 @@ def test_json_output_ends_with_an_error_event_for_errors_before_the_model_runs(
     tmp_path: Path,
 ) -> None:
     """A script reading `--json` events gets the reason as an event too, not only on
-    stderr: for a missing model, a file that is not a GGUF, and empty input."""
+    stderr: for a missing model, a file that is not a GGUF, and a bad option."""
     not_gguf = tmp_path / "notes.gguf"
     not_gguf.write_text("just some text, not a model")
     replay = write_replay(tmp_path / "r.jsonl", None, ["Hello."])
     cases = [
         ("bad_model", ponder("chat", "-m", str(tmp_path / "missing.gguf"), "-p", "hi", "--json")),
         ("bad_model", ponder("chat", "-m", str(not_gguf), "-p", "hi", "--json")),
-        ("bad_input", ponder("chat", "--replay", str(replay), "--json", stdin="")),
+        (
+            "bad_input",
+            ponder("chat", "--replay", str(replay), "-p", "hi", "--answer", "5", "--json"),
+        ),
     ]
     for kind, r in cases:
         assert r.code == 2, r.stderr

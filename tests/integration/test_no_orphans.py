@@ -22,6 +22,23 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow]
 GONE_WITHIN_S = 2.0
 
 
+def still_running(procs: list[psutil.Process], within_s: float) -> list[psutil.Process]:
+    """Those of ``procs`` not ended within ``within_s``. A zombie has ended: it only waits
+    to be reaped by its new parent (PID 1, which on some machines reaps slowly)."""
+    deadline = time.monotonic() + within_s
+    while True:
+        running = []
+        for p in procs:
+            try:
+                if p.status() != psutil.STATUS_ZOMBIE:
+                    running.append(p)
+            except psutil.NoSuchProcess:
+                pass
+        if not running or time.monotonic() >= deadline:
+            return running
+        time.sleep(0.05)
+
+
 def _children_once_busy(
     proc: subprocess.Popen[bytes], want: int, busy_s: float
 ) -> list[psutil.Process]:
@@ -56,11 +73,8 @@ def test_an_engine_evaluating_a_long_prompt_ends_with_the_killed_cli(
     finally:
         proc.kill()
         proc.wait()
-    killed_at = time.monotonic()
-    _gone, alive = psutil.wait_procs(children, timeout=GONE_WITHIN_S + 1)
-    waited = time.monotonic() - killed_at
-    assert not alive, [p.cmdline()[:3] for p in alive]
-    assert waited <= GONE_WITHIN_S + 0.5
+    alive = still_running(children, GONE_WITHIN_S)
+    assert not alive, [p.pid for p in alive]
 
 
 def test_the_window_engine_and_math_processes_end_with_the_killed_app(
@@ -84,5 +98,5 @@ def test_the_window_engine_and_math_processes_end_with_the_killed_app(
     finally:
         proc.kill()
         proc.wait()
-    _gone, alive = psutil.wait_procs(children, timeout=GONE_WITHIN_S)
-    assert not alive, [p.cmdline()[:3] for p in alive]
+    alive = still_running(children, GONE_WITHIN_S)
+    assert not alive, [p.pid for p in alive]
