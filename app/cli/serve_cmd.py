@@ -11,21 +11,18 @@ import argparse
 import os
 import secrets
 import sys
-import threading
 from typing import Any
 
 from app.cli.arg_types import positive_int
 from app.cli.model_lookup import found_models, model_store, resolve_model
-from app.core.errors import AppError
 from app.core.paths import app_paths
-from app.hardware.planner import plan
-from app.hardware.shape import shape_from_file
 from app.inference.client import EngineClient
 from app.inference.cpu_safety import CpuSafety
 from app.inference.lease import EngineLease
 from app.inference.system import machine_snapshot
 from app.modelhub.secrets import TokenStore
 from app.server.api import ServedModel, ServerState
+from app.server.models import ServedModels
 from app.server.runner import DEFAULT_PORT, ApiServer, is_loopback
 
 KEY_ACCOUNT = "api-server"
@@ -65,31 +62,6 @@ def api_key(store: TokenStore) -> str | None:
     return os.environ.get("PONDER_API_KEY") or store.token()
 
 
-class _Models:
-    """The installed models as the API lists them; each one's fit is planned once."""
-
-    def __init__(self, default: ServedModel | None) -> None:
-        self.default = default
-        self._fits: dict[str, str] = {}
-        self._lock = threading.Lock()
-
-    def __call__(self) -> list[ServedModel]:
-        found = [m for m in found_models(model_store()) if m.problem is None]
-        models = [ServedModel(m.name, str(m.path), m.size_bytes) for m in found]
-        if self.default is not None and all(m.path != self.default.path for m in models):
-            models.insert(0, self.default)
-        return [ServedModel(m.id, m.path, m.size_bytes, self._fit(m.path)) for m in models]
-
-    def _fit(self, path: str) -> str:
-        with self._lock:
-            if path not in self._fits:
-                try:
-                    self._fits[path] = plan(shape_from_file(path), machine_snapshot()).summary
-                except (AppError, OSError, ValueError) as exc:
-                    self._fits[path] = f"cannot be sized: {exc}"
-            return self._fits[path]
-
-
 def run(args: argparse.Namespace) -> int:
     store = TokenStore(account=KEY_ACCOUNT)
     if args.revoke_key:
@@ -117,7 +89,9 @@ def run(args: argparse.Namespace) -> int:
     state = ServerState(
         client=client,
         lease=EngineLease(max_waiting=MAX_WAITING),
-        models=_Models(default),
+        models=ServedModels(
+            find=lambda: found_models(model_store()), machine=machine_snapshot, default=default
+        ),
         default_model=default.id if default else None,
         api_key=key,  # once made, required even on loopback
         max_connections=args.max_connections,

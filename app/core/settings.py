@@ -21,8 +21,10 @@ log = logging.getLogger(__name__)
 
 # 2: group_samples ("Think N ways"). 3: the Machines window's workers, pooled, server_url,
 # server_model and use_server (never the server's API key: that lives in the keyring).
-# Older files load as they are: a field a file lacks takes its default.
-SCHEMA_VERSION = 3
+# 4: serve_api and serve_port (the local API server).
+# Older files load as they are: a field a file lacks takes its default. A file from a newer
+# Ponder loads what this one knows, and saving keeps the fields this one does not know.
+SCHEMA_VERSION = 4
 
 
 @dataclass(frozen=True)
@@ -45,6 +47,8 @@ class Settings:
     server_url: str = ""  # an OpenAI-compatible server to chat through
     server_model: str = ""  # its model id ("": the first it lists)
     use_server: bool = False  # chat through the server instead of a model here
+    serve_api: bool = False  # serve the models to other apps (OpenAI-compatible, loopback)
+    serve_port: int = 8134
 
     def validated(self) -> Settings:
         """A copy with every out-of-range value replaced by its default."""
@@ -61,6 +65,7 @@ class Settings:
             "theme": self.theme in ("system", "light", "dark"),
             "font_size": 6 <= self.font_size <= 48,
             "group_samples": MIN_WAYS <= self.group_samples <= MAX_WAYS,
+            "serve_port": 1024 <= self.serve_port <= 65535,
         }
         bad: dict[str, Any] = {
             name: getattr(default, name) for name, ok in checks.items() if not ok
@@ -90,6 +95,14 @@ def load_settings(path: Path) -> Settings:
         return Settings()
     if not isinstance(raw, dict):
         return Settings()
+    version = raw.get("schema_version", 1)
+    if isinstance(version, int) and version > SCHEMA_VERSION:
+        log.info(
+            "settings written by a newer Ponder (schema %d, this one knows %d): its other "
+            "fields are kept as they are",
+            version,
+            SCHEMA_VERSION,
+        )
     values: dict[str, Any] = {}
     for f in dataclasses.fields(Settings):
         if f.name not in raw:
@@ -108,5 +121,16 @@ def load_settings(path: Path) -> Settings:
 
 
 def save_settings(path: Path, settings: Settings) -> None:
-    data = {"schema_version": SCHEMA_VERSION, **dataclasses.asdict(settings)}
+    data: dict[str, Any] = {"schema_version": SCHEMA_VERSION, **dataclasses.asdict(settings)}
+    try:
+        old = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        old = None
+    if (
+        isinstance(old, dict)
+        and isinstance(v := old.get("schema_version"), int)
+        and v > SCHEMA_VERSION
+    ):
+        # Going back to an older Ponder for a while must not cost the newer one's settings.
+        data = {**old, **dataclasses.asdict(settings), "schema_version": v}
     write_atomic(path, json.dumps(data, indent=2) + "\n")

@@ -37,6 +37,7 @@ from app.gui.render import markdown
 from app.gui.render.math import MathRenderer
 from app.gui.single_instance import SingleInstance
 from app.gui.theme import apply_theme
+from app.gui.viewmodels.api_server import ApiServerController
 from app.gui.viewmodels.chat_controller import ChatController
 from app.gui.views import database_notices
 from app.gui.views.main_window import MainWindow
@@ -44,6 +45,10 @@ from app.gui.workers.engine_worker import EngineWorker
 from app.inference.client import EngineClient
 from app.inference.cpu_safety import CpuSafety
 from app.inference.native import describe_variant
+from app.inference.system import machine_snapshot
+from app.modelhub.discovery import default_roots, discover
+from app.modelhub.store import ModelStore
+from app.server.models import ServedModels
 
 # Must equal the .desktop file's name (without .desktop) and the AppStream component id: on
 # Wayland it is the window's app id, which the desktop matches to the menu entry and icon.
@@ -66,6 +71,8 @@ class Session:
 
     def close(self) -> bool:
         """False when a thread would not stop in time (a download stuck in a request)."""
+        if self.window.api is not None:
+            self.window.api.stop()  # no new API request once quitting has begun
         self.controller.shutdown()  # saves a reply still streaming, before the engine stops
         stopped = self.window.shutdown()
         self.worker.shutdown()
@@ -127,6 +134,18 @@ def open_session(app: QApplication, *, welcome: bool = True) -> Session:
         raise
     if store.unsaved is not None:
         database_notices.show_unsaved(window, controller, store.unsaved)
+    models = ModelStore.from_paths(paths)
+    api = ApiServerController(
+        worker,
+        ServedModels(
+            find=lambda: discover(
+                default_roots(models_dir=models.models_dir, folders=models.folders())
+            ),
+            machine=machine_snapshot,
+        ),
+    )
+    window.attach_api(api)
+    api.apply(settings)
     # Code highlighting's imports happen now, in the background, not in the first answer.
     threading.Thread(target=markdown.warm_up, name="warm-up", daemon=True).start()
     return Session(window, controller, worker, store)

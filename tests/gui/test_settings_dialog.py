@@ -50,6 +50,8 @@ CUSTOM = Settings(
     server_url="http://127.0.0.1:8080",
     server_model="r1",
     use_server=True,
+    serve_api=True,
+    serve_port=9123,
 )
 # Set in the Machines window, kept as they are by this dialog.
 MACHINES_FIELDS = {"workers", "pooled", "server_url", "server_model", "use_server"}
@@ -209,6 +211,7 @@ def test_the_hardware_hint_shows_under_the_memory_section(qtbot: QtBot) -> None:
 def test_every_control_is_named_and_explained(qtbot: QtBot) -> None:
     dialog = make_dialog(qtbot, Settings())
     general = dialog.tabs.widget(0)
+    assert general is not None
     controls: list[QWidget] = [
         *general.findChildren(QAbstractSpinBox),
         *general.findChildren(QComboBox),
@@ -236,7 +239,7 @@ def test_tab_visits_the_controls_in_the_order_they_are_shown(qtbot: QtBot) -> No
     qtbot.waitUntil(dialog.isActiveWindow)
     dialog.context.setFocus()
     visited: list[str] = []
-    for _ in range(17):
+    for _ in range(19):
         focused = QApplication.focusWidget()
         assert focused is not None
         visited.append(focused.accessibleName())
@@ -256,6 +259,8 @@ def test_tab_visits_the_controls_in_the_order_they_are_shown(qtbot: QtBot) -> No
         "System prompt",
         "Theme",
         "Font size",
+        "Serve the models to other apps",
+        "API port",
         *(b.accessibleName() for b in buttons),  # left to right, as the platform places them
     ]
 

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -88,3 +89,24 @@ def test_workers_and_a_server_are_remembered_and_a_mistyped_worker_is_dropped(
     assert s.workers == ("10.0.0.5:50052",) and s.server_url == ""
     path.write_text(json.dumps({"workers": [1, 2]}))
     assert load_settings(path).workers == ()
+
+
+def test_settings_from_a_newer_ponder_survive_a_save_by_this_one(tmp_path: Path) -> None:
+    """schema_version is read: a file a newer Ponder wrote loads what this one knows, and
+    saving it back keeps the newer fields and version (going back and forth loses nothing)."""
+    path = tmp_path / "settings.json"
+    path.write_text(json.dumps({"schema_version": 99, "temperature": 0.3, "future_knob": {"a": 1}}))
+    loaded = load_settings(path)
+    assert loaded.temperature == 0.3
+    save_settings(path, dataclasses.replace(loaded, font_size=14))
+    data = json.loads(path.read_text())
+    assert data["schema_version"] == 99 and data["future_knob"] == {"a": 1}
+    assert data["font_size"] == 14 and data["temperature"] == 0.3
+
+
+def test_the_api_server_is_off_by_default_and_its_port_is_checked(tmp_path: Path) -> None:
+    path = tmp_path / "settings.json"
+    assert load_settings(path).serve_api is False
+    path.write_text(json.dumps({"schema_version": 4, "serve_api": True, "serve_port": 80}))
+    loaded = load_settings(path)
+    assert loaded.serve_api is True and loaded.serve_port == 8134  # below 1024: default

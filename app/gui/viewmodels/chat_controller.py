@@ -174,6 +174,7 @@ class ChatController(QObject):
         worker.failed.connect(self._on_failed)
         worker.unloaded.connect(self._on_unloaded)  # queued: the worker's thread emits it
         worker.silence.connect(self._on_silence)
+        worker.waiting.connect(self.notice)  # "An API client is using the model; ..."
         self._after_unload: list[Callable[[], None]] = []
 
     # -- state --------------------------------------------------------------------------

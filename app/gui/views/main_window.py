@@ -35,6 +35,7 @@ from app.core.units import format_bytes
 from app.gui.render.math import MathRenderer
 from app.gui.style import stylesheet
 from app.gui.theme import apply_theme
+from app.gui.viewmodels.api_server import ApiServerController
 from app.gui.viewmodels.chat_controller import ChatController, ChatRoute, ModelChoice
 from app.gui.viewmodels.conversation_list import ConversationListModel
 from app.gui.viewmodels.ladder_model import LadderModel
@@ -72,6 +73,7 @@ class MainWindow(QMainWindow):
         self.setObjectName("mainWindow")
         self.resize(1180, 780)
         self.controller = controller
+        self.api: ApiServerController | None = None  # attach_api, when the app serves
         self.state = state
         self.conversations = ConversationListModel(controller.store, self)
 
@@ -266,8 +268,40 @@ class MainWindow(QMainWindow):
         dialog.settings_applied.connect(self._apply_settings)
         dialog.exec()
 
+    def attach_api(self, api: ApiServerController) -> None:
+        """The local API server: shown in the status bar while it serves; told of the
+        chat's model and of setting changes."""
+        self.api = api
+        self.api_label = QLabel()
+        self.api_label.setObjectName("statusApi")
+        self.api_label.setAccessibleName("Local API server")
+        self.api_label.setVisible(False)
+        self.statusBar().addPermanentWidget(self.api_label)
+        api.address_changed.connect(self._on_api_address)
+        api.holder_changed.connect(self._on_engine_holder)
+        api.failed.connect(lambda text: self.statusBar().showMessage(text, 15000))
+        if self.controller.model is not None and not self.controller.model.is_replay:
+            api.set_default_model(self.controller.model.name, self.controller.model.path)
+
+    def _on_api_address(self, url: str) -> None:
+        self.api_label.setText(f"API {url}" if url else "")
+        self.api_label.setToolTip(
+            f"Other apps on this computer reach the models at {url} (OpenAI-compatible)."
+            if url
+            else ""
+        )
+        self.api_label.setVisible(bool(url))
+
+    def _on_engine_holder(self, who: str) -> None:
+        if who.startswith("An API client"):
+            self.statusBar().showMessage(f"{who} is using the model.", 0)
+        elif not who:
+            self.statusBar().clearMessage()
+
     def _apply_settings(self, settings: Settings) -> None:
         self._keep_settings(settings)
+        if self.api is not None:
+            self.api.apply(settings)
         self.chat.thinking_open = settings.thinking_panel == "open"
         if self.composer.boxed.isChecked() != settings.boxed_answers:
             self.composer.boxed.setChecked(settings.boxed_answers)
@@ -352,6 +386,8 @@ class MainWindow(QMainWindow):
     def _on_model_chosen(self, info: ModelInfo) -> None:
         self.pages.setCurrentIndex(0)  # the chat (the welcome page, if shown, has done its job)
         self.controller.set_model(ModelChoice(name=info.label, path=info.path))
+        if self.api is not None:
+            self.api.set_default_model(Path(info.path).stem, info.path)
         self.chat.set_empty_text(f"Model: {info.label}")
         if self.state is not None:
             self.state.setValue("model/last", info.path)

@@ -153,6 +153,8 @@ class SettingsDialog(QDialog):
         self.system_prompt.setTabChangesFocus(True)  # Tab moves on, as in every other field
         self.system_prompt.setPlaceholderText("None (best for R1 models)")
         self.system_prompt.setFixedHeight(self.system_prompt.fontMetrics().lineSpacing() * 5)
+        self.serve_api = QCheckBox("Serve the models to other apps")
+        self.serve_port = _spin(1024, 65535)
         self.theme = _choice(("System", "system"), ("Light", "light"), ("Dark", "dark"))
         self.font_size = _spin(6, 48, suffix=" pt")
         self.hardware_hint = _note(hardware_hint)
@@ -265,6 +267,23 @@ class SettingsDialog(QDialog):
             "Text size of the whole app, in points.",
         )
 
+        apps_box, apps = self._section("Other apps")
+        self._add(
+            apps,
+            "",
+            self.serve_api,
+            "An OpenAI-compatible API on this computer (http://127.0.0.1:PORT/v1) for editor "
+            "plug-ins, notebooks and chat front-ends such as Open WebUI: the models here, the "
+            "thinking apart from the answer. It shares the chat's engine: one request at a "
+            "time.",
+        )
+        self._add(
+            apps,
+            "API &port:",
+            self.serve_port,
+            "The port the API listens on (127.0.0.1 only: other computers cannot reach it).",
+        )
+
         std = QDialogButtonBox.StandardButton
         self.buttons = QDialogButtonBox(std.Ok | std.Cancel | std.Apply | std.RestoreDefaults)
         self.ok_button = self._button(std.Ok, "OK", "Apply the settings and close.")
@@ -291,9 +310,10 @@ class SettingsDialog(QDialog):
         right = QVBoxLayout()
         right.addWidget(reasoning_box)
         right.addWidget(appearance_box)
+        right.addWidget(apps_box)
         right.addStretch(1)
         _align_captions(memory, sampling)
-        _align_captions(reasoning, appearance)
+        _align_captions(reasoning, appearance, apps)
         general = QWidget()
         columns = QHBoxLayout(general)
         columns.addLayout(left, 1)
@@ -343,6 +363,8 @@ class SettingsDialog(QDialog):
             boxed_answers=self.boxed_answers.isChecked(),
             system_prompt=self._system_prompt_value(),
             group_samples=self.group_samples.value(),
+            serve_api=self.serve_api.isChecked(),
+            serve_port=self.serve_port.value(),
         ).validated()
 
     def set_hardware_hint(self, text: str) -> None:
@@ -398,6 +420,8 @@ class SettingsDialog(QDialog):
         self.theme.setCurrentIndex(self.theme.findData(settings.theme))
         self.font_size.setValue(settings.font_size)
         self.group_samples.setValue(settings.group_samples)
+        self.serve_api.setChecked(settings.serve_api)
+        self.serve_port.setValue(settings.serve_port)
         self.boxed_answers.setChecked(settings.boxed_answers)
         if self.system_prompt.toPlainText() != settings.system_prompt:
             self.system_prompt.setPlainText(settings.system_prompt)
