@@ -39,6 +39,7 @@ from app.core.events import (
 from app.core.gguf import GGUFHeader, read_model
 from app.core.paths import app_paths
 from app.core.units import R1_TEMPERATURE, R1_TOP_P
+from app.hardware.workers import probe_workers
 from app.inference.client import EngineClient
 from app.inference.cpu_safety import CpuSafety
 from app.inference.protocol import (
@@ -328,8 +329,19 @@ def _model_spec(args: argparse.Namespace) -> ModelSpec:
         return EndpointSpec(args.engine, model=args.engine_model, api_key=key, label="endpoint")
     if args.workers:
         path, _ = resolve_model(args.model)
-        return PooledSpec(str(path), tuple(args.workers), n_ctx=args.ctx or 4096)
+        return PooledSpec(
+            str(path), tuple(args.workers), n_ctx=args.ctx or 4096, tensor_split=split(args.workers)
+        )
     return load_spec(args)
+
+
+def split(workers: list[str]) -> tuple[float, ...]:
+    """Shares of the model per worker when one lends less than it has free (``ponder
+    worker --mem``); () lets llama.cpp split by free memory."""
+    infos = probe_workers(workers)
+    if all(w.offered_bytes is None for w in infos) or not all(w.reachable for w in infos):
+        return ()
+    return tuple(round(w.usable_bytes / 1e9, 3) for w in infos)
 
 
 def _chat(args: argparse.Namespace) -> int:

@@ -43,6 +43,8 @@ def worker_line(w: WorkerInfo, expected: tuple[int, int, int] | None) -> str:
     match = "same build" if w.compatible(expected) else f"another llama.cpp build (RPC {version})"
     trip = f", {1000 * w.round_trip_s:.2f} ms round trip" if w.round_trip_s else ""
     memory = f"{format_bytes(w.free_bytes)} free of {format_bytes(w.total_bytes)}"
+    if w.offered_bytes is not None:
+        memory += f", lends {format_bytes(w.offered_bytes)}"
     return f"{w.address}: {memory}, {match}{trip}"
 
 

@@ -20,6 +20,7 @@ from typing import Any
 
 from app.cli.arg_types import positive_int
 from app.core.errors import AppError, BadInputError
+from app.hardware.workers import OfferServer
 from app.inference import native
 
 DEFAULT_PORT = 50052
@@ -41,6 +42,14 @@ def add_parser(sub: Any) -> None:
     )
     p.add_argument(
         "--threads", type=positive_int, default=None, help="CPU threads (default: llama.cpp's)"
+    )
+    p.add_argument(
+        "--mem",
+        type=float,
+        default=None,
+        metavar="GB",
+        help="memory to lend, in GB (default: what is free); the main machine gives this "
+        "worker a share of the model no larger than that",
     )
     p.set_defaults(func=run)
 
@@ -98,6 +107,21 @@ def run(args: argparse.Namespace) -> int:
         "Ctrl+C stops it.\n"
     )
     err.flush()
+    if args.mem is not None and args.mem <= 0:
+        raise BadInputError("--mem must be more than 0 GB.", "For example: --mem 24")
+    # llama.cpp's rpc-server cannot cap what it offers, so the offer is published beside
+    # it (the next port, plain HTTP, one JSON document) and the main machine honours it.
+    try:
+        offer = OfferServer(host, args.port + 1, None if args.mem is None else int(args.mem * 1e9))
+    except OSError as exc:
+        raise AppError(
+            f"Cannot listen on port {args.port + 1} ({exc.strerror}): a worker uses the port "
+            "after its own to say how much it lends.",
+            "Choose another --port.",
+        ) from None
+    offer.start()
+    if args.mem is not None:
+        err.write(f"ponder: lending at most {args.mem:g} GB.\n")
     proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL)
 
     def stop(signum: int, _frame: FrameType | None) -> None:
@@ -110,6 +134,8 @@ def run(args: argparse.Namespace) -> int:
         proc.terminate()
         proc.wait()
         return 0
+    finally:
+        offer.stop()
     if code not in (0, -signal.SIGTERM):
         raise AppError(
             f"rpc-server stopped (exit code {code}).",

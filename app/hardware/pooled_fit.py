@@ -88,7 +88,7 @@ def plan_pooled(
     """Split ``shape`` over the usable ``workers`` in proportion to their free memory."""
     usable = [w for w in workers if w.compatible(expected_protocol)]
     unusable = tuple(w for w in workers if not w.compatible(expected_protocol))
-    offered = sum(w.free_bytes for w in usable)
+    offered = sum(w.usable_bytes for w in usable)
     n = shape.n_layers
     # Layers (and each layer's cache) go to workers in order, each taking a share of the
     # layers in proportion to what it offers; the output head goes with the last.
@@ -97,13 +97,13 @@ def plan_pooled(
     shares: list[WorkerShare] = []
     start = 0
     for i, w in enumerate(usable):
-        count = n - start if i == len(usable) - 1 else round(n * w.free_bytes / max(offered, 1))
+        count = n - start if i == len(usable) - 1 else round(n * w.usable_bytes / max(offered, 1))
         ids = range(start, min(n, start + count))
         weights = sum(per_layer[il] for il in ids)
         if i == len(usable) - 1:
             weights += shape.output_bytes
         kv = sum(kv_per_layer[il] for il in ids)
-        shares.append(WorkerShare(w.address, weights, kv, w.free_bytes))
+        shares.append(WorkerShare(w.address, weights, kv, w.usable_bytes))
         start = min(n, start + count)
     needed = sum(s.needed for s in shares)
     fits = bool(shares) and all(s.needed <= HEADROOM * s.offered for s in shares)

@@ -9,11 +9,15 @@ transport upgrade (the HELLO offers no capabilities). No model is touched.
 
 from __future__ import annotations
 
+import json
 import socket
 import struct
+import threading
 import time
+import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 CMD_GET_DEVICE_MEMORY = 11
 CMD_HELLO = 14
@@ -33,6 +37,15 @@ class WorkerInfo:
     protocol: tuple[int, int, int] | None = None
     round_trip_s: float | None = None  # one request and its answer
     problem: str = ""  # why it cannot be used, in words
+    offered_bytes: int | None = None  # `ponder worker --mem`: the most it lends
+
+    @property
+    def usable_bytes(self) -> int:
+        """What the main machine may put there: its free memory, or less when it offers
+        less."""
+        if self.offered_bytes is None:
+            return self.free_bytes
+        return min(self.free_bytes, self.offered_bytes)
 
     def compatible(self, expected: tuple[int, int, int] | None) -> bool:
         """Whether llama-server from this build would accept it (same major version, a
@@ -94,7 +107,53 @@ def probe_worker(address: str, timeout_s: float = 3.0) -> WorkerInfo:
     except (OSError, ConnectionError, struct.error) as exc:
         reason = "connection refused" if isinstance(exc, ConnectionRefusedError) else str(exc)
         return WorkerInfo(address, False, problem=f"not reachable ({reason})")
-    return WorkerInfo(address, True, free, total, count, protocol, round_trip)
+    return WorkerInfo(
+        address, True, free, total, count, protocol, round_trip, "", _offer(host, port + 1)
+    )
+
+
+def _offer(host: str, port: int, timeout_s: float = 1.0) -> int | None:
+    """What `ponder worker --mem` published beside its rpc-server (None: no cap, or not a
+    Ponder worker)."""
+    try:
+        with urllib.request.urlopen(f"http://{host}:{port}/ponder-worker", timeout=timeout_s) as r:
+            data = json.loads(r.read(4096))
+        value = data.get("offered_bytes")
+        return int(value) if isinstance(value, int) and value > 0 else None
+    except (OSError, ValueError, AttributeError):
+        return None
+
+
+class OfferServer:
+    """`ponder worker`'s published offer: ``GET /ponder-worker`` -> ``{"offered_bytes": N}``
+    on the port after rpc-server's (rpc-server itself has no way to cap its offer)."""
+
+    def __init__(self, host: str, port: int, offered_bytes: int | None) -> None:
+        body = json.dumps({"offered_bytes": offered_bytes}).encode()
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                if self.path != "/ponder-worker":
+                    self.send_error(404)
+                    return
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.httpd = ThreadingHTTPServer((host, port), Handler)
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+
+    def start(self) -> None:
+        self.thread.start()
+
+    def stop(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
 
 
 def probe_workers(

@@ -10,6 +10,7 @@ import dataclasses
 import json
 import socket
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import openai
@@ -45,7 +46,7 @@ def replay_file(path: Path, pace: float | None, words: int) -> Path:
 
 
 @pytest.fixture
-def served(window: MainWindow, tmp_path: Path) -> ApiServerController:
+def served(window: MainWindow, tmp_path: Path) -> Iterator[ApiServerController]:
     api = ApiServerController(
         window.controller.worker, ServedModels(find=list, machine=lambda: probe(bandwidth=False))
     )
@@ -70,7 +71,8 @@ def test_the_switch_serves_on_loopback_and_the_status_bar_says_where(
             model="slow", messages=[{"role": "user", "content": "6*7?"}]
         )
     assert reply.choices[0].message.content == ANSWER
-    assert reply.choices[0].message.model_extra["reasoning_content"].startswith("step0")
+    extra = reply.choices[0].message.model_extra or {}
+    assert extra["reasoning_content"].startswith("step0")
 
     window._apply_settings(dataclasses.replace(on, serve_api=False))
     assert not window.api_label.isVisible()

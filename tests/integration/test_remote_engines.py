@@ -396,3 +396,66 @@ def test_fit_across_two_workers_for_the_real_r1_7b_header(
     assert "Runs across 2 machines" in text.stdout
     assert "Too large across 2 machines" in text.stdout  # the 671B on two loopback workers
     assert f"Worker   {addresses[0]}:" in text.stdout and "same build" in text.stdout
+
+
+@pytest.fixture
+def lending_workers(ponder_home: Path) -> Iterator[list[tuple[str, subprocess.Popen[bytes]]]]:
+    """Two `ponder worker --mem` processes on loopback lending 0.3 GB and 0.9 GB."""
+    started = []
+    for mem in ("0.3", "0.9"):
+        port = free_port()
+        while not _free(port + 1):  # the offer is published on the next port
+            port = free_port()
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "app", "worker", "--port", str(port), "--mem", mem],
+            cwd=ROOT,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        started.append((f"127.0.0.1:{port}", proc))
+    for address, _ in started:
+        wait_port(int(address.rsplit(":", 1)[1]))
+        wait_port(int(address.rsplit(":", 1)[1]) + 1)
+    yield started
+    for _, proc in started:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+def _free(port: int) -> bool:
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def test_a_worker_lends_only_what_mem_says_and_gets_that_share(
+    client: EngineClient,
+    gemma_path: Path,
+    lending_workers: list[tuple[str, subprocess.Popen[bytes]]],
+) -> None:
+    addresses = [a for a, _ in lending_workers]
+    r = ponder("fit", str(gemma_path), "--workers", ",".join(addresses), "--json")
+    assert r.code == 0, r.stderr
+    plan = r.events[0]
+    offered = [w["offered_bytes"] for w in plan["workers"]]
+    assert offered == [300_000_000, 900_000_000]
+    assert plan["offered"] == 1_200_000_000  # not the machine's free memory, twice
+    small, big = plan["split"]
+    assert big["weights"] > 2 * small["weights"]  # about 3:1, as lent
+
+    # The pooled engine splits the model as lent, not by free memory (equal here).
+    before = [rpc_server(p).memory_info().rss for _, p in lending_workers]
+    from app.cli.chat import split
+
+    spec = PooledSpec(str(gemma_path), tuple(addresses), n_ctx=1024, tensor_split=split(addresses))
+    assert spec.tensor_split == (0.3, 0.9)
+    _, _, done = collect(client.generate(spec, [], GREEDY, raw_prompt=PROMPT))
+    assert isinstance(done, Done), done
+    grown = [
+        rpc_server(p).memory_info().rss - b
+        for (_, p), b in zip(lending_workers, before, strict=True)
+    ]
+    assert grown[1] > 2 * grown[0], grown

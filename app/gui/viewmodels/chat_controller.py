@@ -56,6 +56,7 @@ class ChatRoute:
 
     workers: tuple[str, ...] = ()  # HOST:PORT of the usable workers; () runs it here
     server: EndpointSpec | None = None
+    split: tuple[float, ...] = ()  # per worker, when one lends less than it has free
 
     @property
     def description(self) -> str:
@@ -91,7 +92,12 @@ class ModelChoice:
         if self.is_replay:
             return ReplaySpec(self.path, tokens_per_s=self.replay_tokens_per_s)
         if route is not None and route.workers:
-            return PooledSpec(self.path, route.workers, n_ctx=settings.n_ctx or POOLED_CTX)
+            return PooledSpec(
+                self.path,
+                route.workers,
+                n_ctx=settings.n_ctx or POOLED_CTX,
+                tensor_split=route.split,
+            )
         return LoadSpec(
             self.path,
             n_ctx=settings.n_ctx,

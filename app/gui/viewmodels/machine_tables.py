@@ -70,7 +70,10 @@ class WorkerTableModel(QAbstractTableModel):
         if w is None or not w.reachable:
             return ""
         if col == 2:
-            return f"{format_bytes(w.free_bytes)} free of {format_bytes(w.total_bytes)}"
+            text = f"{format_bytes(w.free_bytes)} free of {format_bytes(w.total_bytes)}"
+            if w.offered_bytes is not None:
+                text += f", lends {format_bytes(w.offered_bytes)}"
+            return text
         if col == 3:
             if w.compatible(self.expected):
                 return "Same build"

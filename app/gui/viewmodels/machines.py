@@ -171,6 +171,17 @@ class MachinesController(QObject):
         infos, expected = self.workers.infos, self.workers.expected
         return tuple(a for a in addresses if a in infos and infos[a].compatible(expected))
 
+    def split(self) -> tuple[float, ...]:
+        """Shares per usable worker when one lends less than it has free (`ponder worker
+        --mem`); () lets llama.cpp split by free memory."""
+        infos = [self.workers.infos.get(a) for a in self.usable()]
+        if not self._probed or any(i is None for i in infos):
+            return ()
+        known = [i for i in infos if i is not None]
+        if all(i.offered_bytes is None for i in known):
+            return ()
+        return tuple(round(i.usable_bytes / 1e9, 3) for i in known)
+
     def pooled_text(self) -> str:
         """A sentence on what the switch does now."""
         s = self.settings
@@ -346,7 +357,7 @@ class MachinesController(QObject):
             server = EndpointSpec(s.server_url, s.server_model, self._key.key, label="endpoint")
             route = ChatRoute(server=server)
         elif s.pooled:
-            route = ChatRoute(workers=self.usable())
+            route = ChatRoute(workers=self.usable(), split=self.split())
         else:
             route = ChatRoute()
         if route != self.route:
