@@ -94,8 +94,9 @@ def main() -> int:
             row["ratio"] = row["serve"]["tok_s"] / row["chat"]["tok_s"]
             rounds.append(row)
             print(
-                f"round {r + 1}: serve {row['serve']['tok_s']:.1f} tok/s, chat "
-                f"{row['chat']['tok_s']:.1f} ({row['ratio']:.3f})",
+                f"round {r + 1}: serve {row['serve']['tok_s']:.1f} tok/s "
+                f"({row['serve']['tokens']} tokens), chat {row['chat']['tok_s']:.1f} "
+                f"({row['chat']['tokens']} tokens): {row['ratio']:.3f}",
                 flush=True,
             )
     finally:
