@@ -19,11 +19,11 @@ POLL_S = 0.25
 
 
 def _parent_alive(parent_pid: int) -> bool:
-    if sys.platform != "win32":
-        return os.getppid() == parent_pid
-    import psutil
+    if sys.platform == "win32":
+        import psutil
 
-    return psutil.pid_exists(parent_pid)
+        return psutil.pid_exists(parent_pid)
+    return os.getppid() == parent_pid
 
 
 def exit_with_parent(parent_pid: int, poll_s: float = POLL_S) -> None:

@@ -221,9 +221,8 @@ class EngineClient:
                     elif proc.sentinel in ready:
                         break
                     elif (
-                        self._cancel_at is not None
-                        and time.monotonic() - self._cancel_at > self._cancel_grace_s
-                    ):
+                        stop_at := self._stop_asked_at()
+                    ) is not None and time.monotonic() - stop_at > self._cancel_grace_s:
                         log.warning(
                             "engine did not stop within %.0f s; ending it",
                             self._cancel_grace_s,
@@ -234,7 +233,7 @@ class EngineClient:
                         self._cleanup()
                         yield Done(GenerationStats(stop_reason="stopped"))
                         return
-                if self._cancel_at is not None:
+                if self._stop_asked_at() is not None:
                     # Ended on the user's Stop (a silent engine is killed, not waited for).
                     self._cleanup()
                     yield Done(GenerationStats(stop_reason="stopped"))
@@ -275,6 +274,12 @@ class EngineClient:
         with self._lock:
             if self._current:
                 self._slots[ANSWER_NOW_SLOT] = self._current
+
+    def _stop_asked_at(self) -> float | None:
+        """When Stop was asked for the running reply; ``cancel()`` sets it from another
+        thread while ``generate`` runs."""
+        with self._lock:
+            return self._cancel_at
 
     def kill(self) -> None:
         """Kill the engine process now, from any thread (quitting while it loads a model);

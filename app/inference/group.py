@@ -193,7 +193,7 @@ class _Group:
         self.backend.watch_compute(self.ctx, control)
         try:
             for start in range(0, len(tokens), N_BATCH):
-                if control.cancelled:
+                if control.cancelled():
                     return False
                 batch.clear()
                 chunk = tokens[start : start + N_BATCH]
@@ -201,7 +201,7 @@ class _Group:
                     batch.add(token, start + j, everyone, start + j == len(tokens) - 1)
                 rc = batch.decode(self.ctx)
                 if rc != 0:
-                    if control.cancelled:
+                    if control.cancelled():
                         return False
                     raise EngineError(
                         f"llama.cpp failed to evaluate the prompt (code {rc}).",
@@ -229,17 +229,17 @@ class _Group:
             live.remove(s)
             llama_cpp.llama_memory_seq_rm(mem, s.index, -1, -1)  # its cells are free again
 
-        while live and not control.cancelled:
+        while live and not control.cancelled():
             batch.clear()
             to_sample = []
             for s in list(live):
                 asm = s.asm
-                if asm.in_reasoning and (control.answer_now or asm.budget_exhausted()):
+                if asm.in_reasoning and (control.answer_now() or asm.budget_exhausted()):
                     # Close this one's reasoning (answer now, think budget): the tags go in
                     # as its tokens of this step.
                     if tail := s.detok.flush():
                         asm.add_token(tail, counted=False)
-                    why: ThinkingEnd = "answer_now" if control.answer_now else "think_budget"
+                    why: ThinkingEnd = "answer_now" if control.answer_now() else "think_budget"
                     closing = backend.tokenize(asm.force_answer(why), add_bos=False)
                     for k, token in enumerate(closing):
                         s.logits_at = batch.add(token, s.pos, [s.index], k == len(closing) - 1)

@@ -136,9 +136,8 @@ def test_two_model_run_shows_answers_measures_charts_and_reopens(
         assert not column.replies[0].thinking.is_open()
 
     # The measures table: a row per model with its measured decode speed.
-    headers = [
-        window.table.horizontalHeaderItem(c).text() for c in range(window.table.columnCount())
-    ]
+    header = window.table.horizontalHeaderItem
+    headers = [h.text() if (h := header(c)) else "" for c in range(window.table.columnCount())]
     rows = window.table.cell_texts()
     assert [r[0] for r in rows] == names
     decode = headers.index("Decode tok/s")

@@ -31,7 +31,7 @@ def test_a_request_that_fails_before_the_engine_still_ends_with_failed(
     replay.write_text('{"chunk": "done"}\n')
     unsendable = [{"role": "user", "content": lambda: None}]
     with qtbot.waitSignal(worker.failed, timeout=30_000) as blocker:
-        worker.submit(ReplaySpec(str(replay)), unsendable, SamplingParams())  # type: ignore[list-item]
+        worker.submit(ReplaySpec(str(replay)), unsendable, SamplingParams())  # type: ignore[arg-type]
     kind, message, hint = blocker.args
     assert kind == "engine_error" and "could not answer" in message and "engine.log" in hint
     # The worker thread is still serving requests.

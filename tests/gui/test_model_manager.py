@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 from PySide6.QtCore import QObject, Qt, QThreadPool, QUrl, Slot
 from PySide6.QtGui import QDesktopServices
-from PySide6.QtWidgets import QApplication, QMessageBox
+from PySide6.QtWidgets import QApplication, QMessageBox, QWidget
 from pytestqt.modeltest import ModelTester
 from pytestqt.qtbot import QtBot
 
@@ -110,9 +110,9 @@ def status_text(dialog: ModelManagerDialog, key: str) -> str:
     return cell(dialog, key, ModelListModel.STATUS)
 
 
-def click(qtbot: QtBot, button: object) -> None:
-    assert button.isVisible() and button.isEnabled()  # type: ignore[attr-defined]
-    qtbot.mouseClick(button, LEFT)  # type: ignore[arg-type]
+def click(qtbot: QtBot, button: QWidget) -> None:
+    assert button.isVisible() and button.isEnabled()
+    qtbot.mouseClick(button, LEFT)
 
 
 def wait_progress(qtbot: QtBot, dialog: ModelManagerDialog, key: str) -> float:
@@ -321,7 +321,8 @@ def test_an_added_folder_lists_its_model_to_reveal_and_use_in_chat(
     manager.select(str(link))
 
     catcher = UrlCatcher()
-    QDesktopServices.setUrlHandler("file", catcher, "open")
+    # PySide6 types the slot name as bytes but accepts only a str.
+    QDesktopServices.setUrlHandler("file", catcher, "open")  # type: ignore[arg-type]
     try:
         click(qtbot, manager.reveal_button)
     finally:

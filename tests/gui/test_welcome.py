@@ -73,7 +73,8 @@ def test_one_click_download_of_the_recommended_model(qtbot: QtBot, hub: HubServe
     assert "Recommended for this computer" in page.pick_label.text()
     assert page.table.view.currentIndex().row() == page.ladder.recommended_row
     assert "cores" in page.machine.text() and "RAM free" in page.machine.text()
-    assert page.findChild(type(page.machine), "welcomePrivacy").text() == NO_TELEMETRY
+    privacy = page.findChild(type(page.machine), "welcomePrivacy")
+    assert privacy is not None and privacy.text() == NO_TELEMETRY
 
     # The page asked the Hub as soon as it picked the model; nothing was published then.
     qtbot.waitUntil(page.retry_button.isVisible, timeout=10_000)

@@ -94,10 +94,11 @@ def test_ollama_models_are_named_by_tag_and_point_at_the_blob(
     root = tmp_path / ".ollama" / "models"
     digest = "sha256:" + "c" * 64
     blob = link(gemma_path, root / "blobs" / digest.replace(":", "-"))
+    weights = {"mediaType": "application/vnd.ollama.image.model", "digest": digest, "size": 1}
     manifest = {
         "schemaVersion": 2,
         "layers": [
-            {"mediaType": "application/vnd.ollama.image.model", "digest": digest, "size": 1},
+            weights,
             {"mediaType": "application/vnd.ollama.image.template", "digest": "sha256:dd"},
         ],
     }
@@ -106,7 +107,7 @@ def test_ollama_models_are_named_by_tag_and_point_at_the_blob(
     tag.write_text(json.dumps(manifest))
     gone = root / "manifests" / "registry.ollama.ai" / "someone" / "broken" / "latest"
     gone.parent.mkdir(parents=True)
-    gone.write_text(json.dumps({"layers": [{**manifest["layers"][0], "digest": "sha256:ee"}]}))
+    gone.write_text(json.dumps({"layers": [{**weights, "digest": "sha256:ee"}]}))
     models = {m.name: m for m in found(tmp_path)}
     assert set(models) == {"gemma3:270m", "someone/broken:latest"}
     gemma = models["gemma3:270m"]

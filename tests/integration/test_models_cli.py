@@ -20,6 +20,7 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import keyring.backend
 import keyring.errors
@@ -45,7 +46,7 @@ class FileKeyring(keyring.backend.KeyringBackend):
     """A keyring kept in a JSON file, standing in for an OS Secret Service (none runs
     here). ``ponder`` loads it by name through ``PYTHON_KEYRING_BACKEND``."""
 
-    priority = 1  # type: ignore[assignment]
+    priority = 1
 
     def _load(self) -> dict[str, str]:
         path = Path(os.environ[KEYRING_FILE])
@@ -97,10 +98,10 @@ def one_error_line(r: Result) -> str:
     return lines[0]
 
 
-def listed(name: str | None = None) -> list[dict[str, object]]:
+def listed(name: str | None = None) -> list[dict[str, Any]]:
     r = ponder("models", "list", "--json")
     assert r.code == 0, r.stderr
-    models: list[dict[str, object]] = r.events[0]["models"]
+    models: list[dict[str, Any]] = r.events[0]["models"]
     return [m for m in models if name is None or m["name"] == name]
 
 

@@ -13,10 +13,14 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx2
 import openai
 import pytest
+from openai.types import CompletionUsage
+from openai.types.chat import ChatCompletion
+from pydantic import BaseModel
 
 from tests.integration.cli import ROOT, ponder
 
@@ -32,8 +36,26 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def text_of(done: ChatCompletion) -> str:
+    """The reply's text (the client types it optional; every reply here has one)."""
+    content = done.choices[0].message.content
+    assert content is not None
+    return content
+
+
+def usage_of(done: ChatCompletion) -> CompletionUsage:
+    assert done.usage is not None
+    return done.usage
+
+
+def extra(item: BaseModel) -> dict[str, Any]:
+    """The fields the OpenAI types do not know (``reasoning_content``, ``ponder``)."""
+    assert item.model_extra is not None
+    return item.model_extra
+
+
 def write_replay(path: Path, pace: float | None = None, repeat: int = 1) -> Path:
-    lines = [
+    lines: list[dict[str, Any]] = [
         {
             "prompt": "<｜User｜>x<｜Assistant｜><think>\n",
             **({"tokens_per_s": pace} if pace else {}),
@@ -101,10 +123,10 @@ def test_reasoning_and_answer_come_apart_streaming_and_not(
     done = client.chat.completions.create(
         model="r1", messages=[{"role": "user", "content": "What is 6*7?"}]
     )
-    message = done.choices[0].message
-    assert message.content.strip() == ANSWER
-    assert message.model_extra["reasoning_content"].strip() == THOUGHT
-    assert "<think>" not in message.content and "</think>" not in message.content
+    content = text_of(done)
+    assert content.strip() == ANSWER
+    assert extra(done.choices[0].message)["reasoning_content"].strip() == THOUGHT
+    assert "<think>" not in content and "</think>" not in content
 
     reasoning, content, usage = "", "", None
     stream = client.chat.completions.create(
@@ -125,8 +147,9 @@ def test_reasoning_and_answer_come_apart_streaming_and_not(
     stats = own.events[-1]["stats"]
     assert usage is not None
     assert usage.completion_tokens == stats["reasoning_tokens"] + stats["answer_tokens"]
+    assert usage.completion_tokens_details is not None
     assert usage.completion_tokens_details.reasoning_tokens == stats["reasoning_tokens"]
-    assert done.usage.completion_tokens == usage.completion_tokens
+    assert usage_of(done).completion_tokens == usage.completion_tokens
 
 
 def test_reasoning_sent_back_is_not_fed_to_the_model(replay_server: Server) -> None:
@@ -136,11 +159,11 @@ def test_reasoning_sent_back_is_not_fed_to_the_model(replay_server: Server) -> N
         model="r1",
         messages=[
             {"role": "user", "content": "Hi"},
-            {"role": "assistant", "content": "Hello.", "reasoning_content": "secret plan"},  # type: ignore[misc]
+            {"role": "assistant", "content": "Hello.", "reasoning_content": "secret plan"},  # type: ignore[list-item]
             {"role": "user", "content": "And?"},
         ],
     )
-    assert done.choices[0].message.content.strip() == ANSWER
+    assert text_of(done).strip() == ANSWER
 
 
 def test_the_real_270m_answers_through_the_openai_client(
@@ -152,8 +175,8 @@ def test_the_real_270m_answers_through_the_openai_client(
         listed = client.models.list().data
         assert [m.id for m in listed] == ["gemma-3-270m-q4_k_m"]
         assert (
-            "CPU only" in listed[0].model_extra["ponder"]["fit"]
-            or "GPU" in listed[0].model_extra["ponder"]["fit"]
+            "CPU only" in extra(listed[0])["ponder"]["fit"]
+            or "GPU" in extra(listed[0])["ponder"]["fit"]
         )
         done = client.chat.completions.create(
             model="gemma-3-270m-q4_k_m",
@@ -162,8 +185,8 @@ def test_the_real_270m_answers_through_the_openai_client(
             temperature=0,
             seed=1,
         )
-        assert done.choices[0].message.content
-        assert 0 < done.usage.completion_tokens <= 12
+        assert text_of(done)
+        assert 0 < usage_of(done).completion_tokens <= 12
         streamed = "".join(
             c.choices[0].delta.content or ""
             for c in client.chat.completions.create(
@@ -306,6 +329,6 @@ def test_off_loopback_needs_a_key_and_a_wrong_key_is_refused(
         ok = server.client("right-key").chat.completions.create(
             model="k", messages=[{"role": "user", "content": "x"}]
         )
-        assert ok.choices[0].message.content.strip() == ANSWER
+        assert text_of(ok).strip() == ANSWER
     finally:
         server.stop()

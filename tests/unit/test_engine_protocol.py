@@ -49,6 +49,6 @@ def test_a_late_stop_for_an_earlier_reply_does_not_stop_the_next() -> None:
     slots[CANCEL_SLOT] = 3  # the user pressed stop as reply 3 was ending
     slots[ANSWER_NOW_SLOT] = 3
     nxt = Control(slots, request_id=4)
-    assert not nxt.cancelled and not nxt.answer_now
+    assert not nxt.cancelled() and not nxt.answer_now()
     slots[CANCEL_SLOT] = 4
-    assert nxt.cancelled
+    assert nxt.cancelled()

@@ -95,7 +95,8 @@ CASES = [
 
 def run(prompt_opened: bool, chunks: list[str]) -> tuple[str, str]:
     splitter = ReasoningSplitter(prompt_opened)
-    reasoning, answer = [], []
+    reasoning: list[str] = []
+    answer: list[str] = []
     for chunk in chunks:
         for seg in splitter.feed(chunk):
             (reasoning if seg.reasoning else answer).append(seg.text)

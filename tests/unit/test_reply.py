@@ -24,7 +24,8 @@ def texts(events: list[Event]) -> tuple[str, str]:
 
 
 def test_stats_for_a_reasoning_reply() -> None:
-    clock, events = Clock(), []
+    clock = Clock()
+    events: list[Event] = []
     asm = ReplyAssembler(events.append, prompt_opened=True, clock=clock)
     clock.t += 0.5
     asm.start_prefill(prompt_tokens=20, prompt_eval_tokens=20)
@@ -98,7 +99,8 @@ def test_stop_matcher_releases_a_false_alarm() -> None:
 
 
 def test_reasoning_closed_by_the_first_token_still_counts_as_thinking() -> None:
-    clock, events = Clock(), []
+    clock = Clock()
+    events: list[Event] = []
     asm = ReplyAssembler(events.append, prompt_opened=True, clock=clock)
     clock.t += 0.1
     asm.add_token("</think>")

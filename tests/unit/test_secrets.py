@@ -25,7 +25,7 @@ TOKEN = "hf_TESTtokenNEVERleak0123456789abcdefXYZ"
 class DictKeyring(KeyringBackend):
     """A keyring backend that keeps secrets in a dict (stands in for the OS store)."""
 
-    priority = 1  # type: ignore[assignment]
+    priority = 1
 
     def __init__(self) -> None:
         super().__init__()

@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, assert_never
 
 from PySide6.QtCore import (
     QAbstractTableModel,
@@ -109,7 +109,7 @@ class ModelRow:
             return f"Failed: {self.error}"
         if s is RowState.NOT_DOWNLOADED:
             return "Not downloaded"
-        return ""
+        assert_never(s)
 
 
 def _progress_text(p: Progress | None) -> str:

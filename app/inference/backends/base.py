@@ -23,17 +23,17 @@ class Control:
     The client writes the request id into a slot of a shared array; a flag is set for
     this request when its slot holds this request's id, so a late flag for an earlier
     request can never stop a later one. Reading it is a memory read, cheap per token.
+    The flags are methods, not properties: another process sets them between two reads,
+    and a call says so (a type checker does not carry one read's answer to the next).
     """
 
     def __init__(self, slots: MutableSequence[int], request_id: int) -> None:
         self._slots = slots
         self._id = request_id
 
-    @property
     def cancelled(self) -> bool:
         return self._slots[CANCEL_SLOT] == self._id
 
-    @property
     def answer_now(self) -> bool:
         return self._slots[ANSWER_NOW_SLOT] == self._id
 

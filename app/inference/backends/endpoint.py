@@ -125,13 +125,13 @@ class EndpointBackend:
         path = "/v1/completions" if "prompt" in body else "/v1/chat/completions"
         with self._stream(path, body) as chunks:
             for chunk in chunks:
-                if control.cancelled:
+                if control.cancelled():
                     stop = "stopped"
                     break
                 self._chunks += 1
                 if state.cmpl_id is None:
                     state.cmpl_id = chunk.get("id")
-                if control.answer_now and not state.asked_answer_now and asm.in_reasoning:
+                if control.answer_now() and not state.asked_answer_now and asm.in_reasoning:
                     state.asked_answer_now = True
                     self._answer_now(state.cmpl_id)
                 server.update({k: chunk[k] for k in ("usage", "timings") if chunk.get(k)})

@@ -103,7 +103,7 @@ class LlamaBackend:
     def _on_compute_step(self, _data: Any) -> bool:
         self._steps += 1
         control = self._prefill_control
-        return control is not None and control.cancelled
+        return control is not None and control.cancelled()
 
     def _load(self, spec: LoadSpec, flash_attn: bool) -> llama_cpp.Llama:
         threads = spec.n_threads or default_threads()
@@ -216,13 +216,13 @@ class LlamaBackend:
         n_ctx, max_tokens, ignore_eos = self.n_ctx, sp.max_tokens, sp.ignore_eos
         unproven = not control.proven
         while True:
-            if control.cancelled:
+            if control.cancelled():
                 return "stopped"
-            if asm.in_reasoning and (control.answer_now or asm.budget_exhausted()):
+            if asm.in_reasoning and (control.answer_now() or asm.budget_exhausted()):
                 # Bytes of a character still incomplete belong to the reasoning.
                 if tail := detok.flush():
                     asm.add_token(tail, counted=False)
-                forced = asm.force_answer("answer_now" if control.answer_now else "think_budget")
+                forced = asm.force_answer("answer_now" if control.answer_now() else "think_budget")
                 closing = self.tokenize(forced, add_bos=False)
                 if len(cached) + len(closing) >= n_ctx:
                     return "length"
@@ -342,7 +342,7 @@ class LlamaBackend:
             self.watch_compute(self._ctx, control)
         try:
             for i in range(0, len(tokens), N_BATCH):
-                if control is not None and control.cancelled:
+                if control is not None and control.cancelled():
                     return False
                 chunk = tokens[i : i + N_BATCH]
                 arr = (llama_cpp.llama_token * len(chunk))(*chunk)
@@ -350,7 +350,7 @@ class LlamaBackend:
                 rc = llama_cpp.llama_decode(self._ctx, batch)
                 if rc != 0:
                     self._reset_cache()  # an aborted batch leaves its part of the cache
-                    if control is not None and control.cancelled:
+                    if control is not None and control.cancelled():
                         return False
                     raise EngineError(
                         f"llama.cpp failed to evaluate the prompt (code {rc}).",

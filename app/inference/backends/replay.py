@@ -110,11 +110,11 @@ class ReplayBackend:
         chunks, i = self.chunks, 0
         next_at = time.perf_counter()
         while i < len(chunks):
-            if control.cancelled:
+            if control.cancelled():
                 asm.finish("stopped", **extra)
                 return
-            if asm.in_reasoning and (control.answer_now or asm.budget_exhausted()):
-                asm.force_answer("answer_now" if control.answer_now else "think_budget")
+            if asm.in_reasoning and (control.answer_now() or asm.budget_exhausted()):
+                asm.force_answer("answer_now" if control.answer_now() else "think_budget")
                 # A model would now write its answer: continue after the recorded </think>.
                 rest = "".join(chunks[i:])
                 end = rest.find(CLOSE_TAG)
@@ -158,10 +158,10 @@ class ReplayBackend:
             for i, asm in enumerate(asms):
                 if done[i] is not None:
                     continue
-                if control.cancelled:
+                if control.cancelled():
                     done[i] = asm.finish("stopped", **extra)
-                elif asm.in_reasoning and (control.answer_now or asm.budget_exhausted()):
-                    asm.force_answer("answer_now" if control.answer_now else "think_budget")
+                elif asm.in_reasoning and (control.answer_now() or asm.budget_exhausted()):
+                    asm.force_answer("answer_now" if control.answer_now() else "think_budget")
                     rest = "".join(lanes[i][at[i] :])
                     end = rest.find(CLOSE_TAG)
                     lanes[i], at[i] = ([rest[end + len(CLOSE_TAG) :]] if end >= 0 else []), 0
