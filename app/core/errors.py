@@ -81,6 +81,13 @@ class EngineError(AppError):
     kind = "engine_error"
 
 
+class CannotSizeError(AppError):
+    """The fit planner cannot estimate a model's memory: a size in its header is not a
+    number, negative or absurd, or its catalog entry lacks one."""
+
+    kind = "cannot_size"
+
+
 class ModelTooLargeError(AppError):
     """The model is predicted not to fit in this machine's memory at all."""
 

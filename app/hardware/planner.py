@@ -7,6 +7,10 @@ otherwise refuse, saying how much is needed and how much there is.
 
 Speeds are predictions from bandwidth with this machine's calibrated eta, or, for a model
 `ponder bench` has run here with the same placement, the measured rate (with when and how).
+
+A model the estimator cannot size never reaches the planner: reading its shape
+(``app.hardware.shape``) raises ``CannotSizeError`` with a sentence, and callers that can
+do without a verdict catch ``AppError`` and show the fit as unknown.
 """
 
 from __future__ import annotations

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
@@ -11,8 +12,8 @@ from itertools import chain
 from pathlib import Path
 from typing import Any
 
-from app.core.errors import BadInputError
-from app.core.gguf import GGUFError, GGUFHeader, TensorInfo, read_header, split_parts
+from app.core.errors import BadInputError, CannotSizeError
+from app.core.gguf import GGUFHeader, TensorInfo, read_header, split_parts
 
 CATALOG = Path(__file__).resolve().parents[2] / "resources" / "catalog.json"
 
@@ -20,6 +21,10 @@ CATALOG = Path(__file__).resolve().parents[2] / "resources" / "catalog.json"
 # every n-th layer attends globally, the others only over the window.
 SWA_PATTERNS = {"gemma2": 2, "gemma3": 6, "gemma3n": 5, "cohere2": 4, "gpt-oss": 2}
 _LAYER = re.compile(r"^blk\.(\d+)\.")
+# Far beyond any model (the largest have a few hundred layers); a header that says more
+# is damaged, and sizing it would allocate a list that long.
+MAX_LAYERS = 1000
+_SIZING_HINT = "Ponder cannot predict whether it fits; the file may be damaged."
 
 
 @dataclass(frozen=True)
@@ -91,8 +96,17 @@ def file_identity(path: str | Path) -> str:
 
 def shape_from_header(h: GGUFHeader, more_tensors: Iterable[TensorInfo] = ()) -> ModelShape:
     """The real byte counts of a GGUF's tensor table, grouped the way llama.cpp places them.
-    ``more_tensors``: those of a split model's other parts (see ``shape_from_file``)."""
+    ``more_tensors``: those of a split model's other parts (see ``shape_from_file``).
+
+    Raises:
+        CannotSizeError: a size in the header is not a count this can plan with.
+    """
     n_layers = _int(h, "block_count")
+    if n_layers > MAX_LAYERS:
+        raise CannotSizeError(
+            f"{_model_name(h)}'s header says it has {n_layers:,} layers, more than any model.",
+            _SIZING_HINT,
+        )
     layer_bytes = [0] * n_layers
     expert_bytes = 0
     embed = output = 0
@@ -128,7 +142,7 @@ def shape_from_header(h: GGUFHeader, more_tensors: Iterable[TensorInfo] = ()) ->
     pattern = h.arch_get("attention.sliding_window_pattern")
     swa_layers = tuple(bool(x) for x in pattern) if isinstance(pattern, list) else ()
     return ModelShape(
-        name=str(h.get("general.name") or h.source),
+        name=_model_name(h),
         architecture=h.architecture,
         n_layers=n_layers,
         n_embd=n_embd,
@@ -153,19 +167,30 @@ def shape_from_header(h: GGUFHeader, more_tensors: Iterable[TensorInfo] = ()) ->
     )
 
 
+def _model_name(h: GGUFHeader) -> str:
+    return str(h.get("general.name") or h.source)
+
+
 def _int(h: GGUFHeader, suffix: str) -> int:
     """An architecture number from the header, 0 when absent. Some GGUFs store a value per
-    layer (head counts in OpenELM and Nemotron): the largest, so memory is not underrated."""
+    layer (head counts in OpenELM and Nemotron): the largest, so memory is not underrated.
+
+    Raises:
+        CannotSizeError: the value is not a number, or not a finite count (NaN, negative).
+    """
     value = h.arch_get(suffix)
     if isinstance(value, list):
         value = max((v for v in value if isinstance(v, int | float)), default=0)
     if value is None:
         return 0
-    if isinstance(value, int | float):
+    if not isinstance(value, int | float):
+        problem = "is not a number"
+    elif not math.isfinite(value) or value < 0:
+        problem = f"is {value}, not a count"
+    else:
         return int(value)
-    raise GGUFError(
-        f"The header's {h.architecture}.{suffix} is not a number.",
-        "The file may be damaged or made by an unusual converter; try another download.",
+    raise CannotSizeError(
+        f"{_model_name(h)}'s header value {h.architecture}.{suffix} {problem}.", _SIZING_HINT
     )
 
 
@@ -190,7 +215,23 @@ def default_quant(entry: dict[str, Any]) -> str:
 
 def shape_from_catalog(entry: dict[str, Any], quant: str | None = None) -> ModelShape:
     """An estimate before download: sizes from parameters x bits per weight (or the
-    exact file size when the catalog has it), split like a real file of that shape."""
+    exact file size when the catalog has it), split like a real file of that shape.
+
+    Raises:
+        BadInputError: the catalog has no such quantization of this model.
+        CannotSizeError: the entry lacks a size, or gives one that is not a count.
+    """
+    try:
+        return _catalog_shape(entry, quant)
+    except (KeyError, TypeError, ValueError, ZeroDivisionError) as exc:
+        name = entry.get("name") or entry.get("id") or "A catalog model"
+        raise CannotSizeError(
+            f"{name}'s catalog entry cannot be sized ({type(exc).__name__}: {exc}).",
+            "Ponder cannot predict whether it fits; the catalog file may be damaged.",
+        ) from exc
+
+
+def _catalog_shape(entry: dict[str, Any], quant: str | None) -> ModelShape:
     quant = quant or default_quant(entry)
     if quant not in entry["quants"]:
         raise BadInputError(

@@ -25,6 +25,7 @@ def _kinds() -> dict[str, type[AppError]]:
         (errors.ModelFileError, 2),
         (errors.EngineCrashedError, 1),
         (errors.ModelTooLargeError, 1),
+        (errors.CannotSizeError, 1),
     ],
 )
 def test_error_kinds_map_to_their_exit_codes(cls: type[AppError], code: int) -> None:

@@ -11,8 +11,11 @@ import struct
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from app.core.gguf import parse_header, read_header
+from app.core.errors import BadInputError, CannotSizeError
+from app.core.gguf import GGUFHeader, parse_header, read_header
 from app.hardware.estimator import breakdown, kv_cache_bytes
 from app.hardware.planner import plan
 from app.hardware.probe import GpuInfo, HardwareSnapshot
@@ -181,3 +184,102 @@ def test_unified_memory_too_large_counts_the_ram_once() -> None:
     p = plan(shape_from_catalog(catalog_entry("r1-671b")), mac)
     assert p.verdict == "too_large"
     assert p.summary.endswith("has 16.00 GB")
+
+
+def llama_header() -> GGUFHeader:
+    kvs = [
+        kv("general.architecture", 8, string("llama")),
+        kv("general.name", 8, string("Tiny")),
+        kv("llama.block_count", 4, struct.pack("<I", 2)),
+        kv("llama.embedding_length", 4, struct.pack("<I", 64)),
+        kv("llama.feed_forward_length", 4, struct.pack("<I", 128)),
+        kv("llama.attention.head_count", 4, struct.pack("<I", 4)),
+        kv("llama.context_length", 4, struct.pack("<I", 4096)),
+    ]
+    data = layers_gguf(kvs, n_layers=2)
+    return parse_header(lambda o, n: data[o : o + n], len(data), "tiny.gguf")
+
+
+SIZES = (
+    "block_count",
+    "embedding_length",
+    "feed_forward_length",
+    "attention.head_count",
+    "attention.head_count_kv",
+    "attention.key_length",
+    "context_length",
+    "attention.sliding_window",
+)
+
+
+@pytest.mark.parametrize(
+    ("value", "says"),
+    [
+        (float("nan"), "is nan, not a count"),
+        (float("inf"), "is inf, not a count"),
+        (-8, "is -8, not a count"),
+        ("eight", "is not a number"),
+    ],
+)
+def test_a_header_size_that_is_not_a_count_is_one_sentence(value: object, says: str) -> None:
+    header = llama_header()
+    header.metadata["llama.attention.head_count"] = value
+    with pytest.raises(CannotSizeError) as err:
+        shape_from_header(header)
+    assert err.value.message == f"Tiny's header value llama.attention.head_count {says}."
+    assert "cannot predict whether it fits" in err.value.hint
+
+
+def test_a_header_with_absurdly_many_layers_is_refused_before_sizing() -> None:
+    header = llama_header()
+    header.metadata["llama.block_count"] = 10**30  # sizing would build a list this long
+    with pytest.raises(CannotSizeError, match="more than any model"):
+        shape_from_header(header)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    key=st.sampled_from(SIZES),
+    value=st.one_of(
+        st.integers(-(2**70), 2**70),
+        st.floats(allow_nan=True, allow_infinity=True),
+        st.text(max_size=3),
+        st.lists(st.integers(-5, 5), max_size=3),
+    ),
+)
+def test_any_header_value_gives_a_plan_or_one_sentence(key: str, value: object) -> None:
+    """Sizing and planning end in a plan or a ``CannotSizeError``, never a bare
+    ``ValueError``, ``OverflowError`` or ``ZeroDivisionError``."""
+    header = llama_header()
+    header.metadata[f"llama.{key}"] = value
+    try:
+        fit = plan(shape_from_header(header), machine(16))
+    except CannotSizeError as exc:
+        assert exc.message.startswith("Tiny's header ")
+    else:
+        assert fit.verdict in ("gpu", "partial", "cpu", "too_large")
+
+
+@pytest.mark.parametrize(
+    ("change", "error"),
+    [
+        ({"layers": 0}, "ZeroDivisionError"),
+        ({"vocab_size": None}, "KeyError"),
+        ({"layers": "28"}, "TypeError"),
+    ],
+)
+def test_a_catalog_entry_that_cannot_be_sized_is_one_sentence(
+    change: dict[str, object], error: str
+) -> None:
+    entry = catalog_entry("r1-distill-qwen-7b")
+    for field, value in change.items():
+        if value is None:
+            del entry[field]
+        else:
+            entry[field] = value
+    with pytest.raises(CannotSizeError) as err:
+        shape_from_catalog(entry)
+    assert err.value.message.startswith(f"{entry['name']}'s catalog entry cannot be sized")
+    assert error in err.value.message
+    with pytest.raises(BadInputError, match="has no Q9 build"):  # still said as before
+        shape_from_catalog(entry, "Q9")

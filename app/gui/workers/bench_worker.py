@@ -65,7 +65,7 @@ def predict(
             n_ctx=n_ctx or None,
             gpu_layers=None if gpu_layers < 0 else gpu_layers,
         )
-    except (AppError, OSError, ValueError, KeyError) as exc:
+    except (AppError, OSError) as exc:  # CannotSizeError among them
         log.info("no fit prediction for %s: %s", path, exc)
         return None
     mem = fit.memory

@@ -318,7 +318,7 @@ class ModelScanner(QObject):
             try:
                 fit = plan(shape_from_file(model.path, validation.header), hw)
                 summary, verdict = fit.summary, fit.verdict
-            except (AppError, ValueError, KeyError, ZeroDivisionError) as exc:
+            except AppError as exc:  # CannotSizeError among them
                 log.info("no fit estimate for %s: %s", model.path, exc)
         self.checked.emit(
             generation,
@@ -348,7 +348,7 @@ class ModelScanner(QObject):
                         break
                     try:
                         fit = plan(shape_from_catalog(dict(m.raw), q.name), hw)
-                    except (AppError, ValueError, KeyError) as exc:
+                    except AppError as exc:  # CannotSizeError among them
                         log.info("no fit estimate for %s %s: %s", m.id, q.name, exc)
                         continue
                     result[f"{m.id}/{q.name}"] = (fit.summary, fit.verdict)

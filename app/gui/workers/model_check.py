@@ -87,7 +87,7 @@ def inspect_model(path: Path, n_ctx: int = 0, gpu_layers: int = -1) -> ModelInfo
             n_ctx=n_ctx or None,
             gpu_layers=None if gpu_layers < 0 else gpu_layers,
         )
-    except (AppError, ValueError, KeyError) as exc:  # an architecture we cannot size
+    except AppError as exc:  # CannotSizeError among them: the fit stays unknown
         log.info("no fit estimate for %s: %s", path, exc)
     return ModelInfo(str(path), name, header.quantization, fit)
 
