@@ -30,7 +30,7 @@ from app.gui.viewmodels.model_list import ModelListModel, RowKind, RowState
 from app.gui.views.model_manager import ModelManagerDialog
 from app.hardware.probe import probe
 from app.modelhub.catalog import load_catalog
-from app.modelhub.discovery import FoundModel, Source
+from app.modelhub.discovery import FoundModel, HeaderCache, Source, Validation
 from app.modelhub.downloader import Progress, RetryPolicy
 from app.modelhub.secrets import TokenStore
 from app.modelhub.store import ModelStore
@@ -332,6 +332,38 @@ def test_an_added_folder_lists_its_model_to_reveal_and_use_in_chat(
     with qtbot.waitSignal(manager.model_chosen) as chosen:
         click(qtbot, manager.use_button)
     assert chosen.args == [str(link)]
+
+
+def test_a_bug_checking_one_model_is_said_in_its_row_and_the_others_are_checked(
+    qtbot: QtBot,
+    manager: ModelManagerDialog,
+    gemma_path: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """An unexpected error checking one model ended the whole check: that row and every
+    one after it said "Checking…" for good."""
+    folder = tmp_path / "my-models"
+    folder.mkdir()
+    (folder / "a-odd-Q4_K_M.gguf").write_bytes(blob(4096))
+    good = folder / "gemma-3-270m-Q4_K_M.gguf"
+    good.symlink_to(gemma_path)
+    validate = HeaderCache.validate
+
+    def buggy(cache: HeaderCache, model: FoundModel) -> Validation:
+        if model.path.name.startswith("a-odd"):
+            raise RuntimeError("a bug in the header check")
+        return validate(cache, model)
+
+    monkeypatch.setattr(HeaderCache, "validate", buggy)
+    manager.add_folder(folder)
+    odd = str(folder / "a-odd-Q4_K_M.gguf")
+    qtbot.waitUntil(lambda: state(manager, odd) is RowState.UNUSABLE, timeout=20_000)
+    assert status_text(manager, odd) == (
+        "Unusable: Checking a-odd-Q4_K_M.gguf failed (RuntimeError); the log file "
+        f"{app_paths().app_log} has the details."
+    )
+    qtbot.waitUntil(lambda: state(manager, str(good)) is RowState.READY, timeout=20_000)
 
 
 def test_search_narrows_both_lists(qtbot: QtBot, manager: ModelManagerDialog) -> None:

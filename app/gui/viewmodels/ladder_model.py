@@ -7,11 +7,9 @@ on Qt's thread pool and swaps the rows in on the GUI thread when they arrive.
 
 from __future__ import annotations
 
-import contextlib
-import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any, ClassVar, NamedTuple
 
 from PySide6.QtCore import (
     QAbstractTableModel,
@@ -19,15 +17,14 @@ from PySide6.QtCore import (
     QObject,
     QPersistentModelIndex,
     Qt,
-    QThreadPool,
     Signal,
 )
 from PySide6.QtGui import QColor, QFont, QPalette
 from PySide6.QtWidgets import QApplication
 
-from app.core.errors import AppError
 from app.core.units import format_bytes
 from app.gui.style import mix
+from app.gui.workers.background import BackgroundJobs
 from app.hardware.calibration import Calibration, Measurement
 from app.hardware.planner import FitPlan, plan
 from app.hardware.probe import HardwareSnapshot
@@ -36,8 +33,6 @@ from app.hardware.speed import format_rate
 from app.inference.system import machine_snapshot
 from app.modelhub.catalog import CatalogQuant
 from app.modelhub.catalog import load_catalog as load_typed_catalog
-
-log = logging.getLogger(__name__)
 
 USABLE_TOK_S = 5.0  # below this a reasoning model's thousands of tokens take too long
 RECOMMENDED = "Recommended"
@@ -155,9 +150,12 @@ def recommend(rows: list[LadderRow], floor_tok_s: float = USABLE_TOK_S) -> int |
     return min(fits, key=lambda i: rows[i].parameters) if fits else None
 
 
-class _Loader(QObject):
-    done = Signal(object, object, object)  # HardwareSnapshot, list[LadderRow], [Measurement]
-    failed = Signal(str)
+class _Ladder(NamedTuple):
+    """What a refresh found: the machine, its ladder, the speeds measured on it."""
+
+    hardware: HardwareSnapshot
+    rows: list[LadderRow]
+    measurements: list[Measurement]
 
 
 class LadderModel(QAbstractTableModel):
@@ -189,9 +187,7 @@ class LadderModel(QAbstractTableModel):
         self.measurements: list[Measurement] = []  # the speeds benchmarks measured here
         self.loading = False
         self._plan_again = False
-        self._loader = _Loader(self)
-        self._loader.done.connect(self._on_done)
-        self._loader.failed.connect(self._on_failed)
+        self._jobs = BackgroundJobs(self)
 
     # -- loading --------------------------------------------------------------------
 
@@ -200,30 +196,14 @@ class LadderModel(QAbstractTableModel):
         if self.loading:
             return
         self.loading = True
-        loader, snapshot = self._loader, self._snapshot
+        snapshot = self._snapshot
 
-        def job() -> None:
-            try:
-                hw = snapshot()
-                calibration = Calibration.load()
-                rows = build_ladder(hw, calibration)
-            except AppError as exc:
-                outcome: tuple[Any, ...] = (loader.failed, str(exc))
-            except Exception as exc:  # a bug must not leave the panel "checking" for ever
-                log.exception("ladder could not be built")
-                outcome = (
-                    loader.failed,
-                    f"The model ladder could not be computed ({type(exc).__name__}); "
-                    "the log file has the details.",
-                )
-            else:
-                outcome = (loader.done, hw, rows, calibration.on_machine(hw))
-            signal, *args = outcome
-            # The panel may have been closed (and this model deleted) while we worked.
-            with contextlib.suppress(RuntimeError):
-                signal.emit(*args)
+        def work() -> _Ladder:
+            hw = snapshot()
+            calibration = Calibration.load()
+            return _Ladder(hw, build_ladder(hw, calibration), calibration.on_machine(hw))
 
-        QThreadPool.globalInstance().start(job)
+        self._jobs.run(work, self._on_done, self._on_failed, what="Computing the model ladder")
 
     def reset_measurements(self) -> None:
         """Forget the speeds benchmarks measured (Compare, `ponder bench`) and plan again
@@ -237,9 +217,8 @@ class LadderModel(QAbstractTableModel):
         self._plan_again = self.loading
         self.refresh()
 
-    def _on_done(
-        self, hw: HardwareSnapshot, rows: list[LadderRow], measurements: list[Measurement]
-    ) -> None:
+    def _on_done(self, ladder: _Ladder) -> None:
+        hw, rows, measurements = ladder
         self.loading = False
         if self._plan_again:  # planned with measurements that are gone since
             self._plan_again = False

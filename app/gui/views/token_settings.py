@@ -10,11 +10,11 @@ shown again, logged, or written anywhere but the keyring.
 
 from __future__ import annotations
 
-import logging
 import os
 from collections.abc import Callable
+from typing import NamedTuple
 
-from PySide6.QtCore import QObject, Qt, QThreadPool, Signal
+from PySide6.QtCore import Qt
 from PySide6.QtGui import QShowEvent
 from PySide6.QtWidgets import (
     QFormLayout,
@@ -26,25 +26,18 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.core.errors import AppError
+from app.gui.workers.background import BackgroundJobs
 from app.modelhub.secrets import KeyringStatus, TokenLocation, TokenStore
-
-log = logging.getLogger(__name__)
 
 SESSION_NOTE = "kept in memory until Ponder quits"
 
 
-class _Relay(QObject):
-    """Carries a keyring job's answer back to the GUI thread.
+class _Answer(NamedTuple):
+    """A keyring job's answer: the keyring's state, where the token is, what to say."""
 
-    Signals:
-        answered(object, object, str): keyring status, token location, and a message.
-        failed(str, bool): one sentence and what to do; True when only a session token
-            can work now.
-    """
-
-    answered = Signal(object, object, str)
-    failed = Signal(str, bool)
+    status: KeyringStatus
+    location: TokenLocation | None
+    text: str
 
 
 class HubTokenSection(QWidget):
@@ -58,10 +51,7 @@ class HubTokenSection(QWidget):
     def __init__(self, tokens: TokenStore, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self._tokens = tokens
-        # Not parented: a job that finishes after the page is gone emits into a live relay.
-        self._relay = _Relay()
-        self._relay.answered.connect(self._on_answered)
-        self._relay.failed.connect(self._on_failed)
+        self._jobs = BackgroundJobs(self)
         self._loaded = False
         self._has_token = False
         self.busy = False
@@ -177,29 +167,25 @@ class HubTokenSection(QWidget):
         return f"The token is stored in the system keyring ({self._tokens.status().backend})."
 
     def _run(self, action: Callable[[], str]) -> None:
-        """Run ``action`` on the pool, then report the keyring's state and its message."""
+        """Run ``action`` on the pool, then report the keyring's state and its message; a
+        failure (a keyring plugin's bug among them) offers a token for this session."""
         self.busy = True
         self._update_buttons()
-        tokens, relay = self._tokens, self._relay
+        tokens = self._tokens
 
-        def job() -> None:
-            try:
-                text = action()
-                status = tokens.status()
-                location = tokens.location()
-            except AppError as exc:  # KeyringUnavailableError among them
-                relay.failed.emit(str(exc), True)
-            except Exception:  # a keyring plugin's bug must not leave the page spinning
-                log.exception("keyring call failed")
-                relay.failed.emit("The system keyring failed; the log file has details.", True)
-            else:
-                relay.answered.emit(status, location, text)
+        def work() -> _Answer:
+            text = action()
+            return _Answer(tokens.status(), tokens.location(), text)
 
-        QThreadPool.globalInstance().start(job)
+        self._jobs.run(
+            work,
+            self._on_answered,
+            lambda message: self._on_failed(message, offer_session=True),
+            what="The system keyring",
+        )
 
-    def _on_answered(
-        self, status: KeyringStatus, location: TokenLocation | None, text: str
-    ) -> None:
+    def _on_answered(self, answer: _Answer) -> None:
+        status, location, text = answer
         self.busy = False
         if text:
             self.token_edit.clear()

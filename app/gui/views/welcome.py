@@ -11,11 +11,9 @@ the user asks for.
 
 from __future__ import annotations
 
-import contextlib
-import logging
 from pathlib import Path
 
-from PySide6.QtCore import QObject, Qt, QThreadPool, Signal
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
@@ -28,11 +26,12 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.core.errors import AppError, OfflineError
+from app.core.errors import OfflineError
 from app.core.units import format_bytes
 from app.gui.viewmodels.ladder_model import LadderModel, LadderRow
 from app.gui.viewmodels.model_list import duration_text
 from app.gui.views.hardware_panel import LadderTable
+from app.gui.workers.background import BackgroundJobs
 from app.gui.workers.download_worker import DownloadQueue
 from app.gui.workers.model_check import ModelChecker
 from app.hardware.probe import HardwareSnapshot
@@ -42,8 +41,6 @@ from app.modelhub.hub import model_files
 from app.modelhub.progress import Progress
 from app.modelhub.secrets import TokenStore
 from app.modelhub.store import ModelStore
-
-log = logging.getLogger(__name__)
 
 NO_TELEMETRY = (
     "Ponder sends nothing about you or your chats anywhere. The network is used only to "
@@ -61,12 +58,6 @@ def progress_text(p: Progress) -> str:
     if p.eta_s is not None:
         text += f" · {duration_text(p.eta_s)} left"
     return text
-
-
-class _HubProbe(QObject):
-    """Answers whether the Hub has the file, off the GUI thread."""
-
-    answered = Signal(str, object, bool, str)  # model id, bytes or None, offline, problem
 
 
 class WelcomePage(QWidget):
@@ -107,8 +98,7 @@ class WelcomePage(QWidget):
             signal.connect(slot)
         self._key: str | None = None  # the download this page started
         self._on_hub: dict[str, int] = {}  # model id -> bytes, files the Hub confirmed
-        self._probe = _HubProbe(self)
-        self._probe.answered.connect(self._on_probe)
+        self._jobs = BackgroundJobs(self)
         self._checker = ModelChecker(self)
         self._checker.found.connect(self._on_found)
         self.offline = False
@@ -265,35 +255,25 @@ class WelcomePage(QWidget):
         if not again and (size := self._on_hub.get(self._pick.id)) is not None:
             self._on_probe(self._pick.id, size, False, "")
             return
-        q, model_id, tokens, probe = (
-            self._quant(self._pick),
-            self._pick.id,
-            self._tokens,
-            self._probe,
-        )
+        q, model_id, tokens = self._quant(self._pick), self._pick.id, self._tokens
         self.download_button.setEnabled(False)
         self.retry_button.hide()
         self.status.setText("Checking the Hugging Face Hub…")
 
-        def answer(total: int | None, offline: bool, problem: str) -> None:
-            # The page may have been closed (and deleted) while the Hub was asked.
-            with contextlib.suppress(RuntimeError):
-                probe.answered.emit(model_id, total, offline, problem)
-
-        def job() -> None:
+        def work() -> int | None:
+            """The picked file's size on the Hub; None when the Hub cannot be reached."""
             try:
                 files = model_files(q.repo_id, q.first_file.path, token=tokens.for_hub())
             except OfflineError:
-                answer(None, True, "")
-            except AppError as exc:
-                answer(None, False, str(exc))
-            except Exception:  # a bug must not leave "Checking the Hub…" up for ever
-                log.exception("Hub check failed")
-                answer(None, False, "The Hub check failed; the log file has the details.")
-            else:
-                answer(sum(f.size for f in files), False, "")
+                return None
+            return sum(f.size for f in files)
 
-        QThreadPool.globalInstance().start(job)
+        self._jobs.run(
+            work,
+            lambda total: self._on_probe(model_id, total, total is None, ""),
+            lambda problem: self._on_probe(model_id, None, False, problem),
+            what="The Hub check",
+        )
 
     def _on_probe(self, model_id: str, total: int | None, offline: bool, problem: str) -> None:
         if self._pick is None or model_id != self._pick.id or self._key is not None:

@@ -20,11 +20,19 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from PySide6.QtCore import QObject, QThread, QThreadPool, Signal
+from PySide6.QtCore import QObject, QThread, Signal
 
-from app.core.bench_report import BenchReport, export_report, list_runs, load_run, save_report
+from app.core.bench_report import (
+    BenchReport,
+    SavedRun,
+    export_report,
+    list_runs,
+    load_run,
+    save_report,
+)
 from app.core.errors import AppError
 from app.core.prompt_sets import PromptSet, load_prompt_set
+from app.gui.workers.background import BackgroundJobs
 from app.gui.workers.model_check import hardware
 from app.hardware.planner import plan
 from app.hardware.probe import HardwareSnapshot
@@ -196,41 +204,45 @@ class BenchFiles(QObject):
     exported = Signal(str)
     failed = Signal(str)
 
-    def list_saved(self) -> None:
-        def job() -> None:
-            try:
-                runs = list_runs()
-            except OSError as exc:
-                log.warning("cannot list bench runs: %s", exc)
-                runs = []
-            self.listed.emit(runs)
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._jobs = BackgroundJobs(self)
 
-        QThreadPool.globalInstance().start(job)
+    def list_saved(self) -> None:
+        def work() -> list[SavedRun]:
+            try:
+                return list_runs()
+            except OSError as exc:  # no saved runs to offer is not worth a message
+                log.warning("cannot list bench runs: %s", exc)
+                return []
+
+        self._jobs.run(work, self.listed.emit, self.failed.emit, what="Listing saved runs")
 
     def open(self, path: Path) -> None:
-        def job() -> None:
-            try:
-                report = load_run(path)
-                predictions = predict_report(report, hardware())
-            except AppError as exc:
-                self.failed.emit(str(exc))
-            else:
-                self.opened.emit(report, str(path), predictions)
+        def work() -> tuple[BenchReport, dict[str, Prediction]]:
+            report = load_run(path)
+            return report, predict_report(report, hardware())
 
-        QThreadPool.globalInstance().start(job)
+        self._jobs.run(
+            work,
+            lambda opened: self.opened.emit(opened[0], str(path), opened[1]),
+            self.failed.emit,
+            what=f"Opening {path.name}",
+        )
 
     def export(self, report: BenchReport, path: Path) -> None:
-        def job() -> None:
+        def work() -> None:
             try:
                 export_report(report, path)
-            except AppError as exc:
-                self.failed.emit(str(exc))
             except OSError as exc:
-                self.failed.emit(
-                    f"{path.name} could not be written: {exc.strerror or exc}. "
-                    "Pick a folder you can write to."
-                )
-            else:
-                self.exported.emit(str(path))
+                raise AppError(
+                    f"{path.name} could not be written: {exc.strerror or exc}.",
+                    "Pick a folder you can write to.",
+                ) from exc
 
-        QThreadPool.globalInstance().start(job)
+        self._jobs.run(
+            work,
+            lambda _: self.exported.emit(str(path)),
+            self.failed.emit,
+            what=f"Exporting {path.name}",
+        )

@@ -4,8 +4,9 @@ A download runs for minutes to hours, so each gets a ``QThread`` of its own inst
 slot in Qt's shared pool (two threads on a two-core machine: a download there would starve
 the picker's checks). Pause and cancel reach it through the downloader's ``StopToken``,
 set from the GUI thread and honoured within a fraction of a second. Scans, header checks,
-fit plans and deletions are short and go to the pool. Nothing here touches a Qt model: the
-results travel as queued signals and the dialog applies them on the GUI thread.
+fit plans and deletions are short and go to the pool through ``BackgroundJobs``, so each
+ends in its answer or a sentence. Nothing here touches a Qt model: the results travel as
+signals and the dialog applies them on the GUI thread.
 """
 
 from __future__ import annotations
@@ -16,9 +17,10 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from PySide6.QtCore import QObject, QThread, QThreadPool, Signal
+from PySide6.QtCore import QObject, QThread, Signal
 
 from app.core.errors import AppError, DownloadStoppedError
+from app.gui.workers.background import BackgroundJobs, bug_sentence
 from app.hardware.planner import plan
 from app.hardware.probe import HardwareSnapshot
 from app.hardware.shape import shape_from_catalog, shape_from_file
@@ -282,33 +284,54 @@ class ModelScanner(QObject):
         self._hardware = hardware
         self._cache = HeaderCache(max_entries=256)
         self._lock = threading.Lock()
+        self._jobs = BackgroundJobs(self)
         self.generation = 0
 
     def scan(self, add_folder: Path | None = None) -> int:
         """List the models on disk (after adding ``add_folder``), then check each."""
         self.generation += 1
         generation = self.generation
+        store = self._store
 
-        def job() -> None:
+        def listing() -> list[FoundModel]:
             if add_folder is not None:
                 try:
-                    self._store.add_folder(add_folder)
-                except AppError as exc:
+                    store.add_folder(add_folder)
+                except AppError as exc:  # said, and the other folders are listed anyway
                     self.failed.emit(str(exc))
+            roots = default_roots(models_dir=store.models_dir, folders=store.folders())
             try:
-                roots = default_roots(
-                    models_dir=self._store.models_dir, folders=self._store.folders()
-                )
-                models = discover(roots)
+                return discover(roots)
             except OSError as exc:
-                self.failed.emit(f"Could not list the models on disk: {exc.strerror or exc}.")
-                models = []
-            self.found.emit(generation, models)
-            for m in models:
-                self._check(generation, m)
+                raise AppError(
+                    f"Could not list the models on disk: {exc.strerror or exc}."
+                ) from exc
 
-        QThreadPool.globalInstance().start(job)
+        def listed(models: list[FoundModel]) -> None:
+            self.found.emit(generation, models)
+            self._jobs.run(
+                lambda: self._check_all(generation, models),
+                lambda _: None,
+                self.failed.emit,
+                what="Checking the models",
+            )
+
+        def not_listed(message: str) -> None:
+            self.failed.emit(message)
+            self.found.emit(generation, [])
+
+        self._jobs.run(listing, listed, not_listed, what="Listing the models on disk")
         return generation
+
+    def _check_all(self, generation: int, models: list[FoundModel]) -> None:
+        """Check each model in turn; a bug checking one says so in its row and the others
+        are still checked (no row waits on "Checking…" for good)."""
+        for model in models:
+            try:
+                self._check(generation, model)
+            except Exception as exc:
+                problem = bug_sentence(f"Checking {model.path.name}", exc)
+                self.checked.emit(generation, str(model.path), problem, None, None, None)
 
     def _check(self, generation: int, model: FoundModel) -> None:
         validation = self._cache.validate(model)
@@ -333,7 +356,7 @@ class ModelScanner(QObject):
         """Fit verdicts for every catalog model x quant on this machine, and which of them
         an earlier run left half downloaded."""
 
-        def job() -> None:
+        def work() -> tuple[dict[str, tuple[str, str]], list[str]]:
             partial = [
                 f"{m.id}/{q.name}"
                 for m in catalog.models
@@ -352,37 +375,47 @@ class ModelScanner(QObject):
                         log.info("no fit estimate for %s %s: %s", m.id, q.name, exc)
                         continue
                     result[f"{m.id}/{q.name}"] = (fit.summary, fit.verdict)
-            self.catalog_planned.emit(result, partial)
+            return result, partial
 
-        QThreadPool.globalInstance().start(job)
+        self._jobs.run(
+            work,
+            lambda planned: self.catalog_planned.emit(*planned),
+            self.failed.emit,
+            what="Planning the catalog's models",
+        )
 
     def remove(self, path: str, files: tuple[Path, ...]) -> None:
         """Delete a model's files from Ponder's folder (the store refuses other apps')."""
 
-        def job() -> None:
-            try:
-                self._store.remove(files)
-            except AppError as exc:
-                self.failed.emit(str(exc))
-            except OSError as exc:
-                self.failed.emit(f"Could not delete {Path(path).name}: {exc.strerror or exc}.")
-            else:
-                self.removed.emit(path)
+        store = self._store
 
-        QThreadPool.globalInstance().start(job)
+        def work() -> None:
+            try:
+                store.remove(files)
+            except OSError as exc:
+                raise AppError(
+                    f"Could not delete {Path(path).name}: {exc.strerror or exc}."
+                ) from exc
+
+        self._jobs.run(
+            work,
+            lambda _: self.removed.emit(path),
+            self.failed.emit,
+            what=f"Deleting {Path(path).name}",
+        )
 
     def discard(self, downloads_dir: Path, quant: CatalogQuant) -> None:
         """Delete what a paused download left on disk."""
 
-        def job() -> None:
-            try:
+        def work() -> None:
+            try:  # AppError: another Ponder is downloading it now
                 discard_parts(downloads_dir, quant.repo_id, [f.path for f in quant.files])
-            except AppError as exc:  # another Ponder is downloading it now
-                self.failed.emit(str(exc))
             except OSError as exc:
-                self.failed.emit(f"Could not delete the partial download: {exc.strerror or exc}.")
+                raise AppError(
+                    f"Could not delete the partial download: {exc.strerror or exc}."
+                ) from exc
 
-        QThreadPool.globalInstance().start(job)
+        self._jobs.run(work, lambda _: None, self.failed.emit, what="Deleting the partial download")
 
     def _snapshot(self) -> HardwareSnapshot | None:
         with self._lock:  # one probe even when several jobs ask at once

@@ -1,8 +1,8 @@
 """Check a chosen GGUF off the GUI thread: valid header, name, quantization and its fit.
 
 Reading a header (tens of MB of metadata for big tokenizers) and probing the hardware take
-long enough to stutter the window, so both run on Qt's thread pool; the answer comes back
-as a queued signal.
+long enough to stutter the window, so both run on Qt's thread pool (``BackgroundJobs``);
+the answer comes back on the GUI thread, whatever happens on the way.
 """
 
 from __future__ import annotations
@@ -16,11 +16,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import psutil
-from PySide6.QtCore import QObject, QThreadPool, Signal
+from PySide6.QtCore import QObject, Signal
 
 from app.core.errors import AppError
 from app.core.gguf import read_model
 from app.core.paths import app_paths
+from app.gui.workers.background import BackgroundJobs
 from app.hardware.planner import FitPlan, plan
 from app.hardware.probe import HardwareSnapshot
 from app.hardware.shape import shape_from_file
@@ -102,34 +103,51 @@ def models_on_disk() -> list[FoundModel]:
 
 
 class ModelChecker(QObject):
-    """``check(path)`` answers with ``checked(ModelInfo)`` or ``failed(path, message)``;
-    ``scan()`` answers with ``found(list[FoundModel])``."""
+    """Checks a model file, or lists the models on disk, off the GUI thread.
+
+    Signals:
+        checked(ModelInfo): ``check(path)`` found a usable model.
+        failed(str path, str message): it did not; one sentence and what to do (a bug
+            says so, with the log file's path).
+        found(list[FoundModel]): ``scan()``'s answer (empty when the folders could not
+            be listed: the list is a convenience, the picker works without it).
+    """
 
     checked = Signal(object)
     failed = Signal(str, str)
     found = Signal(list)
 
-    def scan(self) -> None:
-        def job() -> None:
-            try:
-                models = models_on_disk()
-            except OSError as exc:  # an unreadable folder must not cost the picker its list
-                log.warning("model discovery failed: %s", exc)
-                models = []
-            with contextlib.suppress(RuntimeError):  # the asker may be gone by now
-                self.found.emit(models)
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._jobs = BackgroundJobs(self)
 
-        QThreadPool.globalInstance().start(job)
+    def scan(self) -> None:
+        def work() -> list[FoundModel]:
+            try:
+                return models_on_disk()
+            except OSError as exc:
+                raise AppError(
+                    f"The model folders cannot be listed: {exc.strerror or exc}."
+                ) from exc
+
+        self._jobs.run(
+            work, self.found.emit, self._on_scan_failed, what="Looking for models on disk"
+        )
+
+    def _on_scan_failed(self, message: str) -> None:
+        log.warning("model discovery failed: %s", message)
+        self.found.emit([])
 
     def check(self, path: Path, n_ctx: int = 0, gpu_layers: int = -1) -> None:
-        def job() -> None:
+        def work() -> ModelInfo:
             try:
-                info = inspect_model(path, n_ctx, gpu_layers)
-            except AppError as exc:
-                self.failed.emit(str(path), str(exc))  # message and hint
+                return inspect_model(path, n_ctx, gpu_layers)
             except OSError as exc:
-                self.failed.emit(str(path), f"{path} cannot be read: {exc.strerror or exc}.")
-            else:
-                self.checked.emit(info)
+                raise AppError(f"{path} cannot be read: {exc.strerror or exc}.") from exc
 
-        QThreadPool.globalInstance().start(job)
+        self._jobs.run(
+            work,
+            self.checked.emit,
+            lambda message: self.failed.emit(str(path), message),
+            what=f"Checking {path.name}",
+        )
