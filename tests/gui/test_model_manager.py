@@ -334,6 +334,30 @@ def test_an_added_folder_lists_its_model_to_reveal_and_use_in_chat(
     assert chosen.args == [str(link)]
 
 
+def test_an_added_folder_can_be_removed_and_its_files_stay(
+    qtbot: QtBot, manager: ModelManagerDialog, store: ModelStore, gemma_path: Path, tmp_path: Path
+) -> None:
+    """A folder added in the Models window could never be removed there."""
+    assert not manager.remove_folder_button.isEnabled()  # nothing added yet
+    folder = tmp_path / "my-models"
+    folder.mkdir()
+    link = folder / "gemma-3-270m-Q4_K_M.gguf"
+    link.symlink_to(gemma_path)
+    manager.add_folder(folder)
+    qtbot.waitUntil(lambda: state(manager, str(link)) is RowState.READY, timeout=20_000)
+    assert manager.remove_folder_button.isEnabled()
+    [item] = manager.folders_menu.actions()
+    assert item.text() == str(folder)
+
+    item.trigger()
+    qtbot.waitUntil(lambda: state(manager, str(link)) is None, timeout=20_000)
+    assert store.folders() == [] and manager.added_folders() == []
+    assert not manager.remove_folder_button.isEnabled()
+    assert manager.folders_menu.actions() == []
+    assert manager.banner.text() == f"Stopped listing {folder}; its files stay where they are."
+    assert link.is_symlink() and gemma_path.exists()
+
+
 def test_a_bug_checking_one_model_is_said_in_its_row_and_the_others_are_checked(
     qtbot: QtBot,
     manager: ModelManagerDialog,

@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QLineEdit,
+    QMenu,
     QMessageBox,
     QPushButton,
     QTableView,
@@ -134,6 +135,17 @@ class ModelManagerDialog(QDialog):
             "List the models in a folder of yours (they stay where they are)",
             self._on_add_folder,
         )
+        # A folder added here is listed until removed here (its files are never touched).
+        self.remove_folder_button = QPushButton("Remove folder")
+        self.remove_folder_button.setToolTip(
+            "Stop listing a folder you added (its files stay where they are)"
+        )
+        self.remove_folder_button.setAccessibleName("Remove folder")
+        self.remove_folder_button.setAccessibleDescription(self.remove_folder_button.toolTip())
+        self.folders_menu = QMenu(self.remove_folder_button)
+        self.remove_folder_button.setMenu(self.folders_menu)
+        self._folders: list[Path] = []
+        self.remove_folder_button.setEnabled(False)
         self.rescan_button = _button("Rescan", "Look for models on disk again", self.refresh)
 
         self.installed = ModelFilter(RowKind.INSTALLED, self)
@@ -172,6 +184,7 @@ class ModelManagerDialog(QDialog):
         top = QHBoxLayout()
         top.addWidget(self.search, 1)
         top.addWidget(self.add_folder_button)
+        top.addWidget(self.remove_folder_button)
         top.addWidget(self.rescan_button)
         actions = QHBoxLayout()
         for button in [*self._installed_actions, *self._available_actions]:
@@ -201,6 +214,15 @@ class ModelManagerDialog(QDialog):
     def add_folder(self, folder: Path) -> None:
         """List the models in ``folder`` from now on (saved in the store's folder list)."""
         self.scanner.scan(add_folder=folder)
+
+    def remove_folder(self, folder: Path) -> None:
+        """Stop listing the models in ``folder``, an added one (its files stay)."""
+        self._show_message(f"Stopped listing {folder}; its files stay where they are.")
+        self.scanner.scan(remove_folder=folder)
+
+    def added_folders(self) -> list[Path]:
+        """The folders the user added, as of the last scan."""
+        return list(self._folders)
 
     def current_row(self) -> ModelRow | None:
         """The row selected in the visible tab."""
@@ -268,6 +290,17 @@ class ModelManagerDialog(QDialog):
             return
         removable = {str(m.path) for m in models if self._store.owns(m.path)}
         self.model.set_installed(models, removable)
+        self._set_folders(self._store.folders())
+
+    def _set_folders(self, folders: list[Path]) -> None:
+        """The added folders, one menu item each under Remove folder."""
+        self._folders = folders
+        self.remove_folder_button.setEnabled(bool(folders))
+        self.folders_menu.clear()
+        for folder in folders:
+            action = self.folders_menu.addAction(str(folder))
+            action.setToolTip(f"Stop listing the models in {folder}")
+            action.triggered.connect(lambda _=False, f=folder: self.remove_folder(f))
 
     def _on_checked(  # noqa: PLR0917 (a signal's arguments)
         self,

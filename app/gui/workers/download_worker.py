@@ -287,18 +287,21 @@ class ModelScanner(QObject):
         self._jobs = BackgroundJobs(self)
         self.generation = 0
 
-    def scan(self, add_folder: Path | None = None) -> int:
-        """List the models on disk (after adding ``add_folder``), then check each."""
+    def scan(self, add_folder: Path | None = None, remove_folder: Path | None = None) -> int:
+        """List the models on disk (after adding ``add_folder`` to the folders listed, or
+        removing ``remove_folder`` from them), then check each."""
         self.generation += 1
         generation = self.generation
         store = self._store
 
         def listing() -> list[FoundModel]:
-            if add_folder is not None:
-                try:
+            try:
+                if add_folder is not None:
                     store.add_folder(add_folder)
-                except AppError as exc:  # said, and the other folders are listed anyway
-                    self.failed.emit(str(exc))
+                if remove_folder is not None:
+                    store.remove_folder(remove_folder)
+            except AppError as exc:  # said, and the folders are listed as they are
+                self.failed.emit(str(exc))
             roots = default_roots(models_dir=store.models_dir, folders=store.folders())
             try:
                 return discover(roots)
