@@ -22,6 +22,7 @@ from pathlib import Path
 
 import pytest
 
+from app.core.conversation import Role
 from app.core.store import ChatStore
 
 PAGE = 4096
@@ -31,7 +32,7 @@ PAGE = 4096
 class Original:
     """What a test database held before it was damaged: (title, [(role, content)])."""
 
-    chats: dict[int, tuple[str, list[tuple[str, str]]]]
+    chats: dict[int, tuple[str, list[tuple[Role, str]]]]
 
     @property
     def message_count(self) -> int:
@@ -46,7 +47,7 @@ def make_chats(path: Path, conversations: int = 12, messages: int = 10) -> Origi
         cid = store.create_conversation(f"Chat {c}", model="R1 7B")
         rows = []
         for m in range(messages):
-            role = "user" if m % 2 == 0 else "assistant"
+            role: Role = "user" if m % 2 == 0 else "assistant"
             text = f"Question {c}.{m}?" if role == "user" else f"Answer {c}.{m}. " * (40 + 30 * m)
             store.add_message(cid, role, text, reasoning="Let me think. " * (5 * m))
             rows.append((role, text))

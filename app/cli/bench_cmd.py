@@ -30,6 +30,7 @@ from app.core.bench_report import (
 )
 from app.core.errors import BadInputError
 from app.core.prompt_sets import DEFAULT_SET, PromptSet, builtin_sets, load_prompt_set
+from app.core.units import format_tokens
 from app.inference.bench import BenchEvent, ModelFinished, run_bench
 
 DEFAULT_RUNS = 3
@@ -104,7 +105,7 @@ class ProgressPrinter:
             return
         prompt = f"prompt {event.prompt_index}/{event.n_prompts} {event.prompt_id}"
         rate = f", {event.decode_tok_s:.1f} tok/s" if event.decode_tok_s else ""
-        text = f"{where} {run} {prompt}: {event.tokens} tokens{rate}"
+        text = f"{where} {run} {prompt}: {format_tokens(event.tokens)}{rate}"
         if event.record is None:
             if self.live:
                 self.out.write("\r" + text + "\033[K")

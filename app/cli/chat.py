@@ -38,7 +38,7 @@ from app.core.events import (
 )
 from app.core.gguf import GGUFHeader, read_model
 from app.core.paths import app_paths
-from app.core.units import R1_TEMPERATURE, R1_TOP_P
+from app.core.units import R1_TEMPERATURE, R1_TOP_P, format_tokens
 from app.hardware.workers import probe_workers
 from app.inference.client import EngineClient
 from app.inference.cpu_safety import CpuSafety
@@ -242,7 +242,7 @@ class _TextPrinter:
             why = "the context is full (raise --ctx)"
         sys.stderr.write(
             style(
-                f"[{stats.reasoning_tokens + stats.answer_tokens:,} tokens · {rate}{thought} · "
+                f"[{format_tokens(stats.generated_tokens)} · {rate}{thought} · "
                 f"{stats.backend} · {why}]\n",
                 "2",
                 sys.stderr,

@@ -29,6 +29,7 @@ from app.core.events import (
     event_to_json,
 )
 from app.core.grouping import GroupResult, extract_final_answer, score_texts
+from app.core.units import format_tokens
 from app.inference.client import EngineClient
 from app.inference.protocol import ModelSpec, SamplingParams
 
@@ -83,7 +84,7 @@ def run_group_turn(
                 print_json(event_to_json(event))
         elif isinstance(event, LiveStats) and progress is not None:
             generated[event.sample or 0] = event.generated_tokens
-            progress(f"Thinking {samples} ways… {sum(generated.values()):,} tokens")
+            progress(f"Thinking {samples} ways… {format_tokens(sum(generated.values()))}")
         elif isinstance(event, EngineSilence) and event.silent_s and not as_json:
             sys.stderr.write(
                 f"\nponder: the engine has made no progress for {event.silent_s:.0f} s; "
@@ -133,7 +134,7 @@ def print_group(turn: GroupTurn, out: Any = sys.stdout) -> None:
         shown = final.text if final is not None else "(no answer)"
         per = turn.per_sample.get(i)
         speed = f"{per.decode_tok_s:.1f} tok/s" if per and per.decode_tok_s else ""
-        tokens = f"{per.reasoning_tokens + per.answer_tokens:,} tokens" if per else ""
+        tokens = format_tokens(per.generated_tokens) if per else ""
         facts = ", ".join(x for x in (tokens, speed) if x)
         mark = f"  reward {result.rewards[i]}, advantage {result.advantages[i]:+.2f}"
         out.write(f"Sample {i + 1}: {shown}  ({facts}){mark}\n")

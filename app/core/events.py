@@ -5,8 +5,10 @@ The CLI's ``--json`` output is these events, one JSON object per line (see DESIG
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
-from typing import Any, Literal
+import types
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any, Literal, Union, get_args, get_origin, get_type_hints
 
 StopReason = Literal["eos", "length", "stopped", "think_budget", "error"]
 ThinkingEnd = Literal["model", "answer_now", "think_budget"]
@@ -66,6 +68,46 @@ class GenerationStats:
     # when memory made the engine sample fewer or shorter answers than asked.
     samples: int = 1
     note: str = ""
+
+    @property
+    def generated_tokens(self) -> int:
+        """Every token the model wrote: its thinking and its answer."""
+        return self.reasoning_tokens + self.answer_tokens
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, raw: object) -> GenerationStats | None:
+        """The figures from their saved form (a reply's stats in the chat database, a
+        sample's in a group): unknown keys are ignored, and a value of the wrong type
+        (a hand-edited or damaged file) takes its default. None when ``raw`` is not a
+        mapping or holds none of these fields."""
+        if not isinstance(raw, Mapping):
+            return None
+        known = {f.name: raw[f.name] for f in fields(cls) if f.name in raw}
+        if not known:
+            return None
+        return cls(**{k: v for k, v in known.items() if _is_a(v, _STATS_TYPES[k])})
+
+
+_STATS_TYPES: dict[str, Any] = get_type_hints(GenerationStats)
+
+
+def _is_a(value: object, hint: Any) -> bool:
+    """Whether a JSON value fits a field's type (``int``, ``float | None``, a Literal)."""
+    origin = get_origin(hint)
+    if origin is Literal:
+        return value in get_args(hint)
+    if origin is Union or origin is types.UnionType:
+        return any(_is_a(value, arg) for arg in get_args(hint))
+    if hint is type(None):
+        return value is None
+    if isinstance(value, bool):
+        return hint is bool
+    if hint is float:
+        return isinstance(value, int | float)
+    return isinstance(hint, type) and isinstance(value, hint)
 
 
 @dataclass(frozen=True, slots=True)

@@ -25,9 +25,6 @@ MIN_WAYS = 2
 MAX_WAYS = 8  # what the chat offers (the engine takes up to 16: memory decides)
 GROUP_KEY = "group"
 
-_STATS_FIELDS = {f.name for f in dataclasses.fields(GenerationStats)}
-
-
 _FRAC = re.compile(r"\\[dt]?frac\s*\{([^{}]*)\}\s*\{([^{}]*)\}")
 _SQRT = re.compile(r"\\sqrt\s*\{([^{}]*)\}")
 _SYMBOLS = {
@@ -73,16 +70,6 @@ def plain_math(answer: str) -> str:
     return " ".join(s.replace("{", "").replace("}", "").split())
 
 
-def stats_from_json(raw: object) -> GenerationStats | None:
-    """``GenerationStats`` from its saved form (unknown keys ignored; None if not a dict)."""
-    if not isinstance(raw, Mapping):
-        return None
-    try:
-        return GenerationStats(**{k: v for k, v in raw.items() if k in _STATS_FIELDS})
-    except TypeError:
-        return None
-
-
 @dataclass(frozen=True, slots=True)
 class GroupSample:
     """One sample: its chain of thought, its answer text, and its figures once it ended."""
@@ -95,7 +82,7 @@ class GroupSample:
         return {
             "reasoning": self.reasoning,
             "answer": self.answer,
-            "stats": dataclasses.asdict(self.stats) if self.stats is not None else None,
+            "stats": self.stats.to_json() if self.stats is not None else None,
         }
 
 
@@ -174,7 +161,7 @@ class GroupReply:
                 GroupSample(
                     str(s.get("reasoning") or ""),
                     str(s.get("answer") or ""),
-                    stats_from_json(s.get("stats")),
+                    GenerationStats.from_json(s.get("stats")),
                 )
             )
         if not samples:

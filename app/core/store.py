@@ -26,7 +26,9 @@ from pathlib import Path
 from typing import Any, Concatenate, Literal, ParamSpec, TypeVar
 
 from app.core import db_faults
+from app.core.conversation import Role
 from app.core.errors import AppError, SaveError
+from app.core.reply_stats import ReplyStats
 
 log = logging.getLogger(__name__)
 
@@ -91,13 +93,18 @@ class MessageRow:
     id: int
     conversation_id: int
     position: int
-    role: str
+    role: Role
     content: str
     reasoning: str
     state: MessageState
     model: str
-    stats: dict[str, Any] | None
+    stats: dict[str, Any] | None  # as saved (JSON); read it through ``reply_stats``
     created_at: float
+
+    @functools.cached_property
+    def reply_stats(self) -> ReplyStats:
+        """``stats`` typed, read once per row."""
+        return ReplyStats.from_json(self.stats)
 
 
 _P = ParamSpec("_P")
@@ -283,7 +290,7 @@ class ChatStore:
     def add_message(
         self,
         cid: int,
-        role: str,
+        role: Role,
         content: str,
         *,
         reasoning: str = "",

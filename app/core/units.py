@@ -1,4 +1,4 @@
-"""Shared defaults and how sizes are written for people."""
+"""Shared defaults and how sizes and counts are written for people."""
 
 from __future__ import annotations
 
@@ -15,3 +15,8 @@ def format_bytes(n: float) -> str:
         if n >= size:
             return f"{n / size:.2f} {unit}" if unit == "GB" else f"{n / size:.1f} {unit}"
     return f"{int(n)} B"
+
+
+def format_tokens(n: int) -> str:
+    """A count of tokens as people read it: 1 token, 2,310 tokens."""
+    return f"{n:,} token" if n == 1 else f"{n:,} tokens"

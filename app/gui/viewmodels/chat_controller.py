@@ -413,7 +413,7 @@ class ChatController(QObject):
         if replace_after is not None:
             self._drop_rows_after(replace_after)
         history = conversation_from_turns(
-            [(r.role, r.content) for r in self.rows if r.role in ("user", "assistant")],  # type: ignore[misc]
+            [(r.role, r.content) for r in self.rows if r.role in ("user", "assistant")],
             system=self.settings.system_prompt,
             boxed=self.settings.boxed_answers,
         )

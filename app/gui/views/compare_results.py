@@ -24,7 +24,7 @@ from PySide6.QtWidgets import (
 
 from app.core.bench_report import BenchReport, GenerationRecord, ModelResult, median_table
 from app.core.stats_text import SEP
-from app.core.units import format_bytes
+from app.core.units import format_bytes, format_tokens
 from app.gui.render.math import MathRenderer
 from app.gui.views.compare_charts import model_colour
 from app.gui.views.markdown_view import MarkdownView
@@ -48,7 +48,7 @@ def reply_stats(gen: GenerationRecord) -> str:
     parts = []
     if gen.decode_tok_s:
         parts.append(f"{gen.decode_tok_s:.1f} tok/s")
-    parts.append(f"{gen.reasoning_tokens + gen.answer_tokens:,} tokens")
+    parts.append(format_tokens(gen.reasoning_tokens + gen.answer_tokens))
     if why := STOP_WORDS.get(gen.stop_reason, gen.stop_reason):
         parts.append(why)
     return SEP.join(parts)
@@ -80,7 +80,7 @@ class ReplyBlock(QFrame):
             good = gen.correct and not gen.error
             self.verdict.setStyleSheet(f"color: {CORRECT_COLOUR if good else WRONG_COLOUR};")
         self.thinking = ThinkingPanel()
-        tokens = f"{gen.reasoning_tokens:,} tokens" if gen.reasoning_tokens else ""
+        tokens = format_tokens(gen.reasoning_tokens) if gen.reasoning_tokens else ""
         self.thinking.set_title(SEP.join(p for p in ("Thinking", tokens) if p))
         self.thinking.set_text(gen.reasoning_text)
         self.thinking.set_live(False, False)

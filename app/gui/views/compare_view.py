@@ -32,6 +32,7 @@ from PySide6.QtWidgets import (
 
 from app.core.bench_report import BenchReport, ModelResult, SavedRun
 from app.core.prompt_sets import PromptSet
+from app.core.units import format_tokens
 from app.gui.render.math import MathRenderer
 from app.gui.style import mix, stylesheet
 from app.gui.views.compare_charts import CompareCharts
@@ -54,7 +55,7 @@ def status_line(event: BenchProgress) -> str:
         return " · ".join(parts)
     if event.n_prompts > 1 and event.run:
         parts.append(f"prompt {event.prompt_index}/{event.n_prompts}")
-    parts.append(f"{event.tokens:,} tokens")
+    parts.append(format_tokens(event.tokens))
     if event.decode_tok_s:
         parts.append(f"{event.decode_tok_s:.1f} tok/s")
     return " · ".join(parts)
@@ -287,7 +288,7 @@ class CompareWindow(QMainWindow):
         self.title.setText(
             f"<b>{', '.join(m.name for m in report.models)}</b><br>"
             f"{when} · prompt set {report.prompt_set} · {runs} · "
-            f"at most {report.max_tokens:,} tokens{cancelled}"
+            f"at most {format_tokens(report.max_tokens)}{cancelled}"
         )
         self.columns.show_report(report)
         self.table.show_report(report)

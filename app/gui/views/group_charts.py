@@ -27,6 +27,7 @@ from PySide6.QtWidgets import QSizePolicy, QWidget
 from app.core.events import GenerationStats, LiveStats
 from app.core.group_reply import plain_math
 from app.core.grouping import GroupResult, extract_final_answer
+from app.core.units import format_tokens
 from app.gui.style import mix
 
 LANE_PAINT_MS = 50  # a lane repaints at most this often
@@ -67,14 +68,14 @@ class Lane:
         if self.stats is not None and self.stats.reasoning_tokens:
             seconds = self.stats.reasoning_s if self.stats.reasoning_s else self.thought_s
             took = f" {seconds:.1f} s" if seconds is not None else ""
-            return f"Thought{took} · {self.stats.reasoning_tokens:,} tokens"
+            return f"Thought{took} · {format_tokens(self.stats.reasoning_tokens)}"
         if self.thought_s is not None or self.stats is not None:
             if not self.thinking_tokens:
                 return "Answered without thinking"
-            return f"Thought {self.thought_s or 0.0:.1f} s · {self.thinking_tokens:,} tokens"
+            return f"Thought {self.thought_s or 0.0:.1f} s · {format_tokens(self.thinking_tokens)}"
         if not self.tokens:
             return "Waiting…"
-        return f"Thinking… {elapsed_s:.1f} s · {self.tokens:,} tokens"
+        return f"Thinking… {elapsed_s:.1f} s · {format_tokens(self.tokens)}"
 
     def outcome(self) -> str:
         """Its answer so far: the end of its thinking, then its final answer."""

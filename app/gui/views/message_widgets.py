@@ -13,7 +13,6 @@ the chosen sample's.
 from __future__ import annotations
 
 import time
-from typing import Any
 
 from PySide6.QtCore import Signal
 from PySide6.QtGui import QGuiApplication
@@ -143,24 +142,17 @@ class AssistantMessage(QFrame):
         self.thinking.setVisible(bool(row.reasoning))
         if row.reasoning:
             self.thinking.set_text(row.reasoning)
-            stats = row.stats or {}
-            if group is not None:  # the chosen sample's figures, not the group's
-                own = group.reply.stats or GenerationStats()
-                title = stats_text.thinking_done(
-                    own.reasoning_s, own.reasoning_tokens, own.decode_tok_s
-                )
-            else:
-                title = stats_text.thinking_done(
-                    stats.get("reasoning_s"),
-                    int(stats.get("reasoning_tokens", 0)),
-                    stats.get("decode_tok_s"),
-                )
-            self.thinking.set_title(title)
+            # A group's chosen sample has figures of its own (the row's are the group's).
+            own = group.reply.stats if group is not None else row.reply_stats.figures
+            own = own or GenerationStats()
+            self.thinking.set_title(
+                stats_text.thinking_done(own.reasoning_s, own.reasoning_tokens, own.decode_tok_s)
+            )
             self.thinking.set_live(False, False)
         self.answer_view.setVisible(bool(row.content))
         if row.content:
             self.answer_view.set_markdown(row.content)
-        self._show_footer(row.stats, row.state)
+        self._show_footer(row)
 
     # -- live ---------------------------------------------------------------------------
 
@@ -250,19 +242,19 @@ class AssistantMessage(QFrame):
         if self.group_panel is not None:  # the chosen sample's thinking and answer
             self._show_stored()
             return
-        stats = row.stats or {}
+        figures = row.reply_stats.figures
         if self.thinking.has_text():
             self.thinking.set_title(
-                stats_text.thinking_done(
-                    stats.get("reasoning_s", self._thinking_s),
-                    int(stats.get("reasoning_tokens", self._tokens)),
-                    stats.get("decode_tok_s"),
+                stats_text.thinking_done(self._thinking_s, self._tokens, None)
+                if figures is None  # failed: what the live reply counted
+                else stats_text.thinking_done(
+                    figures.reasoning_s, figures.reasoning_tokens, figures.decode_tok_s
                 )
             )
             self.thinking.set_live(False, self.thinking.is_open() and not row.content)
         self.answer_view.finish()
         self.answer_view.setVisible(bool(row.content))
-        self._show_footer(row.stats, row.state)
+        self._show_footer(row)
 
     def update_row(self, row: MessageRow) -> None:
         """The saved reply changed (another sample chosen, a vote): show it as it is now."""
@@ -278,12 +270,13 @@ class AssistantMessage(QFrame):
 
     # -- footer -------------------------------------------------------------------------
 
-    def _show_footer(self, stats: dict[str, Any] | None, state: str) -> None:
+    def _show_footer(self, row: MessageRow) -> None:
         self.footer.show()
+        state, reply = row.state, row.reply_stats
         self.stats_label.setText(
-            stats_text.footer(stats, self.row.model) if state != "error" else self.row.model
+            stats_text.footer(reply.figures, row.model) if state != "error" else row.model
         )
-        note = stats_text.state_note(state, stats)
+        note = stats_text.state_note(state, reply)
         self.note.setText(note)
         self.note.setVisible(bool(note))
         self.note.setProperty("error", state == "error")
