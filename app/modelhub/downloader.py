@@ -74,6 +74,14 @@ def part_path(downloads_dir: Path, file: RemoteFile) -> Path:
     return downloads_dir / file.repo / f"{file.filename}.part"
 
 
+def has_parts(downloads_dir: Path, repo: str, filenames: list[str]) -> bool:
+    """True when an earlier run left part of ``repo``'s ``filenames`` on disk (a download
+    resumes it; ``discard_parts`` deletes it)."""
+    return any(
+        part_path(downloads_dir, RemoteFile(repo, name, 0, None)).exists() for name in filenames
+    )
+
+
 def _disk_free(path: Path) -> int:
     return shutil.disk_usage(path).free
 

@@ -41,6 +41,7 @@ from app.modelhub.downloader import (
     StopToken,
     discard_parts,
     download,
+    has_parts,
     part_path,
 )
 from app.modelhub.hub import (
@@ -293,8 +294,10 @@ def test_cancelling_a_paused_download_leaves_a_running_one_alone(
     stop.pause()
     thread.join(30)
     assert len(errors) == 1 and isinstance(errors[0], DownloadPausedError)
+    assert has_parts(tmp_path / "dl", "org/M-GGUF", ["m.gguf"])  # offered to resume
     discard_parts(tmp_path / "dl", "org/M-GGUF", ["m.gguf"])  # paused now: it goes
     assert list((tmp_path / "dl").iterdir()) == []
+    assert not has_parts(tmp_path / "dl", "org/M-GGUF", ["m.gguf"])
 
 
 def test_a_wrong_range_from_a_proxy_is_asked_again_without_losing_the_part(

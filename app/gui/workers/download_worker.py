@@ -32,23 +32,15 @@ from app.modelhub.downloader import (
     StopToken,
     discard_parts,
     download,
-    part_path,
+    has_parts,
 )
-from app.modelhub.hub import RemoteFile, model_files
+from app.modelhub.hub import model_files
 from app.modelhub.secrets import TokenStore
 from app.modelhub.store import ModelStore
 
 log = logging.getLogger(__name__)
 
 PROGRESS_INTERVAL_S = 0.25  # a few repaints a second is smooth; more only costs CPU
-
-
-def has_parts(downloads_dir: Path, quant: CatalogQuant) -> bool:
-    """True when an earlier run left part of ``quant`` on disk (a download resumes it)."""
-    return any(
-        part_path(downloads_dir, RemoteFile(quant.repo_id, f.path, 0, None)).exists()
-        for f in quant.files
-    )
 
 
 class DownloadWorker(QThread):
@@ -364,7 +356,7 @@ class ModelScanner(QObject):
                 f"{m.id}/{q.name}"
                 for m in catalog.models
                 for q in m.quants
-                if has_parts(downloads_dir, q)
+                if has_parts(downloads_dir, q.repo_id, [f.path for f in q.files])
             ]
             hw = self._snapshot()
             result: dict[str, tuple[str, str]] = {}
