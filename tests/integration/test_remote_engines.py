@@ -43,7 +43,7 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def wait_port(port: int, timeout_s: float = 30) -> None:
+def wait_port(port: int, timeout_s: float = 60) -> None:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         try:
@@ -73,25 +73,48 @@ def client(ponder_home: Path) -> Iterator[EngineClient]:
     c.close()
 
 
-@pytest.fixture
-def workers(ponder_home: Path) -> Iterator[list[tuple[str, subprocess.Popen[bytes]]]]:
-    """Two `ponder worker` processes on loopback."""
-    started = []
-    for _ in range(2):
+def worker_port() -> int:
+    """A free port whose next one is free too (a worker publishes what it lends there)."""
+    while True:
         port = free_port()
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "app", "worker", "--port", str(port)],
-            cwd=ROOT,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        started.append((f"127.0.0.1:{port}", proc))
-    for address, _ in started:
-        wait_port(int(address.rsplit(":", 1)[1]))
-    yield started
+        if _free(port + 1):
+            return port
+
+
+def start_workers(*mem: str | None) -> list[tuple[str, subprocess.Popen[bytes]]]:
+    started: list[tuple[str, subprocess.Popen[bytes]]] = []
+    try:
+        for lend in mem:
+            port = worker_port()
+            extra = ["--mem", lend] if lend else []
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "app", "worker", "--port", str(port), *extra],
+                cwd=ROOT,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+            started.append((f"127.0.0.1:{port}", proc))
+        for address, _ in started:
+            wait_port(int(address.rsplit(":", 1)[1]))
+            wait_port(int(address.rsplit(":", 1)[1]) + 1)
+    except BaseException:
+        stop_workers(started)
+        raise
+    return started
+
+
+def stop_workers(started: list[tuple[str, subprocess.Popen[bytes]]]) -> None:
     for _, proc in started:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+@pytest.fixture
+def workers(ponder_home: Path) -> Iterator[list[tuple[str, subprocess.Popen[bytes]]]]:
+    """Two `ponder worker` processes on loopback."""
+    started = start_workers(None, None)
+    yield started
+    stop_workers(started)
 
 
 def rpc_server(worker: subprocess.Popen[bytes]) -> psutil.Process:
@@ -401,25 +424,9 @@ def test_fit_across_two_workers_for_the_real_r1_7b_header(
 @pytest.fixture
 def lending_workers(ponder_home: Path) -> Iterator[list[tuple[str, subprocess.Popen[bytes]]]]:
     """Two `ponder worker --mem` processes on loopback lending 0.3 GB and 0.9 GB."""
-    started = []
-    for mem in ("0.3", "0.9"):
-        port = free_port()
-        while not _free(port + 1):  # the offer is published on the next port
-            port = free_port()
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "app", "worker", "--port", str(port), "--mem", mem],
-            cwd=ROOT,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        started.append((f"127.0.0.1:{port}", proc))
-    for address, _ in started:
-        wait_port(int(address.rsplit(":", 1)[1]))
-        wait_port(int(address.rsplit(":", 1)[1]) + 1)
+    started = start_workers("0.3", "0.9")
     yield started
-    for _, proc in started:
-        proc.terminate()
-        proc.wait(timeout=10)
+    stop_workers(started)
 
 
 def _free(port: int) -> bool:

@@ -74,6 +74,7 @@ class MainWindow(QMainWindow):
         self.resize(1180, 780)
         self.controller = controller
         self.api: ApiServerController | None = None  # attach_api, when the app serves
+        self._api_notice = ""  # the status bar's "An API client ... is using the model."
         self.state = state
         self.conversations = ConversationListModel(controller.store, self)
 
@@ -293,10 +294,15 @@ class MainWindow(QMainWindow):
         self.api_label.setVisible(bool(url))
 
     def _on_engine_holder(self, who: str) -> None:
+        # Only the API's own notice is taken down again: the chat holds the engine too,
+        # and what the status bar says about it (a save refused, say) must stay.
+        shown = f"{who} is using the model."
         if who.startswith("An API client"):
-            self.statusBar().showMessage(f"{who} is using the model.", 0)
-        elif not who:
+            self._api_notice = shown
+            self.statusBar().showMessage(shown, 0)
+        elif self._api_notice and self.statusBar().currentMessage() == self._api_notice:
             self.statusBar().clearMessage()
+            self._api_notice = ""
 
     def _apply_settings(self, settings: Settings) -> None:
         self._keep_settings(settings)
