@@ -18,9 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import socket
 import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -33,38 +31,11 @@ from app.core.events import Done  # noqa: E402
 from app.inference.client import EngineClient  # noqa: E402
 from app.inference.protocol import LoadSpec, PooledSpec, SamplingParams  # noqa: E402
 from benchmarks.portable_build import cpu_model  # noqa: E402
+from tests.loopback import start_workers, stop_workers  # noqa: E402
 
 RESULTS = ROOT / "benchmarks" / "results"
 MODEL = ROOT / ".cache" / "test-models" / "gemma-3-270m-q4_k_m.gguf"
 PROMPT = " ".join(["The old lighthouse keeper counted the ships that passed each night."] * 20)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def start_workers(n: int) -> list[tuple[str, subprocess.Popen[bytes]]]:
-    workers = []
-    for _ in range(n):
-        port = free_port()
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "app", "worker", "--port", str(port)],
-            cwd=ROOT,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        workers.append((f"127.0.0.1:{port}", proc))
-    for address, _ in workers:
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                socket.create_connection(("127.0.0.1", int(address.split(":")[1])), 0.5).close()
-                break
-            except OSError:
-                time.sleep(0.1)
-    return workers
 
 
 def one_run(client: EngineClient, spec: LoadSpec | PooledSpec, tokens: int) -> dict[str, float]:
@@ -87,7 +58,7 @@ def main() -> int:
     ap.add_argument("--tokens", type=int, default=128)
     ap.add_argument("--name", default="pooled")
     args = ap.parse_args()
-    workers = start_workers(2)
+    workers = start_workers(None, None)
     log = ROOT / ".cache" / "bench-pooled-engine.log"
     # Two engines, each with its model loaded once: loading is not what is measured.
     local_client, pooled_client = EngineClient(log), EngineClient(log)
@@ -120,9 +91,7 @@ def main() -> int:
     finally:
         local_client.close()
         pooled_client.close()
-        for _, proc in workers:
-            proc.terminate()
-            proc.wait(timeout=10)
+        stop_workers(workers)
     summary = {}
     for measure in ("prefill_tok_s", "decode_tok_s"):
         ratios = [row[f"{measure}_ratio"] for row in rounds]

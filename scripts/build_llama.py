@@ -8,8 +8,8 @@ One CMake build gives everything Ponder runs from llama.cpp:
   ``-skylakex``, ``-zen4``, ``-sapphirerapids``...; ``GGML_BACKEND_DL`` +
   ``GGML_CPU_ALL_VARIANTS``), so the engine picks the one the CPU in front of it can run
   instead of the build machine's (``-DGGML_NATIVE=ON`` dies of SIGILL on older CPUs);
-- llama.cpp's own programs: ``llama-server`` and ``ggml-rpc-server`` (rpc-server) (the pooled engine and
-  ``ponder worker``; RPC peers must come from the same build), ``llama-bench`` and
+- llama.cpp's own programs: ``llama-server`` and ``ggml-rpc-server`` (the pooled engine
+  and ``ponder worker``; RPC peers must come from the same build), ``llama-bench`` and
   ``llama-batched-bench`` (the native references in benchmarks/).
 
 The result lives outside the clone, keyed by the llama-cpp-python version, the backend and

@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
-import subprocess
 import sys
 import tempfile
 import time
@@ -27,6 +25,7 @@ from PySide6.QtWidgets import QApplication  # noqa: E402
 
 from app.gui.app import Session, make_application, open_session  # noqa: E402
 from app.gui.viewmodels.chat_controller import ModelChoice  # noqa: E402
+from tests.loopback import start_workers, stop_workers  # noqa: E402
 
 QUESTION = "What is the sum of the first 100 positive integers? Check it in Python."
 REASONING = (
@@ -185,36 +184,11 @@ def first_run(app: QApplication, out: Path, tmp: Path) -> None:
     session.close()
 
 
-def start_workers(count: int) -> list[tuple[str, subprocess.Popen[bytes]]]:
-    """``count`` real `ponder worker` processes on loopback, listening."""
-    started = []
-    for _ in range(count):
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            port = int(s.getsockname()[1])
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "app", "worker", "--port", str(port)],
-            cwd=ROOT,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        started.append((f"127.0.0.1:{port}", proc))
-    for address, _ in started:
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                socket.create_connection(("127.0.0.1", int(address.rsplit(":", 1)[1])), 0.5).close()
-                break
-            except OSError:
-                time.sleep(0.1)
-    return started
-
-
 def machines(app: QApplication, session: Session, out: Path) -> None:
     """The Machines window: two workers on loopback, the chat pooled across them, and every
     catalog size with its verdict across the two."""
     window = session.window
-    workers = start_workers(2)
+    workers = start_workers(None, None)
     try:
         machines_window = window.tools.open_machines()
         machines_window.resize(1180, 740)
@@ -232,9 +206,7 @@ def machines(app: QApplication, session: Session, out: Path) -> None:
         shoot(app, out / "machines.png")
         machines_window.close()
     finally:
-        for _, proc in workers:
-            proc.terminate()
-            proc.wait(timeout=10)
+        stop_workers(workers)
 
 
 def only_machines(app: QApplication, out: Path, tmp: Path) -> None:

@@ -22,16 +22,11 @@ from app.gui.viewmodels.chat_controller import ModelChoice
 from app.gui.views.main_window import MainWindow
 from app.hardware.probe import probe
 from app.server.models import ServedModels
+from tests.loopback import free_port
 
 pytestmark = pytest.mark.gui
 
 ANSWER = "Forty-two."
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def replay_file(path: Path, pace: float | None, words: int) -> Path:

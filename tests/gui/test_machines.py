@@ -11,11 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import socket
-import subprocess
-import sys
 import threading
-import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -35,6 +31,7 @@ from app.gui.views.machines_window import MachinesWindow
 from app.gui.views.main_window import MainWindow
 from app.gui.views.settings_dialog import SettingsDialog
 from app.hardware.shape import load_catalog
+from tests.loopback import free_port, start_workers, stop_workers
 from tests.unit.test_secrets import DictKeyring
 
 pytestmark = pytest.mark.gui
@@ -44,44 +41,14 @@ LEFT = Qt.MouseButton.LeftButton
 API_KEY = "sk-machinesTESTkeyNEVERinFILES0123456789"
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def wait_port(port: int, timeout_s: float = 30) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                return
-        except OSError:
-            time.sleep(0.1)
-    raise AssertionError(f"nothing listens on {port}")
-
-
 @pytest.fixture
 def workers() -> Iterator[list[str]]:
     """Two `ponder worker` processes on loopback; their addresses."""
-    started = []
-    for _ in range(2):
-        port = free_port()
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "app", "worker", "--port", str(port)],
-            cwd=ROOT,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        started.append((f"127.0.0.1:{port}", proc))
+    started = start_workers(None, None)
     try:
-        for address, _ in started:
-            wait_port(int(address.rsplit(":", 1)[1]))
         yield [address for address, _ in started]
     finally:
-        for _, proc in started:
-            proc.terminate()
-            proc.wait(timeout=10)
+        stop_workers(started)
 
 
 def open_machines(qtbot: QtBot, window: MainWindow) -> MachinesWindow:

@@ -30,28 +30,12 @@ from app.inference.backends.endpoint import wait_until_ready
 from app.inference.client import EngineClient
 from app.inference.protocol import EndpointSpec, LoadSpec, PooledSpec, SamplingParams
 from tests.integration.cli import ROOT, ponder
+from tests.loopback import free_port, start_workers, stop_workers, wait_port
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 GREEDY = SamplingParams(temperature=0.0, max_tokens=24, seed=1, ignore_eos=True)
 PROMPT = "Once upon a time"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def wait_port(port: int, timeout_s: float = 60) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                return
-        except OSError:
-            time.sleep(0.1)
-    raise AssertionError(f"nothing listens on {port}")
 
 
 def collect(events: Iterator[Event]) -> tuple[str, str, Event]:
@@ -71,42 +55,6 @@ def client(ponder_home: Path) -> Iterator[EngineClient]:
     c = EngineClient(ponder_home / "logs" / "engine.log")
     yield c
     c.close()
-
-
-def worker_port() -> int:
-    """A free port whose next one is free too (a worker publishes what it lends there)."""
-    while True:
-        port = free_port()
-        if _free(port + 1):
-            return port
-
-
-def start_workers(*mem: str | None) -> list[tuple[str, subprocess.Popen[bytes]]]:
-    started: list[tuple[str, subprocess.Popen[bytes]]] = []
-    try:
-        for lend in mem:
-            port = worker_port()
-            extra = ["--mem", lend] if lend else []
-            proc = subprocess.Popen(
-                [sys.executable, "-m", "app", "worker", "--port", str(port), *extra],
-                cwd=ROOT,
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-            )
-            started.append((f"127.0.0.1:{port}", proc))
-        for address, _ in started:
-            wait_port(int(address.rsplit(":", 1)[1]))
-            wait_port(int(address.rsplit(":", 1)[1]) + 1)
-    except BaseException:
-        stop_workers(started)
-        raise
-    return started
-
-
-def stop_workers(started: list[tuple[str, subprocess.Popen[bytes]]]) -> None:
-    for _, proc in started:
-        proc.terminate()
-        proc.wait(timeout=10)
 
 
 @pytest.fixture
@@ -427,15 +375,6 @@ def lending_workers(ponder_home: Path) -> Iterator[list[tuple[str, subprocess.Po
     started = start_workers("0.3", "0.9")
     yield started
     stop_workers(started)
-
-
-def _free(port: int) -> bool:
-    with socket.socket() as s:
-        try:
-            s.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    return True
 
 
 def test_a_worker_lends_only_what_mem_says_and_gets_that_share(

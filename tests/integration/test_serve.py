@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import threading
@@ -23,17 +22,12 @@ from openai.types.chat import ChatCompletion
 from pydantic import BaseModel
 
 from tests.integration.cli import ROOT, ponder
+from tests.loopback import free_port
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 THOUGHT = "The user wants 6 times 7. Six sevens are forty-two."
 ANSWER = "The answer is **42**."
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def text_of(done: ChatCompletion) -> str:
