@@ -45,6 +45,7 @@ from app.inference.cpu_safety import CpuSafety
 from app.inference.protocol import (
     DEFAULT_MAX_TOKENS,
     MAX_SAMPLES,
+    POOLED_CTX,
     EndpointSpec,
     LoadSpec,
     ModelSpec,
@@ -330,7 +331,10 @@ def _model_spec(args: argparse.Namespace) -> ModelSpec:
     if args.workers:
         path, _ = resolve_model(args.model)
         return PooledSpec(
-            str(path), tuple(args.workers), n_ctx=args.ctx or 4096, tensor_split=split(args.workers)
+            str(path),
+            tuple(args.workers),
+            n_ctx=args.ctx or POOLED_CTX,
+            tensor_split=split(args.workers),
         )
     return load_spec(args)
 

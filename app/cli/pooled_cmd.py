@@ -13,8 +13,7 @@ from app.hardware.probe import HardwareSnapshot
 from app.hardware.shape import ModelShape, default_quant, load_catalog, shape_from_catalog
 from app.hardware.workers import WorkerInfo, probe_workers
 from app.inference import native
-
-DEFAULT_POOLED_CTX = 4096
+from app.inference.protocol import POOLED_CTX
 
 
 def plan_json(p: PooledPlan) -> dict[str, Any]:
@@ -60,7 +59,7 @@ def _assumes(hw: HardwareSnapshot) -> str:
 def run_fit_across(args: argparse.Namespace, shape: ModelShape, hw: HardwareSnapshot) -> int:
     expected = native.rpc_protocol()
     workers = probe_workers(args.workers)
-    n_ctx = args.ctx or DEFAULT_POOLED_CTX
+    n_ctx = args.ctx or POOLED_CTX
     p = plan_pooled(shape, hw, workers, n_ctx, expected)
     if args.json:
         print_json({"model": shape.name, "workers": [asdict(w) for w in workers], **plan_json(p)})
@@ -83,7 +82,7 @@ def run_hw_across(args: argparse.Namespace, hw: HardwareSnapshot, machine: list[
     ladder = []
     for entry in load_catalog()["models"]:
         quant = default_quant(entry)
-        p = plan_pooled(shape_from_catalog(entry, quant), hw, workers, DEFAULT_POOLED_CTX, expected)
+        p = plan_pooled(shape_from_catalog(entry, quant), hw, workers, POOLED_CTX, expected)
         ladder.append({"id": entry["id"], "name": entry["name"], "quant": quant, **plan_json(p)})
     if args.json:
         print_json(

@@ -8,6 +8,8 @@ from app.core.units import R1_TEMPERATURE, R1_TOP_P
 
 DEFAULT_MAX_TOKENS = 8192
 MAX_SAMPLES = 16
+# The context of a pooled model when nothing else says (llama-server takes no plan of ours).
+POOLED_CTX = 4096
 FORCE_ANSWER_TEXT = "\n</think>\n\n"
 
 
@@ -50,7 +52,7 @@ class PooledSpec:
 
     model_path: str
     workers: tuple[str, ...]  # "host:port" of each rpc-server
-    n_ctx: int = 4096
+    n_ctx: int = POOLED_CTX
     tensor_split: tuple[float, ...] = ()  # per worker; () lets llama.cpp use free memory
 
 

@@ -20,7 +20,6 @@ from __future__ import annotations
 import dataclasses
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
@@ -31,13 +30,11 @@ from app.core.group_reply import GroupReply, LiveGroup
 from app.core.settings import Settings
 from app.core.store import ChatStore, MessageRow, MessageState
 from app.gui.viewmodels.live_reply import LiveReply
+from app.gui.viewmodels.model_choice import ChatRoute, ModelChoice
+from app.gui.viewmodels.pending_saves import PendingSaves
 from app.gui.workers.engine_worker import EngineWorker
 from app.inference.protocol import (
-    EndpointSpec,
-    LoadSpec,
     ModelSpec,
-    PooledSpec,
-    ReplaySpec,
     SamplingParams,
 )
 
@@ -45,65 +42,6 @@ log = logging.getLogger(__name__)
 
 CHECKPOINT_MS = 2000
 RETRY_SAVE_MS = 5000
-POOLED_CTX = 4096  # the context of a pooled model when Settings leave it to the planner
-
-
-@dataclass(frozen=True)
-class ChatRoute:
-    """Where the chat's messages go other than to a model loaded here (the Machines
-    window sets it): a GGUF pooled across ``workers``, or everything through ``server``.
-    The default, neither, is this machine."""
-
-    workers: tuple[str, ...] = ()  # HOST:PORT of the usable workers; () runs it here
-    server: EndpointSpec | None = None
-    split: tuple[float, ...] = ()  # per worker, when one lends less than it has free
-
-    @property
-    def description(self) -> str:
-        """What the toolbar says ("" for this machine)."""
-        if self.server is not None:
-            host = self.server.url.split("://", 1)[-1].rstrip("/")
-            return f"Through {self.server.model or 'the server'} at {host}"
-        if self.workers:
-            n = len(self.workers)
-            return f"Pooled across {n} machine{'s' if n != 1 else ''}"
-        return ""
-
-    @property
-    def model_name(self) -> str:
-        """The name a chat through the server is saved under."""
-        if self.server is None:
-            return ""
-        return self.server.model or self.server.url
-
-
-@dataclass(frozen=True)
-class ModelChoice:
-    """The model the next message goes to: a GGUF file, or a replay (tests, benchmarks)."""
-
-    name: str
-    path: str
-    replay_tokens_per_s: float | None = None
-    is_replay: bool = False
-
-    def spec(self, settings: Settings, route: ChatRoute | None = None) -> ModelSpec:
-        """How the engine runs it: replays as recorded, a GGUF loaded here or pooled
-        across the route's workers (a route's server is the controller's to use)."""
-        if self.is_replay:
-            return ReplaySpec(self.path, tokens_per_s=self.replay_tokens_per_s)
-        if route is not None and route.workers:
-            return PooledSpec(
-                self.path,
-                route.workers,
-                n_ctx=settings.n_ctx or POOLED_CTX,
-                tensor_split=route.split,
-            )
-        return LoadSpec(
-            self.path,
-            n_ctx=settings.n_ctx,
-            n_gpu_layers=settings.gpu_layers,
-            n_threads=settings.threads or None,
-        )
 
 
 class ChatController(QObject):
@@ -167,9 +105,8 @@ class ChatController(QObject):
         self._checkpoint = QTimer(self, interval=CHECKPOINT_MS)
         self._checkpoint.timeout.connect(self._save_checkpoint)
         # Finished replies the database refused (message id -> finish_message's arguments).
-        self._unsaved: dict[int, tuple[str, str, MessageState, dict[str, object]]] = {}
-        self._retry = QTimer(self, interval=RETRY_SAVE_MS)
-        self._retry.timeout.connect(self._save_unsaved)
+        # Finished replies the database refused: kept and saved when it takes them.
+        self._pending = PendingSaves(store, RETRY_SAVE_MS, self)
         worker.reasoning.connect(self._on_reasoning)
         worker.answer.connect(self._on_answer)
         worker.progress.connect(self._on_progress)
@@ -254,7 +191,7 @@ class ChatController(QObject):
         anything the database refused earlier. Call before the engine worker stops."""
         if self._live is not None:
             self._end_reply("interrupted", {"stop_reason": "stopped"})
-        self._save_unsaved()
+        self._pending.flush()
 
     # -- sending ------------------------------------------------------------------------
 
@@ -341,7 +278,7 @@ class ChatController(QObject):
         except SaveError as exc:
             self._refused(exc, "The change was not saved")
             return
-        self._unsaved.pop(mid, None)  # an older version waiting to be saved is out of date
+        self._pending.drop(mid)  # an older version waiting to be saved is out of date
         self.rows[at] = changed_row = dataclasses.replace(
             row, content=content, reasoning=reasoning, stats=stats
         )
@@ -544,9 +481,8 @@ class ChatController(QObject):
         content, reasoning, group = live.saved_form(samples if samples > 1 else None)
         if group is not None:
             stats = group.reply_stats(stats)
-        self._unsaved[live.mid] = (content, reasoning, state, stats)
-        self._save_unsaved()
-        if live.mid in self._unsaved and not live.save_failed:
+        saved = self._pending.put(live.mid, content, reasoning, state, stats)
+        if not saved and not live.save_failed:
             self.notice.emit(
                 "The reply could not be saved yet; Ponder keeps trying. "
                 "Free some disk space so it can."
@@ -560,17 +496,3 @@ class ChatController(QObject):
                     self.reply_finished.emit(final)
                     break
         self.busy_changed.emit(False)
-
-    def _save_unsaved(self) -> None:
-        """Write finished replies the database refused before; retry later if it still does."""
-        for mid, (content, reasoning, state, stats) in list(self._unsaved.items()):
-            try:
-                self.store.finish_message(mid, content, reasoning, state, stats)
-            except SaveError as exc:
-                log.warning("reply %d not saved: %s", mid, exc.message)
-                break
-            del self._unsaved[mid]
-        if self._unsaved:
-            self._retry.start()
-        else:
-            self._retry.stop()

@@ -25,8 +25,8 @@ from PySide6.QtCore import (
 
 from app.core.remote import server_url_problem, worker_address_problem
 from app.core.settings import Settings
-from app.gui.viewmodels.chat_controller import POOLED_CTX, ChatRoute
 from app.gui.viewmodels.machine_tables import PooledLadderModel, WorkerTableModel
+from app.gui.viewmodels.model_choice import ChatRoute
 from app.gui.workers.background import BackgroundJobs
 from app.gui.workers.machine_jobs import (
     KeyState,
@@ -38,7 +38,7 @@ from app.gui.workers.machine_jobs import (
     plan_across,
     probe,
 )
-from app.inference.protocol import EndpointSpec
+from app.inference.protocol import POOLED_CTX, EndpointSpec
 from app.modelhub.secrets import TokenStore
 
 log = logging.getLogger(__name__)

@@ -36,10 +36,11 @@ from app.gui.render.math import MathRenderer
 from app.gui.style import stylesheet
 from app.gui.theme import apply_theme
 from app.gui.viewmodels.api_server import ApiServerController
-from app.gui.viewmodels.chat_controller import ChatController, ChatRoute, ModelChoice
+from app.gui.viewmodels.chat_controller import ChatController
 from app.gui.viewmodels.conversation_list import ConversationListModel
 from app.gui.viewmodels.ladder_model import LadderModel
 from app.gui.viewmodels.machines import SERVER_KEY_ACCOUNT, MachinesController
+from app.gui.viewmodels.model_choice import ChatRoute, ModelChoice
 from app.gui.views.chat_view import ChatView
 from app.gui.views.composer import Composer
 from app.gui.views.engine_silence_bar import EngineSilenceBar
