@@ -41,6 +41,7 @@ from app.gui.viewmodels.conversation_list import ConversationListModel
 from app.gui.viewmodels.ladder_model import LadderModel
 from app.gui.viewmodels.machines import SERVER_KEY_ACCOUNT, MachinesController
 from app.gui.viewmodels.model_choice import ChatRoute, ModelChoice
+from app.gui.views.api_status import ApiStatus
 from app.gui.views.chat_view import ChatView
 from app.gui.views.composer import Composer
 from app.gui.views.engine_silence_bar import EngineSilenceBar
@@ -75,7 +76,6 @@ class MainWindow(QMainWindow):
         self.resize(1180, 780)
         self.controller = controller
         self.api: ApiServerController | None = None  # attach_api, when the app serves
-        self._api_notice = ""  # the status bar's "An API client ... is using the model."
         self.state = state
         self.conversations = ConversationListModel(controller.store, self)
 
@@ -274,36 +274,9 @@ class MainWindow(QMainWindow):
         """The local API server: shown in the status bar while it serves; told of the
         chat's model and of setting changes."""
         self.api = api
-        self.api_label = QLabel()
-        self.api_label.setObjectName("statusApi")
-        self.api_label.setAccessibleName("Local API server")
-        self.api_label.setVisible(False)
-        self.statusBar().addPermanentWidget(self.api_label)
-        api.address_changed.connect(self._on_api_address)
-        api.holder_changed.connect(self._on_engine_holder)
-        api.failed.connect(lambda text: self.statusBar().showMessage(text, 15000))
+        self.api_label = ApiStatus(api, self.statusBar())
         if self.controller.model is not None and not self.controller.model.is_replay:
             api.set_default_model(self.controller.model.name, self.controller.model.path)
-
-    def _on_api_address(self, url: str) -> None:
-        self.api_label.setText(f"API {url}" if url else "")
-        self.api_label.setToolTip(
-            f"Other apps on this computer reach the models at {url} (OpenAI-compatible)."
-            if url
-            else ""
-        )
-        self.api_label.setVisible(bool(url))
-
-    def _on_engine_holder(self, who: str) -> None:
-        # Only the API's own notice is taken down again: the chat holds the engine too,
-        # and what the status bar says about it (a save refused, say) must stay.
-        shown = f"{who} is using the model."
-        if who.startswith("An API client"):
-            self._api_notice = shown
-            self.statusBar().showMessage(shown, 0)
-        elif self._api_notice and self.statusBar().currentMessage() == self._api_notice:
-            self.statusBar().clearMessage()
-            self._api_notice = ""
 
     def _apply_settings(self, settings: Settings) -> None:
         self._keep_settings(settings)
