@@ -245,7 +245,7 @@ def group_stats(
     """A group's figures from its samples': tokens summed, the aggregate decode rate (every
     token after each sample's first, over the time from the first token to the end), the
     prompt evaluated once."""
-    generated = sum(p.reasoning_tokens + p.answer_tokens for p in per)
+    generated = sum(p.generated_tokens for p in per)
     firsts = [p.ttft_s for p in per if p.ttft_s is not None]
     ttft = min(firsts) if firsts else None
     decode_s = elapsed_s - ttft if ttft is not None else 0.0

@@ -38,7 +38,7 @@ from app.core.errors import AppError
 from app.core.events import AnswerDelta, Done, ErrorEvent, Event, GenerationStats, ReasoningDelta
 from app.inference.client import EngineClient
 from app.inference.lease import EngineBusyError, EngineLease, Holder
-from app.inference.protocol import DEFAULT_MAX_TOKENS, LoadSpec, ReplaySpec, SamplingParams
+from app.inference.protocol import LoadSpec, ReplaySpec
 from app.server.requests import ChatRequest, RequestError, parse_chat_request
 
 MAX_BODY_BYTES = 4 * 2**20
@@ -199,11 +199,12 @@ async def _read_body(request: Request) -> bytes:
 
 
 def _spec_for(state: ServerState, model_id: str) -> LoadSpec | ReplaySpec:
-    for m in state.models():
+    models = state.models()  # one scan of the disk per request, not two
+    for m in models:
         if m.id == model_id:
             # A recorded reply (tests, demos) plays through the same engine pipeline.
             return ReplaySpec(m.path) if m.path.endswith(".jsonl") else LoadSpec(m.path)
-    known = ", ".join(m.id for m in state.models()) or "none"
+    known = ", ".join(m.id for m in models) or "none"
     raise RequestError(
         404,
         f"There is no model {model_id!r} here (installed: {known}).",
@@ -270,7 +271,7 @@ class _Run:
 
 
 def _usage(stats: GenerationStats) -> dict[str, Any]:
-    completion = stats.reasoning_tokens + stats.answer_tokens
+    completion = stats.generated_tokens
     return {
         "prompt_tokens": stats.prompt_tokens,
         "completion_tokens": completion,
@@ -373,6 +374,3 @@ async def _complete(run: _Run, request: Request) -> Response:
     return openai_error(
         499, "The client went away; the request was cancelled.", "invalid_request_error"
     )
-
-
-__all__ = ["DEFAULT_MAX_TOKENS", "SamplingParams", "ServedModel", "ServerState", "create_app"]

@@ -48,6 +48,6 @@ class ServedModels:
             if path not in self._fits:
                 try:
                     self._fits[path] = plan(shape_from_file(path), self.machine()).summary
-                except (AppError, OSError, ValueError) as exc:
+                except (AppError, OSError) as exc:  # the planner says CannotSizeError
                     self._fits[path] = f"cannot be sized: {exc}"
             return self._fits[path]

@@ -31,7 +31,7 @@ from app.core.export import export_conversation
 from app.core.paths import app_paths
 from app.core.settings import Settings, save_settings
 from app.core.store import MessageRow
-from app.core.units import format_bytes
+from app.core.units import format_bytes, format_tokens
 from app.gui.render.math import MathRenderer
 from app.gui.style import stylesheet
 from app.gui.theme import apply_theme
@@ -403,17 +403,17 @@ class MainWindow(QMainWindow):
     def _on_live(self, stats: LiveStats) -> None:
         what = "Thinking" if stats.reasoning else "Answering"
         rate = f" · {stats.decode_tok_s:.1f} tok/s" if stats.decode_tok_s else ""
-        self.rate_label.setText(f"{what}{rate} · {stats.generated_tokens:,} tokens")
+        self.rate_label.setText(f"{what}{rate} · {format_tokens(stats.generated_tokens)}")
 
     def _on_reply_finished(self, row: MessageRow) -> None:
         self._rate_is_live = False
-        stats = row.stats or {}
-        if row.state == "error" or "decode_tok_s" not in stats:
+        figures = row.reply_stats.figures
+        if row.state == "error" or figures is None or "decode_tok_s" not in (row.stats or {}):
             self.rate_label.setText("")
             return
-        tokens = int(stats.get("reasoning_tokens", 0)) + int(stats.get("answer_tokens", 0))
-        rate = f" · {stats['decode_tok_s']:.1f} tok/s" if stats.get("decode_tok_s") else ""
-        self.rate_label.setText(f"{tokens:,} tokens{rate} · {stats.get('backend', '')}")
+        rate = f" · {figures.decode_tok_s:.1f} tok/s" if figures.decode_tok_s else ""
+        tokens = format_tokens(figures.generated_tokens)
+        self.rate_label.setText(f"{tokens}{rate} · {figures.backend}")
 
     def _on_sample(self, s: MonitorSample) -> None:
         """While a reply streams, the whole load (CPU, RAM, GPUs, engine); otherwise the
