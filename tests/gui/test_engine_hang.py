@@ -51,11 +51,13 @@ def hang_window(
     return win
 
 
-def test_a_stopped_engine_is_reported_stopped_fast_and_replaced(
-    qtbot: QtBot, hang_window: MainWindow, replay: ReplayFactory
-) -> None:
-    win, controller = hang_window, hang_window.controller
-    reasoning = " ".join(f"step{i}" for i in range(400))
+def stop_engine_mid_reply(
+    qtbot: QtBot, win: MainWindow, replay: ReplayFactory, steps: int
+) -> tuple[int, list[str]]:
+    """Send a paced reply, then SIGSTOP the engine once it has streamed a little, and wait
+    for the bar; the engine's pid and what the chat received."""
+    controller = win.controller
+    reasoning = " ".join(f"step{i}" for i in range(steps))
     controller.set_model(replay(reasoning=reasoning, tokens_per_s=40))
     seen: list[str] = []
     controller.reasoning.connect(seen.append)
@@ -64,8 +66,16 @@ def test_a_stopped_engine_is_reported_stopped_fast_and_replaced(
     pid = controller.worker.client.pid
     assert pid is not None
     os.kill(pid, signal.SIGSTOP)
+    qtbot.waitUntil(win.silence_bar.isVisible, timeout=int(SILENCE_S * 1000) + 4000)
+    return pid, seen
+
+
+def test_a_stopped_engine_is_reported_stopped_fast_and_replaced(
+    qtbot: QtBot, hang_window: MainWindow, replay: ReplayFactory
+) -> None:
+    win, controller = hang_window, hang_window.controller
+    pid, seen = stop_engine_mid_reply(qtbot, win, replay, steps=400)
     try:
-        qtbot.waitUntil(win.silence_bar.isVisible, timeout=int(SILENCE_S * 1000) + 4000)
         assert "not responding" in win.silence_bar.label.text()
         shown = "".join(seen)
 
@@ -94,17 +104,8 @@ def test_waiting_hides_the_bar_until_the_engine_moves_again(
     qtbot: QtBot, hang_window: MainWindow, replay: ReplayFactory
 ) -> None:
     win, controller = hang_window, hang_window.controller
-    reasoning = " ".join(f"step{i}" for i in range(200))
-    controller.set_model(replay(reasoning=reasoning, tokens_per_s=40))
-    seen: list[str] = []
-    controller.reasoning.connect(seen.append)
-    controller.send("Think for a while")
-    qtbot.waitUntil(lambda: len("".join(seen)) > 40, timeout=15000)
-    pid = controller.worker.client.pid
-    assert pid is not None
-    os.kill(pid, signal.SIGSTOP)
+    pid, _ = stop_engine_mid_reply(qtbot, win, replay, steps=200)
     try:
-        qtbot.waitUntil(win.silence_bar.isVisible, timeout=int(SILENCE_S * 1000) + 4000)
         qtbot.mouseClick(win.silence_bar.wait_button, Qt.MouseButton.LeftButton)
         assert not win.silence_bar.isVisible()
     finally:
