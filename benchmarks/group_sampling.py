@@ -120,6 +120,36 @@ def sampler_shares(since: int) -> dict[int, float]:
     return {n: statistics.median(v) for n, v in shares.items()}
 
 
+def markdown(result: dict[str, Any]) -> str:
+    """The result file's table. "native group / one": what a group of N costs against one
+    reply when llama.cpp itself decodes the batch (N x its N=1 rate / its rate at N), the
+    ceiling for Ponder's "group / one reply" on this CPU."""
+    summary = {int(n): s for n, s in result["summary"].items()}
+    rounds = len(result["native"])
+    lines = [
+        f"# Group sampling ({result['model']}, {result['threads']} threads, {result['when']})",
+        "",
+        f"CPU: {result['cpu']}. {result['tokens_per_sample']} tokens per sample after a "
+        f"{result['prompt_tokens']}-token prompt; medians of {rounds} alternating rounds. "
+        "Native: llama-batched-bench -kvu -pps (decode only, no sampling).",
+        "",
+        "| N | group wall s | N single replies s | group / one reply | native group / one "
+        "| Ponder tok/s | native tok/s | Ponder / native | sampler share |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    native_one = summary[1]["native_rate"]
+    for n, s in summary.items():
+        share = f"{s['sampler_share_pct']:.1f}%" if s["sampler_share_pct"] is not None else "-"
+        vs_native = f"{s['vs_native']:.2f}" if s["vs_native"] else "-"
+        ceiling = n * native_one / s["native_rate"]
+        lines.append(
+            f"| {n} | {s['group_s']:.2f} | {s['sequential_s']:.2f} | {s['vs_one_reply']:.2f}x "
+            f"| {ceiling:.2f}x | {s['rate']:.1f} | {s['native_rate']:.1f} | {vs_native} "
+            f"| {share} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--model", type=Path, default=MODEL)
@@ -184,26 +214,9 @@ def main() -> int:
     }
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / f"{args.name}.json").write_text(json.dumps(result, indent=2))
-    lines = [
-        f"# Group sampling ({args.model.name}, {threads} threads, {result['when']})",
-        "",
-        f"CPU: {result['cpu']}. {args.tokens} tokens per sample after a {n_prompt}-token "
-        f"prompt; medians of {args.rounds} alternating rounds. Native: llama-batched-bench "
-        "-kvu -pps (decode only, no sampling).",
-        "",
-        "| N | group wall s | N single replies s | group / one reply | Ponder tok/s "
-        "| native tok/s | Ponder / native | sampler share |",
-        "|---:|---:|---:|---:|---:|---:|---:|---:|",
-    ]
-    for n, s in summary.items():
-        share = f"{s['sampler_share_pct']:.1f}%" if s["sampler_share_pct"] is not None else "-"
-        vs_native = f"{s['vs_native']:.2f}" if s["vs_native"] else "-"
-        lines.append(
-            f"| {n} | {s['group_s']:.2f} | {s['sequential_s']:.2f} | {s['vs_one_reply']:.2f}x "
-            f"| {s['rate']:.1f} | {s['native_rate']:.1f} | {vs_native} | {share} |"
-        )
-    (RESULTS / f"{args.name}.md").write_text("\n".join(lines) + "\n")
-    print("\n".join(lines))
+    text = markdown(result)
+    (RESULTS / f"{args.name}.md").write_text(text)
+    print(text)
     return 0
 
 
