@@ -120,3 +120,33 @@ def split_gguf(source: Path, folder: Path, stem: str, parts: int) -> list[Path]:
                     dst.write(data + b"\0" * (-len(data) % align))
             out.append(path)
     return out
+
+
+def giant_gguf(path: Path, gib: int = 400) -> Path:
+    """A llama-architecture GGUF whose two layers hold ``gib`` GiB of F32 weights, written
+    as a sparse file: its size is real (the header and the file agree, so every check of
+    the file passes) but it takes no disk. No machine here can load it, so the fit planner
+    refuses it: how tests meet "a model too large" without a 400 GB download."""
+    n_layers, cols = 2, 65536
+    rows = gib * 2**30 // (4 * cols * n_layers)
+    kvs = [
+        kv("general.architecture", 8, string("llama")),
+        kv("general.name", 8, string("Giant")),
+        kv("llama.block_count", 4, struct.pack("<I", n_layers)),
+        kv("llama.embedding_length", 4, struct.pack("<I", cols)),
+        kv("llama.feed_forward_length", 4, struct.pack("<I", cols)),
+        kv("llama.attention.head_count", 4, struct.pack("<I", 64)),
+        kv("llama.context_length", 4, struct.pack("<I", 4096)),
+    ]
+    size = 4 * cols * rows
+    tensors = [
+        _string(f"blk.{i}.ffn_up.weight") + struct.pack("<IQQIQ", 2, cols, rows, 0, i * size)
+        for i in range(n_layers)
+    ]
+    head = b"GGUF" + struct.pack("<IQQ", 3, n_layers, len(kvs)) + b"".join(kvs)
+    head += b"".join(tensors)
+    head += b"\0" * (-len(head) % 32)
+    with path.open("wb") as f:
+        f.write(head)
+        f.truncate(len(head) + n_layers * size)
+    return path

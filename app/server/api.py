@@ -120,7 +120,12 @@ def create_app(state: ServerState) -> Starlette:
         return JSONResponse({"id": cid, "answer_now": True})
 
     async def health(request: Request) -> Response:
-        return JSONResponse({"status": "ok"})
+        holder = state.lease.holder
+        engine = {
+            "in_use_by": holder.describe() if holder is not None else None,
+            "waiting": state.lease.waiting,
+        }
+        return JSONResponse({"status": "ok", "engine": engine})
 
     app = Starlette(
         routes=[
@@ -144,7 +149,8 @@ class _Guard:
             await self.app(scope, receive, send)
             return
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
-        # /health says only that the server runs: no key needed (monitors, the app).
+        # /health says only that the server runs and whether its engine is in use: no key
+        # needed (monitors, the app).
         refusal = None if scope.get("path") == "/health" else self._refusal(headers)
         if refusal is not None:
             await refusal(scope, receive, send)
@@ -233,7 +239,11 @@ class _Run:
         def work() -> None:
             state = self.state
             try:
-                with state.lease.hold(Holder("api", self.req.model), timeout_s=WAIT_FOR_ENGINE_S):
+                with state.lease.hold(
+                    Holder("api", self.req.model),
+                    timeout_s=WAIT_FOR_ENGINE_S,
+                    abandoned=self.stop.is_set,  # a client gone while queued leaves the queue
+                ):
                     if self.stop.is_set():
                         return
                     state.running[self.cid] = state.client

@@ -21,7 +21,9 @@ from openai.types import CompletionUsage
 from openai.types.chat import ChatCompletion
 from pydantic import BaseModel
 
+from tests.gguf_split import giant_gguf
 from tests.integration.cli import ROOT, ponder
+from tests.integration.test_models_cli import FILE_KEYRING, KEYRING_FILE
 from tests.loopback import free_port
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -326,3 +328,140 @@ def test_off_loopback_needs_a_key_and_a_wrong_key_is_refused(
         assert text_of(ok).strip() == ANSWER
     finally:
         server.stop()
+
+
+def test_a_think_budget_or_reasoning_effort_ends_the_thinking(replay_server: Server) -> None:
+    """Ponder's ``think_budget`` (and OpenAI's ``reasoning_effort``, mapped to one) make the
+    model answer after that much thinking; a bad value is one sentence."""
+    client = replay_server.client()
+    ask: dict[str, Any] = {"model": "r1", "messages": [{"role": "user", "content": "x"}]}
+    full = client.chat.completions.create(**ask)
+    short = client.chat.completions.create(**ask, extra_body={"think_budget": 3})
+    full_details = usage_of(full).completion_tokens_details
+    short_details = usage_of(short).completion_tokens_details
+    assert full_details is not None and short_details is not None
+    assert short_details.reasoning_tokens is not None and full_details.reasoning_tokens
+    assert short_details.reasoning_tokens < full_details.reasoning_tokens
+    assert not extra(short.choices[0].message)["reasoning_content"].startswith(THOUGHT)
+    assert text_of(short).strip() == ANSWER  # it still answers
+    low = client.chat.completions.create(**ask, reasoning_effort="low")
+    assert text_of(low).strip() == ANSWER  # 1,024 tokens: more than this thought needs
+    with pytest.raises(openai.BadRequestError) as bad:
+        client.chat.completions.create(**ask, extra_body={"reasoning_effort": "extreme"})
+    assert "reasoning_effort must be low, medium or high." in str(bad.value)
+
+
+def test_answer_now_ends_a_running_requests_thinking(tmp_path: Path, ponder_home: Path) -> None:
+    slow = write_replay(tmp_path / "slow.jsonl", pace=20, repeat=100)  # ~50 s of thinking
+    server = Server("-m", str(slow))
+    try:
+        stream = server.client().chat.completions.create(
+            model="slow", messages=[{"role": "user", "content": "x"}], stream=True
+        )
+        reasoning, answer, cid = [], [], ""
+        for chunk in stream:
+            cid = chunk.id
+            delta = chunk.choices[0].delta if chunk.choices else None
+            if delta is not None and extra(delta).get("reasoning_content"):
+                reasoning.append(extra(delta)["reasoning_content"])
+                if len(reasoning) == 3:
+                    said = httpx2.post(f"{server.base}/chat/completions/{cid}/answer_now")
+                    assert said.status_code == 200 and said.json()["answer_now"] is True
+            elif delta is not None and delta.content:
+                answer.append(delta.content)
+        assert "".join(answer).strip() == ANSWER
+        assert len(reasoning) < 100  # far from the 1,000 recorded chunks of thinking
+        gone = httpx2.post(f"{server.base}/chat/completions/{cid}/answer_now")
+        assert gone.status_code == 404 and "No running request" in gone.json()["error"]["message"]
+    finally:
+        server.stop()
+
+
+def test_a_full_queue_gets_429_and_health_says_who_uses_the_engine(
+    tmp_path: Path, ponder_home: Path
+) -> None:
+    """One request runs, four wait (the queue's bound), the sixth is refused at once."""
+    slow = write_replay(tmp_path / "slow.jsonl", pace=20, repeat=100)
+    server = Server("-m", str(slow))
+    ask: dict[str, Any] = {"model": "slow", "messages": [{"role": "user", "content": "x"}]}
+    streams = []
+    try:
+        running = server.client().chat.completions.create(**ask, stream=True)
+        streams.append(running)
+        next(iter(running))
+        streams += [server.client().chat.completions.create(**ask, stream=True) for _ in range(4)]
+        deadline = time.monotonic() + 30
+        while httpx2.get(f"{server.base}/../health").json()["engine"]["waiting"] < 4:
+            assert time.monotonic() < deadline, "the four never queued"
+            time.sleep(0.05)
+        health = httpx2.get(f"{server.base}/../health").json()
+        assert health["engine"] == {"in_use_by": "An API client (slow)", "waiting": 4}
+        with pytest.raises(openai.RateLimitError) as full:
+            server.client().chat.completions.create(**ask)
+        assert "4 requests are already waiting for the engine." in str(full.value)
+        assert full.value.code == "engine_busy"
+    finally:
+        for stream in streams:
+            stream.close()
+        server.stop()
+
+
+def test_a_model_too_large_is_refused_with_the_apps_sentence(
+    tmp_path: Path, ponder_home: Path
+) -> None:
+    giant = giant_gguf(tmp_path / "giant.gguf")
+    server = Server("-m", str(giant))
+    try:
+        client = server.client()
+        listed = client.models.list().data
+        assert [m.id for m in listed] == ["giant"]
+        fit = extra(listed[0])["ponder"]["fit"]
+        with pytest.raises(openai.BadRequestError) as refused:
+            client.chat.completions.create(
+                model="giant", messages=[{"role": "user", "content": "x"}]
+            )
+        message = refused.value.body["message"]  # type: ignore[index]
+        assert refused.value.code == "too_large"
+        assert "needs about" in message and "GB free" in message
+        assert "Traceback" not in message and "Too large" in fit
+        # The server is still there for the next request.
+        assert httpx2.get(f"{server.base}/../health").status_code == 200
+    finally:
+        server.stop()
+
+
+def test_a_new_key_is_shown_once_required_and_revocable(
+    tmp_path: Path, ponder_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The key lives in the system keyring (a file-backed keyring stands in: no Secret
+    Service runs here); once made, even loopback requests need it; revoked, they do not."""
+    monkeypatch.setenv("PYTHON_KEYRING_BACKEND", FILE_KEYRING)
+    monkeypatch.setenv(KEYRING_FILE, str(tmp_path / "keyring.json"))
+    replay = str(write_replay(tmp_path / "k.jsonl"))
+    ask: dict[str, Any] = {"model": "k", "messages": [{"role": "user", "content": "x"}]}
+    server = Server("--new-key", "-m", replay)
+    try:
+        log = server.log.read_text()
+        keys = [line for line in log.splitlines() if line.startswith("ponder-")]
+        assert len(keys) == 1 and "shown only now" in log
+        with pytest.raises(openai.AuthenticationError):
+            server.client().chat.completions.create(**ask)
+        assert text_of(server.client(keys[0]).chat.completions.create(**ask)).strip() == ANSWER
+    finally:
+        server.stop()
+    assert keys[0] in (tmp_path / "keyring.json").read_text()
+    again = Server("-m", replay)  # the kept key still guards the next start
+    try:
+        assert "ponder-" not in again.log.read_text()  # shown once, never again
+        with pytest.raises(openai.AuthenticationError):
+            again.client().chat.completions.create(**ask)
+    finally:
+        again.stop()
+    revoked = ponder("serve", "--revoke-key")
+    assert revoked.code == 0 and "the API key is removed" in revoked.stderr
+    assert keys[0] not in (tmp_path / "keyring.json").read_text()
+    free = Server("-m", replay)
+    try:
+        assert text_of(free.client().chat.completions.create(**ask)).strip() == ANSWER
+    finally:
+        free.stop()
