@@ -21,6 +21,7 @@ sys.path.insert(0, str(ROOT))
 from app.core.settings import load_settings  # noqa: E402
 from app.gui.app import make_application  # noqa: E402
 from app.gui.theme import apply_theme  # noqa: E402
+from app.inference.lease import EngineLease  # noqa: E402
 from scripts.screenshots import pump, shoot  # noqa: E402
 
 GEMMA = ROOT / ".cache" / "test-models" / "gemma-3-270m-q4_k_m.gguf"
@@ -52,7 +53,7 @@ def main() -> int:
         apply_theme(app, load_settings(app_paths().ensure().settings_file).theme, 10)
         models = [copy_of(GEMMA, Path(tmp) / name) for name in ("gemma-3-270m-Q4_K_M.gguf",)]
         models.append(copy_of(GEMMA, Path(tmp) / "gemma-3-270m-copy-Q4_K_M.gguf"))
-        window = CompareWindow(scan=False)
+        window = CompareWindow(lease=EngineLease(), scan=False)
         window.resize(1240, 790)
         window.move(20, 15)
         window.show()

@@ -35,6 +35,7 @@ from app.core.settings import load_settings
 from app.core.store import ChatStore, MessageRow
 from app.gui.render import markdown
 from app.gui.render.math import MathRenderer
+from app.gui.services import Services
 from app.gui.single_instance import SingleInstance
 from app.gui.theme import apply_theme
 from app.gui.viewmodels.api_server import ApiServerController
@@ -47,7 +48,6 @@ from app.inference.cpu_safety import CpuSafety
 from app.inference.native import describe_variant
 from app.inference.system import machine_snapshot
 from app.modelhub.discovery import default_roots, discover
-from app.modelhub.store import ModelStore
 from app.server.models import ServedModels
 
 # Must equal the .desktop file's name (without .desktop) and the AppStream component id: on
@@ -121,11 +121,13 @@ def open_session(app: QApplication, *, welcome: bool = True) -> Session:
         raise
     except SaveError as exc:  # a full disk must not keep the chats from opening
         log.warning("start-up clean-up skipped: %s", exc.message)
-    worker = EngineWorker(EngineClient(paths.engine_log, cpu_safety=CpuSafety(paths.cpu_safety)))
+    services = Services.build(paths, store)
+    client = EngineClient(paths.engine_log, cpu_safety=CpuSafety(paths.cpu_safety))
+    worker = EngineWorker(client, lease=services.lease)
     try:
         controller = ChatController(store, worker, settings)
         state = QSettings(str(paths.window_state), QSettings.Format.IniFormat)
-        window = MainWindow(controller, math=MathRenderer(), state=state, welcome=welcome)
+        window = MainWindow(controller, services, math=MathRenderer(), state=state, welcome=welcome)
     except BaseException:
         # A read that fails now (a page damaged since the check) must not leave the engine
         # thread running: Qt would abort the process when it is destroyed.
@@ -134,7 +136,7 @@ def open_session(app: QApplication, *, welcome: bool = True) -> Session:
         raise
     if store.unsaved is not None:
         database_notices.show_unsaved(window, controller, store.unsaved)
-    models = ModelStore.from_paths(paths)
+    models = services.models
     api = ApiServerController(
         worker,
         ServedModels(

@@ -5,6 +5,12 @@ the memory of the one model it holds). Each asks the lease: it is granted in arr
 a caller that may not wait is refused with a sentence naming who holds it, and a full
 queue refuses the newcomer. Qt-free: the GUI's engine thread, the API server's worker
 threads and the CLI all use it the same way.
+
+Memory between users: a holder names the engine it runs on (``Holder.engine``; the chat
+and the API server share the app's, a comparison run starts engines of its own). When the
+lease passes to a holder of another engine, the previous engine's ``free`` (registered with
+``on_yield``) is called first, so a comparison measures with the chat's model unloaded and
+the chat's next message loads it again.
 """
 
 from __future__ import annotations
@@ -27,10 +33,12 @@ class EngineBusyError(AppError):
 
 @dataclass(frozen=True)
 class Holder:
-    """Who uses the engine: "chat", "compare", "api" (and a detail for people)."""
+    """Who uses the engine: "chat", "compare", "api" (and a detail for people), and which
+    engine process it runs on ("app": the one the chat and the API server share)."""
 
     user: str
     detail: str = ""
+    engine: str = "app"
 
     def describe(self) -> str:
         names = {"chat": "The chat", "compare": "Compare", "api": "An API client"}
@@ -54,6 +62,13 @@ class EngineLease:
         self._queue: deque[object] = deque()
         self.max_waiting = max_waiting
         self.on_change = on_change
+        self._frees: dict[str, Callable[[], None]] = {}
+        self._last_engine: str | None = None  # the engine of the last holder
+
+    def on_yield(self, engine: str, free: Callable[[], None]) -> None:
+        """Call ``free()`` (to end engine ``engine``'s process, freeing its model's memory)
+        when the lease passes from a holder on ``engine`` to one on another engine."""
+        self._frees[engine] = free
 
     @property
     def holder(self) -> Holder | None:
@@ -105,8 +120,11 @@ class EngineLease:
                 self._cond.wait(left if abandoned is None else min(left or 0.2, 0.2))
             self._queue.popleft()
             self._holder = holder
+            previous, self._last_engine = self._last_engine, holder.engine
         self._changed(holder)
         try:
+            if previous not in (None, holder.engine) and (free := self._frees.get(previous)):
+                free()  # the previous user's model leaves memory before this one's comes in
             yield holder
         finally:
             with self._cond:

@@ -1,10 +1,9 @@
 """Resumable, verified downloads of Hub files: the transfer huggingface_hub lacks.
 
 huggingface_hub writes to a uniquely named temporary file and deletes it on failure, so a
-40 GB download cut at 90% starts over. Here each file goes to
-``<downloads_dir>/<repo>/<file>.part`` with ``<file>.part.json`` beside it (identity:
-size, SHA-256, ETag, commit, URL; and bytes known to be on disk), so any later run, in any
-process, continues with ``Range: bytes=N-``. A resumed part is re-hashed first (hashlib
+40 GB download cut at 90% starts over. Here each file goes to a part file that outlives
+the run (``parts``: ``<downloads_dir>/<repo>/<file>.part`` and its state), so any later
+run, in any process, continues with ``Range: bytes=N-``. A resumed part is re-hashed first (hashlib
 cannot save its state) and the SHA-256 is checked against the Hub's LFS hash before
 anything is installed; a mismatch deletes the part and is never installed. Split models
 (``-00001-of-00003.gguf``) are one download: progress over all shards, installed together.
@@ -28,7 +27,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from filelock import FileLock, Timeout
 from huggingface_hub import get_hf_file_metadata
 
 from app.core.errors import (
@@ -42,6 +40,16 @@ from app.core.errors import (
 from app.core.units import format_bytes
 from app.modelhub import provenance
 from app.modelhub.hub import RemoteFile, auth_headers, file_url, hub_errors, resolve_endpoint
+from app.modelhub.parts import (
+    PartJob,
+    discard_part,
+    discard_parts,
+    has_parts,
+    lock,
+    part_path,
+    remove_lock_files,
+    usable_part,
+)
 from app.modelhub.progress import Progress, ProgressMeter
 from app.modelhub.retry import (
     RetryPolicy,
@@ -51,7 +59,7 @@ from app.modelhub.retry import (
     stopped,
     transient_from,
 )
-from app.modelhub.transfer import PartJob, Transfer
+from app.modelhub.transfer import Transfer
 
 __all__ = [
     "DEFAULT_MARGIN",
@@ -61,25 +69,13 @@ __all__ = [
     "StopToken",
     "discard_parts",
     "download",
+    "has_parts",
     "part_path",
 ]
 
 log = logging.getLogger(__name__)
 
 DEFAULT_MARGIN = 512 << 20  # room left on the disk for everything else
-
-
-def part_path(downloads_dir: Path, file: RemoteFile) -> Path:
-    """Where the partial download of ``file`` lives (its state is ``<part>.json``)."""
-    return downloads_dir / file.repo / f"{file.filename}.part"
-
-
-def has_parts(downloads_dir: Path, repo: str, filenames: list[str]) -> bool:
-    """True when an earlier run left part of ``repo``'s ``filenames`` on disk (a download
-    resumes it; ``discard_parts`` deletes it)."""
-    return any(
-        part_path(downloads_dir, RemoteFile(repo, name, 0, None)).exists() for name in filenames
-    )
 
 
 def _disk_free(path: Path) -> int:
@@ -123,23 +119,23 @@ def download(
     for job in jobs:
         _resolve(job, base, token, retry, stop)
     for job in jobs:
-        job.on_disk = _usable_part(job, discard=False)
+        job.on_disk = usable_part(job, discard=False)
     _check_space(jobs, dest_dir, downloads_dir, margin, disk_free)
     meter = ProgressMeter(sum(j.size for j in jobs), progress)
     finished = False  # installed or cancelled: nothing of this download stays behind
     try:
         with contextlib.ExitStack() as locks:
             for job in jobs:
-                locks.enter_context(_lock(job))
+                locks.enter_context(lock(job))
             for job in jobs:
-                job.on_disk = _usable_part(job, discard=True)
+                job.on_disk = usable_part(job, discard=True)
             try:
                 for job in jobs:
                     _fetch(job, base=base, headers=headers, meter=meter, stop=stop, retry=retry)
             except DownloadStoppedError:
                 if stop.cancelled:
                     for job in jobs:
-                        _discard(job)  # under the lock: no other run is using them
+                        discard_part(job)  # under the lock: no other run is using them
                     finished = True
                 raise
             except AppError:
@@ -147,34 +143,20 @@ def download(
                 # would show as "Paused" next time. Parts with bytes stay for a resume.
                 for job in jobs:
                     if not job.installed and job.on_disk == 0:
-                        _discard(job)
+                        discard_part(job)
                 finished = not any(job.part.exists() for job in jobs)
                 raise
             meter.installing()
             paths = [_install(job, stop) for job in jobs]
             _fsync_dir(dest_dir)
             for job in jobs:
-                _discard(job)
+                discard_part(job)
             finished = True
     finally:
         if finished:
-            _remove_lock_files([job.part for job in jobs], downloads_dir)
+            remove_lock_files([job.part for job in jobs], downloads_dir)
     meter.finish()
     return paths
-
-
-@contextlib.contextmanager
-def _lock(job: PartJob) -> Any:
-    job.part.parent.mkdir(parents=True, exist_ok=True)
-    lock = FileLock(str(job.part) + ".lock", timeout=0)
-    try:
-        with lock:
-            yield
-    except Timeout:
-        raise DownloadError(
-            f"{job.file.name} is already being downloaded by another Ponder.",
-            "Wait for that download to finish, or stop it first.",
-        ) from None
 
 
 def _resolve(
@@ -215,67 +197,6 @@ def _resolve(
             "Refresh the model list and pick the file again.",
         )
     job.sha256 = (job.sha256 or etag_sha or "").lower() or None
-
-
-def _usable_part(job: PartJob, *, discard: bool) -> int:
-    """Bytes of an earlier run that can be kept; a part of another version is deleted
-    (when ``discard``: only under the lock, never by a run that is about to refuse)."""
-    state = job.load_state()
-    installed = state is not None and state.get("installed") and not job.part.exists()
-    if installed and job.target.exists() and job.target.stat().st_size == job.size:
-        job.installed = True  # killed between installing shards: this one is in place
-        return job.size
-    size = job.part.stat().st_size if job.part.exists() else 0
-    if state is None or size > job.size:
-        if discard:
-            _discard(job)
-        return 0
-    return size
-
-
-def _discard(job: PartJob) -> None:
-    job.part.unlink(missing_ok=True)
-    job.state.unlink(missing_ok=True)
-
-
-def _remove_lock_files(parts: list[Path], downloads_dir: Path) -> None:
-    """Remove the lock files of a download that is over, once their locks are released
-    (Windows refuses to delete a held one), and the folders that leaves empty. Another run
-    may have taken a lock meanwhile: then its file stays, which is harmless."""
-    for part in parts:
-        with contextlib.suppress(OSError):
-            Path(f"{part}.lock").unlink(missing_ok=True)
-        _prune_empty(part.parent, downloads_dir)
-
-
-def discard_parts(downloads_dir: Path, repo: str, filenames: list[str]) -> None:
-    """Delete what a paused or failed download of ``repo``'s ``filenames`` left behind
-    (parts, their state and lock files) and the folders that leaves empty: what "Cancel"
-    on a download that is not running means.
-
-    Raises:
-        DownloadError: another Ponder (say `ponder models download` in a terminal) is
-            downloading one of these files now; nothing was deleted.
-    """
-    jobs = [
-        PartJob(f, part_path(downloads_dir, f), Path())
-        for f in (RemoteFile(repo, name, 0, None) for name in filenames)
-    ]
-    with contextlib.ExitStack() as locks:
-        for job in jobs:
-            locks.enter_context(_lock(job))
-        for job in jobs:
-            _discard(job)
-    _remove_lock_files([job.part for job in jobs], downloads_dir)
-
-
-def _prune_empty(folder: Path, downloads_dir: Path) -> None:
-    while folder != downloads_dir and downloads_dir in folder.parents:
-        try:
-            folder.rmdir()
-        except OSError:
-            break
-        folder = folder.parent
 
 
 def _check_space(
@@ -332,7 +253,7 @@ def _fetch(
     retrying(job.file.name, retry, stop, transfer.run_until_complete)
     job.digest = transfer.hasher.hexdigest()
     if job.sha256 and job.digest != job.sha256:
-        _discard(job)
+        discard_part(job)
         raise ChecksumMismatchError(
             f"{job.file.name} was damaged in transfer: its SHA-256 does not match the "
             "Hub's, so it was deleted and not installed.",

@@ -12,22 +12,20 @@ from __future__ import annotations
 import contextlib
 import errno
 import hashlib
-import json
 import os
 import queue
 import socket
 import threading
 import time
-from pathlib import Path
 from typing import Any
 
 import httpx2
 from huggingface_hub import get_session
 from huggingface_hub.utils import hf_raise_for_status
 
-from app.core.atomic import write_atomic
 from app.core.errors import AppError, DownloadError, NotEnoughSpaceError
-from app.modelhub.hub import RemoteFile, http_status_error, hub_errors
+from app.modelhub.hub import http_status_error, hub_errors
+from app.modelhub.parts import PartJob
 from app.modelhub.progress import ProgressMeter
 from app.modelhub.retry import (
     RetryPolicy,
@@ -39,7 +37,6 @@ from app.modelhub.retry import (
     transient_from,
 )
 
-_STATE_VERSION = 1
 _CHECKPOINT_S = 5.0
 _FSYNC_BYTES = 64 << 20  # flush to disk as we go, so the final fsync is short
 # Received chunks (up to 1 MB each) waiting for the disk. While the writer waits for an
@@ -64,48 +61,6 @@ def _read_in_larger_pieces() -> None:
 
 
 _read_in_larger_pieces()
-
-
-class PartJob:
-    """One file of a download: where its part and state live, and what the Hub said."""
-
-    def __init__(self, file: RemoteFile, part: Path, target: Path) -> None:
-        self.file = file
-        self.part = part
-        self.state = part.with_name(part.name + ".json")
-        self.target = target
-        self.size = file.size
-        self.sha256 = file.sha256
-        self.etag: str | None = None
-        self.commit: str | None = None
-        self.url = ""
-        self.on_disk = 0
-        self.installed = False
-        self.digest: str | None = None  # SHA-256 of the complete part, once verified
-
-    def identity(self) -> dict[str, Any]:
-        return {"repo": self.file.repo, "filename": self.file.filename, "size": self.size,
-                "sha256": self.sha256, "etag": self.etag}  # fmt: skip
-
-    def save_state(self, written: int, **extra: Any) -> None:
-        state = {"version": _STATE_VERSION, **self.identity(), "url": self.url,
-                 "commit": self.commit, "bytes": written, **extra}  # fmt: skip
-        write_atomic(self.state, json.dumps(state, indent=1))
-
-    def load_state(self) -> dict[str, Any] | None:
-        try:
-            state = json.loads(self.state.read_text("utf-8"))
-        except (OSError, ValueError):
-            return None
-        if not isinstance(state, dict) or state.get("version") != _STATE_VERSION:
-            return None
-        identity = self.identity()
-        if self.sha256 and state.get("sha256") == self.sha256:
-            # The content hash names the bytes; an ETag is only a server's label for them
-            # (a mirror set with HF_ENDPOINT may label the same file differently each time).
-            identity.pop("etag")
-        same = all(state.get(k) == v for k, v in identity.items())
-        return state if same else None
 
 
 class Transfer:

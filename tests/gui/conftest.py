@@ -16,6 +16,7 @@ from app.gui.viewmodels.chat_controller import ChatController, ModelChoice
 from app.gui.views.main_window import MainWindow
 from app.gui.workers.engine_worker import EngineWorker
 from app.inference.client import EngineClient
+from tests.gui.services import services_for
 
 ReplayFactory = Callable[..., ModelChoice]
 
@@ -41,7 +42,7 @@ def controller(store: ChatStore, worker: EngineWorker) -> ChatController:
 
 @pytest.fixture
 def window(qtbot: QtBot, controller: ChatController, home: Path) -> MainWindow:
-    win = MainWindow(controller, math=MathRenderer())
+    win = MainWindow(controller, services_for(controller), math=MathRenderer())
     qtbot.addWidget(win)
     win.show()
     qtbot.waitExposed(win)

@@ -25,7 +25,7 @@ def main() -> int:
     quant = entry.quant(entry.default_quant)
 
     def start() -> None:
-        assert session.window.tools.downloads.start("stuck", quant)
+        assert session.window.services.downloads.start("stuck", quant)
         print("downloading", flush=True)
 
     QTimer.singleShot(0, start)

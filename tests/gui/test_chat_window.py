@@ -17,6 +17,7 @@ from app.gui.viewmodels.chat_controller import ChatController
 from app.gui.views.main_window import MainWindow
 from app.gui.views.message_widgets import AssistantMessage, UserMessage
 from tests.gui.conftest import ReplayFactory
+from tests.gui.services import services_for
 
 pytestmark = pytest.mark.gui
 
@@ -274,7 +275,7 @@ def test_an_interrupted_reply_reappears_marked_after_a_restart(
     mid = store.add_message(cid, "assistant", "", state="streaming")
     store.checkpoint(mid, "half an answ", "some reasoning")
     assert store.recover_interrupted() == 1
-    win = MainWindow(controller)
+    win = MainWindow(controller, services_for(controller))
     qtbot.addWidget(win)
     controller.open_conversation(cid)
     reply = replies(win)[0]
@@ -431,7 +432,7 @@ def test_models_other_apps_downloaded_are_in_the_picker(
     lmstudio = home / ".lmstudio" / "models" / "unsloth" / "gemma-3-270m-it-GGUF"
     lmstudio.mkdir(parents=True)
     (lmstudio / "gemma-3-270m-q4_k_m.gguf").hardlink_to(gemma_path)  # no copy, as LM Studio
-    win = MainWindow(controller)
+    win = MainWindow(controller, services_for(controller))
     qtbot.addWidget(win)
     combo = win.picker.combo
 

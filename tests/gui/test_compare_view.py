@@ -26,6 +26,7 @@ from app.gui.theme import apply_theme
 from app.gui.views.compare_charts import CompareCharts, SizeChart, model_colour
 from app.gui.views.compare_view import PATH_ROLE, CompareWindow
 from app.gui.workers.bench_worker import Prediction
+from app.inference.lease import EngineLease, Holder
 from tests.integration.cli import ponder
 
 pytestmark = pytest.mark.gui
@@ -42,7 +43,7 @@ def math() -> Iterator[MathRenderer]:
 
 @pytest.fixture
 def window(qtbot: QtBot, math: MathRenderer) -> CompareWindow:
-    win = CompareWindow(math, scan=False)
+    win = CompareWindow(math, lease=EngineLease(), scan=False)
     qtbot.addWidget(win)
     win.show()
     qtbot.waitExposed(win)
@@ -185,7 +186,7 @@ def test_a_run_saved_by_ponder_bench_opens_with_the_same_numbers(
     result = ponder("bench", *args, "--runs", "3", "--max-tokens", "8", "-p", "Hi", "--json")
     assert result.code == 0, result.stderr
     cli = json.loads(result.stdout)
-    win = CompareWindow(math, scan=False)
+    win = CompareWindow(math, lease=EngineLease(), scan=False)
     qtbot.addWidget(win)
     win.show()
     qtbot.waitUntil(lambda: saved_runs(win) == [cli["saved"]])
@@ -329,7 +330,7 @@ def chart_background(window: CompareWindow) -> QColor:
 def test_closing_a_window_of_its_own_mid_run_stops_the_bench(
     qtbot: QtBot, math: MathRenderer, two_models: list[Path]
 ) -> None:
-    win = CompareWindow(math, scan=False)
+    win = CompareWindow(math, lease=EngineLease(), scan=False)
     qtbot.addWidget(win)
     win.show()
     win.add_model_paths(two_models)
@@ -348,7 +349,7 @@ def test_a_run_goes_on_when_the_apps_compare_window_is_closed(
     """Owned by the main window (here a stand-in parent), closing only hides it."""
     owner = QWidget()
     qtbot.addWidget(owner)
-    win = CompareWindow(math, scan=False, parent=owner)
+    win = CompareWindow(math, lease=EngineLease(), scan=False, parent=owner)
     win.show()
     win.add_model_paths(two_models)
     ask(win, "Write a very long story about a lighthouse.", max_tokens=2048, runs=3)
@@ -401,23 +402,40 @@ def test_replay_models_show_folded_thinking_and_right_and_wrong_answers(
     assert [r[0] for r in rows] == [right.name, wrong.name]
 
 
-def test_a_run_waits_while_the_chat_is_writing(
+def test_a_run_takes_the_engine_lease_and_frees_the_chats_model_first(
     qtbot: QtBot, math: MathRenderer, tmp_path: Path
 ) -> None:
-    """Two engines at once would skew every measure (and the speed calibration)."""
-    busy = True
-    win = CompareWindow(math, scan=False, chat_busy=lambda: busy)
+    """The engine lease: no run while the chat writes (two engines at once would skew
+    every measure, and the speed calibration with them); granted, the chat's model leaves
+    memory before the first model loads; a message sent meanwhile is told who has it."""
+    lease = EngineLease()
+    events: list[str] = []
+    lease.on_yield("app", lambda: events.append("chat's model freed"))
+    lease.on_change = lambda h: events.append(h.describe() if h is not None else "free")
+    win = CompareWindow(math, scan=False, lease=lease)
     qtbot.addWidget(win)
     replays = [write_replay(tmp_path / f"m{i}.jsonl", "hm", "$\\boxed{1}$") for i in (1, 2)]
     win.add_model_paths(replays)
     ask(win, "Hi", max_tokens=4)
-    win.start_run()
-    assert not win.is_running()
-    assert "The chat is writing a reply" in win.setup.status.text()
-    busy = False
+    with lease.hold(Holder("chat")):
+        win.start_run()
+        assert not win.is_running()
+        assert win.setup.status.text() == (
+            "The chat is using the model: stop it or let it finish first, so that the "
+            "measurements are not shared with it."
+        )
     win.start_run()
     qtbot.waitUntil(lambda: not win.is_running(), timeout=RUN_TIMEOUT_MS)
     assert win.report is not None and len(win.report.models) == 2
+    assert events == [
+        "The chat",
+        "free",
+        "Compare (measuring 2 models)",
+        "chat's model freed",  # before anything was measured, while Compare holds it
+        "free",
+    ]
+    with lease.hold(Holder("chat"), timeout_s=0):  # the chat's turn again, at once
+        pass
 
 
 def test_a_finished_model_adds_its_column_and_keeps_the_others(

@@ -27,6 +27,7 @@ from app.gui.views.main_window import MainWindow
 from app.gui.workers.engine_worker import EngineWorker
 from app.inference.client import EngineClient
 from tests.gui.conftest import ReplayFactory
+from tests.gui.services import services_for
 
 pytestmark = pytest.mark.gui
 
@@ -44,7 +45,8 @@ def quick_worker(ponder_home: Path) -> Iterator[EngineWorker]:
 def hang_window(
     qtbot: QtBot, store: ChatStore, quick_worker: EngineWorker, home: Path
 ) -> MainWindow:
-    win = MainWindow(ChatController(store, quick_worker, Settings()), math=MathRenderer())
+    controller = ChatController(store, quick_worker, Settings())
+    win = MainWindow(controller, services_for(controller), math=MathRenderer())
     qtbot.addWidget(win)
     win.show()
     qtbot.waitExposed(win)

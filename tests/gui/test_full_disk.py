@@ -28,6 +28,7 @@ from app.gui.workers.engine_worker import EngineWorker
 from app.inference.client import EngineClient
 from app.inference.protocol import LoadSpec, SamplingParams
 from tests.gui.conftest import ReplayFactory
+from tests.gui.services import services_for
 from tests.gui.test_chat_window import WAIT, replies
 
 pytestmark = pytest.mark.gui
@@ -104,7 +105,8 @@ def disk_window(
     monkeypatch.setenv("PONDER_HOME", str(small_disk))
     store = ChatStore(small_disk / "chats.sqlite3")
     worker = EngineWorker(EngineClient(small_disk / "logs" / "engine.log"))
-    win = MainWindow(ChatController(store, worker, Settings()), math=MathRenderer())
+    controller = ChatController(store, worker, Settings())
+    win = MainWindow(controller, services_for(controller), math=MathRenderer())
     qtbot.addWidget(win)
     win.show()
     qtbot.waitExposed(win)

@@ -21,6 +21,7 @@ from app.gui.views.main_window import MainWindow
 from app.gui.workers.engine_worker import EngineWorker
 from app.inference.protocol import LoadSpec, ReplaySpec, SamplingParams
 from tests.gui.conftest import ReplayFactory
+from tests.gui.services import services_for
 from tests.gui.test_chat_window import WAIT, finish, replies
 from tests.gui.test_export import JSON, SaveDialog, export_from_menu
 
@@ -235,7 +236,8 @@ def test_a_group_reply_is_saved_and_reopened_with_all_its_samples(
     assert "Sample 4 multiplies" in replies(window)[0].answer_view.toPlainText()
 
     # A fresh window and controller on the same database: the same group.
-    fresh = MainWindow(ChatController(store, worker, Settings()), math=MathRenderer())
+    controller = ChatController(store, worker, Settings())
+    fresh = MainWindow(controller, services_for(controller), math=MathRenderer())
     qtbot.addWidget(fresh)
     fresh.controller.open_conversation(cid)
     again = panel(fresh)
@@ -308,7 +310,8 @@ def test_n_is_remembered(qtbot: QtBot, window: MainWindow, store: ChatStore) -> 
     assert saved.group_samples == 5
     # The next start: a window made with the saved settings offers 5 ways.
     worker = window.controller.worker
-    later = MainWindow(ChatController(store, worker, saved), math=MathRenderer())
+    controller = ChatController(store, worker, saved)
+    later = MainWindow(controller, services_for(controller), math=MathRenderer())
     qtbot.addWidget(later)
     assert later.composer.think_button.text() == "Think 5 ways"
 

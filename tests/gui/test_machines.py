@@ -31,6 +31,8 @@ from app.gui.views.machines_window import MachinesWindow
 from app.gui.views.main_window import MainWindow
 from app.gui.views.settings_dialog import SettingsDialog
 from app.hardware.shape import load_catalog
+from app.modelhub.secrets import TokenStore
+from tests.gui.services import services_for
 from tests.loopback import free_port, start_workers, stop_workers
 from tests.unit.test_secrets import DictKeyring
 
@@ -239,7 +241,8 @@ def test_pooled_from_the_settings_file_pools_from_the_start(
 ) -> None:
     """A later start: the workers are asked at once, before the window is opened."""
     saved = dataclasses.replace(Settings(), workers=tuple(workers), pooled=True)
-    fresh = MainWindow(ChatController(window.controller.store, window.controller.worker, saved))
+    controller = ChatController(window.controller.store, window.controller.worker, saved)
+    fresh = MainWindow(controller, services_for(controller))
     qtbot.addWidget(fresh)
     assert fresh.controller.route.workers == tuple(workers)  # all of them, until they answer
     qtbot.waitUntil(lambda: not fresh.machines.busy, timeout=30_000)
@@ -249,7 +252,7 @@ def test_pooled_from_the_settings_file_pools_from_the_start(
 
 def test_settings_from_the_settings_dialog_keep_the_workers(qtbot: QtBot) -> None:
     mine = Settings(workers=("127.0.0.1:50052",), pooled=True, server_url="http://127.0.0.1:1")
-    dialog = SettingsDialog(mine)
+    dialog = SettingsDialog(mine, TokenStore(DictKeyring()))
     qtbot.addWidget(dialog)
     dialog.temperature.setValue(0.8)
     kept = dialog.settings()

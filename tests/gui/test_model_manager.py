@@ -25,7 +25,9 @@ from pytestqt.modeltest import ModelTester
 from pytestqt.qtbot import QtBot
 
 from app.core.paths import app_paths
+from app.core.store import ChatStore
 from app.core.units import format_bytes
+from app.gui.services import Services
 from app.gui.viewmodels.model_list import ModelListModel, RowKind, RowState
 from app.gui.views.model_manager import ModelManagerDialog
 from app.hardware.probe import probe
@@ -34,6 +36,7 @@ from app.modelhub.discovery import FoundModel, HeaderCache, Source, Validation
 from app.modelhub.downloader import Progress, RetryPolicy
 from app.modelhub.secrets import TokenStore
 from app.modelhub.store import ModelStore
+from tests.gui.services import window_services
 from tests.integration.hub_server import HubServer
 from tests.unit.test_secrets import DictKeyring
 
@@ -59,27 +62,25 @@ def hub(monkeypatch: pytest.MonkeyPatch) -> Iterator[HubServer]:
 
 
 @pytest.fixture
-def store(ponder_home: Path) -> ModelStore:
-    return ModelStore.from_paths(app_paths().ensure())
-
-
-@pytest.fixture
 def tokens() -> TokenStore:
     return TokenStore(DictKeyring())
 
 
 @pytest.fixture
-def manager(
-    qtbot: QtBot, home: Path, store: ModelStore, tokens: TokenStore
-) -> Iterator[ModelManagerDialog]:
-    dialog = ModelManagerDialog(
-        store,
-        load_catalog(),
-        tokens,
-        downloads_dir=app_paths().downloads_dir,
-        hardware=lambda: probe(bandwidth=False),
-        retry=FAST,
-    )
+def services(ponder_home: Path, tmp_path: Path, tokens: TokenStore) -> Iterator[Services]:
+    chats = ChatStore(tmp_path / "chats.sqlite3")
+    yield window_services(chats, tokens=tokens, retry=FAST)
+    chats.close()
+
+
+@pytest.fixture
+def store(services: Services) -> ModelStore:
+    return services.models
+
+
+@pytest.fixture
+def manager(qtbot: QtBot, home: Path, services: Services) -> Iterator[ModelManagerDialog]:
+    dialog = ModelManagerDialog(services, hardware=lambda: probe(bandwidth=False))
     qtbot.addWidget(dialog)
     dialog.show()
     qtbot.waitExposed(dialog)

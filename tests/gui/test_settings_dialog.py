@@ -24,6 +24,8 @@ from pytestqt.qtbot import QtBot
 from app.core.settings import Settings
 from app.gui.theme import apply_theme, is_dark
 from app.gui.views.settings_dialog import SettingsDialog
+from app.modelhub.secrets import TokenStore
+from tests.unit.test_secrets import DictKeyring
 
 pytestmark = pytest.mark.gui
 
@@ -58,7 +60,7 @@ MACHINES_FIELDS = {"workers", "pooled", "server_url", "server_model", "use_serve
 
 
 def make_dialog(qtbot: QtBot, settings: Settings, hint: str = "") -> SettingsDialog:
-    dialog = SettingsDialog(settings, hardware_hint=hint)
+    dialog = SettingsDialog(settings, TokenStore(DictKeyring()), hardware_hint=hint)
     qtbot.addWidget(dialog)
     return dialog
 

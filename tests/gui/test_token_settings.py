@@ -96,7 +96,7 @@ def test_settings_has_a_hugging_face_page_and_the_token_stays_out_of_its_file(
     qtbot: QtBot, ponder_home: Path
 ) -> None:
     kr = DictKeyring()
-    dialog = SettingsDialog(Settings(), tokens=TokenStore(kr))
+    dialog = SettingsDialog(Settings(), TokenStore(kr))
     qtbot.addWidget(dialog)
     dialog.show()
     qtbot.waitExposed(dialog)

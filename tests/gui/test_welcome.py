@@ -16,13 +16,13 @@ from PySide6.QtCore import Qt
 from pytestqt.qtbot import QtBot
 
 from app.core.paths import app_paths
+from app.core.store import ChatStore
+from app.gui.services import Services
 from app.gui.viewmodels.model_list import RowState
 from app.gui.views.model_manager import ModelManagerDialog
 from app.gui.views.welcome import NO_TELEMETRY, WelcomePage
-from app.gui.workers.download_worker import DownloadQueue
 from app.modelhub.catalog import CatalogQuant, load_catalog
-from app.modelhub.secrets import TokenStore
-from app.modelhub.store import ModelStore
+from tests.gui.services import window_services
 from tests.integration.hub_server import HubServer
 
 pytestmark = pytest.mark.gui
@@ -44,9 +44,17 @@ def hub(offline_env: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[HubServe
         yield server
 
 
-def make_page(qtbot: QtBot) -> WelcomePage:
-    paths = app_paths().ensure()
-    page = WelcomePage(ModelStore.from_paths(paths), paths.downloads_dir, TokenStore())
+@pytest.fixture
+def services(ponder_home: Path, tmp_path: Path) -> Iterator[Services]:
+    chats = ChatStore(tmp_path / "chats.sqlite3")
+    made = window_services(chats)
+    yield made
+    made.downloads.shutdown()
+    chats.close()
+
+
+def make_page(qtbot: QtBot, services: Services) -> WelcomePage:
+    page = WelcomePage(services)
     qtbot.addWidget(page)
     page.resize(1000, 800)
     page.show()
@@ -67,8 +75,10 @@ def publish(hub: HubServer, q: CatalogQuant) -> None:
         hub.add_file(q.repo_id, f.path, BLOB)
 
 
-def test_one_click_download_of_the_recommended_model(qtbot: QtBot, hub: HubServer) -> None:
-    page = make_page(qtbot)
+def test_one_click_download_of_the_recommended_model(
+    qtbot: QtBot, hub: HubServer, services: Services
+) -> None:
+    page = make_page(qtbot, services)
     q = recommended_quant(page)
     assert "Recommended for this computer" in page.pick_label.text()
     assert page.table.view.currentIndex().row() == page.ladder.recommended_row
@@ -90,8 +100,10 @@ def test_one_click_download_of_the_recommended_model(qtbot: QtBot, hub: HubServe
     assert page.progress.value() == 1000 and "Installed" in page.status.text()
 
 
-def test_cancel_keeps_nothing_and_offers_the_download_again(qtbot: QtBot, hub: HubServer) -> None:
-    page = make_page(qtbot)
+def test_cancel_keeps_nothing_and_offers_the_download_again(
+    qtbot: QtBot, hub: HubServer, services: Services
+) -> None:
+    page = make_page(qtbot, services)
     q = recommended_quant(page)
     # The page asked the Hub as soon as it picked the model; nothing was published then.
     qtbot.waitUntil(page.retry_button.isVisible, timeout=10_000)
@@ -112,7 +124,7 @@ def test_cancel_keeps_nothing_and_offers_the_download_again(qtbot: QtBot, hub: H
 
 
 def test_offline_says_so_and_offers_models_on_disk(
-    qtbot: QtBot, offline_env: None, gemma_path: Path
+    qtbot: QtBot, offline_env: None, gemma_path: Path, services: Services
 ) -> None:
     mine = app_paths().ensure().models_dir / "imported" / "gemma-3-270m-q4_k_m.gguf"
     mine.parent.mkdir(parents=True)
@@ -121,7 +133,7 @@ def test_offline_says_so_and_offers_models_on_disk(
     except OSError:
         shutil.copyfile(gemma_path, mine)
 
-    page = make_page(qtbot)
+    page = make_page(qtbot, services)
     qtbot.waitUntil(lambda: page.offline, timeout=30_000)
     assert "You are offline" in page.status.text()
     assert not page.download_button.isEnabled() and page.retry_button.isVisible()
@@ -141,17 +153,13 @@ def test_offline_says_so_and_offers_models_on_disk(
 
 
 def test_the_models_window_shows_and_controls_the_same_download(
-    qtbot: QtBot, hub: HubServer
+    qtbot: QtBot, hub: HubServer, services: Services
 ) -> None:
     """One queue for the app: a download started on the first-run page is the Models
     window's row too, and pausing it there pauses it here (no second writer)."""
-    paths = app_paths().ensure()
-    store, tokens = ModelStore.from_paths(paths), TokenStore()
-    queue = DownloadQueue(store, paths.downloads_dir, tokens)
-    page = WelcomePage(store, paths.downloads_dir, tokens, downloads=queue)
-    models = ModelManagerDialog(
-        store, load_catalog(), tokens, downloads_dir=paths.downloads_dir, downloads=queue
-    )
+    queue = services.downloads
+    page = WelcomePage(services)
+    models = ModelManagerDialog(services)
     for w in (page, models):
         qtbot.addWidget(w)
     page.show()
@@ -183,12 +191,12 @@ def test_the_models_window_shows_and_controls_the_same_download(
 
 
 def test_a_model_too_large_cannot_be_downloaded_by_trying_again(
-    qtbot: QtBot, offline_env: None
+    qtbot: QtBot, offline_env: None, services: Services
 ) -> None:
     """Offline, the page offers "Try again". Picking the 671B (too large for this machine)
     must leave nothing that starts its download, nor a button still named after the model
     picked before."""
-    page = make_page(qtbot)
+    page = make_page(qtbot, services)
     qtbot.waitUntil(lambda: page.offline, timeout=30_000)
     before = page.download_button.text()
     rows = range(page.ladder.rowCount())
@@ -199,3 +207,38 @@ def test_a_model_too_large_cannot_be_downloaded_by_trying_again(
     assert not page.download_button.isEnabled() and page.download_button.text() != before
     page.start_download()  # what a stray click or shortcut would do
     assert page.cancel_button.isHidden()
+
+
+def test_a_download_started_in_the_models_window_is_the_pages_too(
+    qtbot: QtBot, hub: HubServer, services: Services
+) -> None:
+    """One download state: the page shows a download of its pick that the Models window
+    started (and the Pause there pauses it), and a Models window opened after the page
+    paused one shows it paused at once, not "Not downloaded"."""
+    page = make_page(qtbot, services)
+    q = recommended_quant(page)
+    key = f"{page.ladder.row_at(page.ladder.recommended_row or 0).id}/{q.name}"
+    page.close()
+    publish(hub, q)
+    hub.faults.stall_after, hub.faults.stall_s = 1_000_000, 30
+    assert services.downloads.start(key, q)  # as the Models window's Download does
+    assert hub.stalls.wait(20), "the download never started"
+
+    page = make_page(qtbot, services)  # a page built now finds the download running
+    qtbot.waitUntil(page.pause_button.isVisible, timeout=10_000)
+    assert page.progress.isVisible()
+    assert not page.download_button.isVisible()
+    with qtbot.waitSignal(services.downloads.stopped, timeout=15_000):
+        page.pause_button.click()
+    now = services.downloads.state(key)
+    assert now is not None and now.status == "paused"
+    assert "Paused" in page.status.text()
+
+    later = ModelManagerDialog(services)  # first opened after the pause
+    qtbot.addWidget(later)
+    row = later.model.find(key)
+    assert later.model.row_at(row).state is RowState.PAUSED
+    again = make_page(qtbot, services)  # and a page: Resume, once the Hub answers
+    qtbot.waitUntil(again.download_button.isEnabled, timeout=10_000)
+    assert again.download_button.text() == "Resume the download"
+    assert again.status.text().startswith("Paused")

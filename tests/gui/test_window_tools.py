@@ -19,6 +19,7 @@ from app.gui.views.hardware_panel import HardwarePanel
 from app.gui.views.main_window import MainWindow
 from app.gui.views.model_manager import ModelManagerDialog
 from tests.gui.conftest import ReplayFactory
+from tests.gui.services import services_for
 
 pytestmark = pytest.mark.gui
 
@@ -80,7 +81,7 @@ def test_use_in_chat_from_the_models_window_sets_the_model(
 def test_first_run_shows_the_welcome_page_until_a_model_is_chosen(
     qtbot: QtBot, controller: ChatController, home: Path, gemma_path: Path
 ) -> None:
-    win = MainWindow(controller, math=MathRenderer(), welcome=True)
+    win = MainWindow(controller, services_for(controller), math=MathRenderer(), welcome=True)
     qtbot.addWidget(win)
     win.show()
     qtbot.waitExposed(win)
@@ -122,11 +123,16 @@ def test_a_comparison_frees_the_chat_model_and_holds_the_chat_until_it_ends(
     assert compare.is_running()
     qtbot.waitUntil(lambda: controller.worker.client.pid is None, timeout=30_000)
 
+    # A message sent now waits its turn (the lease says who has the engine) ...
     with qtbot.waitSignal(controller.notice, timeout=5_000) as notice:
-        assert not controller.send("Another question")
-    assert "comparison run" in notice.args[0]
-
-    compare.cancel_run()
-    qtbot.waitUntil(lambda: not compare.is_running(), timeout=60_000)
-    with qtbot.waitSignal(controller.worker.reply_done, timeout=30_000):
-        assert controller.send("Another question")  # the engine starts again
+        assert controller.send("Another question")
+    assert notice.args[0] == (
+        "Compare (measuring 2 models) is using the model; your message is next."
+    )
+    assert controller.busy and compare.is_running()
+    # ... and is answered once the run ends, by the chat's engine started again.
+    with qtbot.waitSignal(controller.reply_finished, timeout=60_000) as done:
+        compare.cancel_run()
+    assert done.args[0].content == "Hello there." and done.args[0].state == "complete"
+    qtbot.waitUntil(lambda: not compare.is_running(), timeout=10_000)
+    assert controller.worker.client.pid not in (None, chat_engine)

@@ -97,8 +97,6 @@ class ChatController(QObject):
         self.settings = settings
         self.model: ModelChoice | None = None
         self.route = ChatRoute()
-        # Whether a comparison run is measuring (set by the window that owns Compare).
-        self.measuring: Callable[[], bool] = lambda: False
         self.cid = 0
         self.rows: list[MessageRow] = []
         self._live: LiveReply | None = None
@@ -115,10 +113,8 @@ class ChatController(QObject):
         worker.sample_done.connect(self._on_sample_done)
         worker.reply_done.connect(self._on_finished)
         worker.failed.connect(self._on_failed)
-        worker.unloaded.connect(self._on_unloaded)  # queued: the worker's thread emits it
         worker.silence.connect(self._on_silence)
         worker.waiting.connect(self.notice)  # "An API client is using the model; ..."
-        self._after_unload: list[Callable[[], None]] = []
 
     # -- state --------------------------------------------------------------------------
 
@@ -288,27 +284,9 @@ class ChatController(QObject):
         """How many messages an edit at ``position`` would replace."""
         return sum(1 for r in self.rows if r.position > position)
 
-    def release_model(self, then: Callable[[], None] | None = None) -> None:
-        """Free the memory the chat's model holds (a comparison run is about to measure),
-        then call ``then`` (on this thread); the next message loads the model again."""
-        if then is not None:
-            self._after_unload.append(then)
-        self.worker.unload()
-
-    def _on_unloaded(self) -> None:
-        waiting, self._after_unload = self._after_unload, []
-        for then in waiting:
-            then()
-
     def _ready_to_send(self) -> bool:
         if self._live is not None:
             self.notice.emit("Wait for the reply to finish, or stop it (Esc).")
-            return False
-        if self.measuring():
-            self.notice.emit(
-                "A comparison run is measuring models: chat when it ends, or stop it in the "
-                "Compare window (a reply now would skew its figures)."
-            )
             return False
         if self.model is None and self.route.server is None:
             self.notice.emit("Choose a model first: pick one in the toolbar or open a GGUF file.")

@@ -43,9 +43,6 @@ from app.modelhub.secrets import TokenStore
 
 log = logging.getLogger(__name__)
 
-# The keyring account of the server's API key (the Hub token and `ponder serve`'s key have
-# their own).
-SERVER_KEY_ACCOUNT = "openai-server"
 
 _Index = QModelIndex | QPersistentModelIndex
 

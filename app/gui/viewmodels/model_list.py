@@ -29,7 +29,7 @@ from app.core.units import format_bytes
 from app.gui.theme import verdict_dot
 from app.modelhub.catalog import Catalog
 from app.modelhub.discovery import FoundModel
-from app.modelhub.progress import Progress
+from app.modelhub.progress import Progress, progress_text
 
 _Index = QModelIndex | QPersistentModelIndex
 
@@ -101,7 +101,7 @@ class ModelRow:
         if s is RowState.STARTING:
             return "Starting…"
         if s is RowState.DOWNLOADING:
-            return _progress_text(self.progress)
+            return progress_text(self.progress)
         if s is RowState.PAUSED:
             pct = f" at {self.fraction:.0%}" if self.fraction is not None else ""
             return f"Paused{pct}"
@@ -110,32 +110,6 @@ class ModelRow:
         if s is RowState.NOT_DOWNLOADED:
             return "Not downloaded"
         assert_never(s)
-
-
-def _progress_text(p: Progress | None) -> str:
-    if p is None or p.total <= 0:
-        return "Starting…"
-    pct = f"{p.done / p.total:.0%}"
-    if p.stage == "checking":
-        return f"Checking the earlier part… {pct}"
-    if p.stage in ("installing", "done"):
-        return "Installing…"
-    parts = [pct]
-    if p.rate > 0:
-        parts.append(f"{format_bytes(p.rate)}/s")
-    if p.eta_s is not None and p.rate > 0:
-        parts.append(f"{duration_text(p.eta_s)} left")
-    return " · ".join(parts)
-
-
-def duration_text(seconds: float) -> str:
-    """``42 s``, ``3 min 05 s``, ``1 h 07 min``: a download's time left."""
-    s = int(seconds + 0.5)
-    if s < 60:
-        return f"{s} s"
-    if s < 3600:
-        return f"{s // 60} min {s % 60:02d} s"
-    return f"{s // 3600} h {s % 3600 // 60:02d} min"
 
 
 class ModelListModel(QAbstractTableModel):

@@ -9,7 +9,6 @@ reopens it into the same view. Exports go through ``export_report`` (CSV, JSON, 
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 
 from PySide6.QtCore import QEvent, Qt, Signal
@@ -41,6 +40,7 @@ from app.gui.views.compare_setup import CompareSetup
 from app.gui.workers.bench_worker import BenchFiles, BenchWorker, Prediction
 from app.gui.workers.model_check import ModelChecker
 from app.inference.bench import BenchProgress
+from app.inference.lease import EngineLease
 
 PATH_ROLE = Qt.ItemDataRole.UserRole
 CLOSE_WAIT_MS = 15_000  # a cancelled bench ends its engine process within this
@@ -109,19 +109,17 @@ class CompareWindow(QMainWindow):
         self,
         math: MathRenderer | None = None,
         *,
+        lease: EngineLease,
         scan: bool = True,
-        chat_busy: Callable[[], bool] | None = None,
-        release_chat: Callable[[Callable[[], None]], None] | None = None,
         parent: QWidget | None = None,
     ) -> None:
-        """``chat_busy``: whether the chat is writing a reply now (a run then waits: two
-        engines at once would skew every figure, and the speed calibration with them).
-        ``release_chat(then)``: free the chat model's memory, then call ``then`` (a model
-        left loaded would take the RAM and VRAM the run's models are planned with)."""
+        """``lease``: the app's engine lease. A run holds it while it measures: it starts
+        only while no one else uses the engine (two engines at once would skew every
+        figure, and the speed calibration with them), the chat's model leaves memory first
+        (it would take the RAM and VRAM the run's models are planned with), and a message
+        sent meanwhile waits for the run to end."""
         super().__init__(parent)
-        self._chat_busy = chat_busy
-        self._release_chat = release_chat
-        self._freeing = False  # waiting for the chat's engine to end before the run
+        self._lease = lease
         self.setWindowTitle("Compare models · Ponder")
         self.resize(1240, 780)
         self.report: BenchReport | None = None
@@ -210,27 +208,14 @@ class CompareWindow(QMainWindow):
     def start_run(self) -> None:
         """Run the ticked models on the chosen prompts (what Run does)."""
         reason = self.setup.blocker()
-        if not reason and self._chat_busy is not None and self._chat_busy():
+        if not reason and (holder := self._lease.busy_for("compare")) is not None:
             reason = (
-                "The chat is writing a reply: stop it or let it finish first, so that the "
-                "measurements are not shared with it."
+                f"{holder.describe()} is using the model: stop it or let it finish first, "
+                "so that the measurements are not shared with it."
             )
         if reason or self.is_running():
             self.setup.set_status(reason, error=bool(reason))
             return
-        if self._release_chat is None:
-            self._start_worker()
-            return
-        # The run starts once the chat's engine has ended and its memory is free.
-        self._freeing = True
-        self.setup.set_running(True)
-        self.setup.set_status("Freeing the memory of the chat's model…")
-        self._release_chat(self._start_worker)
-
-    def _start_worker(self) -> None:
-        if self._release_chat is not None and not self._freeing:
-            return  # cancelled (or the window shut down) while the chat's model unloaded
-        self._freeing = False
         name = self.setup.prompt_set_name()
         prompts: PromptSet | str = name or PromptSet.single(self.setup.prompt_text())
         self.worker = BenchWorker(
@@ -238,6 +223,7 @@ class CompareWindow(QMainWindow):
             prompts,
             runs=self.setup.runs.value(),
             max_tokens=self.setup.max_tokens.value(),
+            lease=self._lease,
             parent=self,
         )
         self.worker.predicted.connect(self._on_predicted)
@@ -253,18 +239,13 @@ class CompareWindow(QMainWindow):
         self.worker.start()
 
     def cancel_run(self) -> None:
-        if self._freeing:  # not started yet: nothing to stop
-            self._freeing = False
-            self.setup.set_running(False)
-            self.setup.set_status("Cancelled before it started.")
-            return
         if self.worker is not None and not self.worker.cancelling:
             self.worker.cancel()
             self.setup.cancel_button.setEnabled(False)
             self.setup.set_status("Cancelling: stopping the running reply…")
 
     def is_running(self) -> bool:
-        return self.worker is not None or self._freeing
+        return self.worker is not None
 
     def refresh_runs(self) -> None:
         self.files.list_saved()
@@ -428,7 +409,6 @@ class CompareWindow(QMainWindow):
         Cancel ends the running reply at once and the engine process with it; the thread
         must not outlive the window that owns it.
         """
-        self._freeing = False
         if self.worker is not None:
             self.worker.cancel()
             self.worker.wait(CLOSE_WAIT_MS)

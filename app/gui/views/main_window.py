@@ -28,18 +28,18 @@ from PySide6.QtWidgets import (
 from app.core.errors import AppError
 from app.core.events import LiveStats
 from app.core.export import export_conversation
-from app.core.paths import app_paths
-from app.core.settings import Settings, save_settings
+from app.core.settings import Settings
 from app.core.store import MessageRow
 from app.core.units import format_bytes, format_tokens
 from app.gui.render.math import MathRenderer
+from app.gui.services import Services
 from app.gui.style import stylesheet
 from app.gui.theme import apply_theme
 from app.gui.viewmodels.api_server import ApiServerController
 from app.gui.viewmodels.chat_controller import ChatController
 from app.gui.viewmodels.conversation_list import ConversationListModel
 from app.gui.viewmodels.ladder_model import LadderModel
-from app.gui.viewmodels.machines import SERVER_KEY_ACCOUNT, MachinesController
+from app.gui.viewmodels.machines import MachinesController
 from app.gui.viewmodels.model_choice import ChatRoute, ModelChoice
 from app.gui.views.api_status import ApiStatus
 from app.gui.views.chat_view import ChatView
@@ -53,8 +53,6 @@ from app.gui.views.welcome import WelcomePage
 from app.gui.workers.model_check import ModelInfo
 from app.gui.workers.monitor_worker import MonitorWorker
 from app.hardware.monitor import MonitorSample, summary_text
-from app.modelhub.secrets import TokenStore
-from app.modelhub.store import ModelStore
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +61,7 @@ class MainWindow(QMainWindow):
     def __init__(
         self,
         controller: ChatController,
+        services: Services,
         *,
         math: MathRenderer | None = None,
         state: QSettings | None = None,
@@ -75,6 +74,7 @@ class MainWindow(QMainWindow):
         self.setObjectName("mainWindow")
         self.resize(1180, 780)
         self.controller = controller
+        self.services = services
         self.api: ApiServerController | None = None  # attach_api, when the app serves
         self.state = state
         self.conversations = ConversationListModel(controller.store, self)
@@ -99,27 +99,14 @@ class MainWindow(QMainWindow):
         self.monitor = MonitorWorker(parent=self)
         self.monitor.follow_engine(lambda: controller.worker.client.pid)
         self.ladder = LadderModel(self)
-        # One token store: a session-only token set in Settings is the one downloads use.
-        self.tokens = TokenStore()
         # Workers and a server: kept as long as the window, so a chat set to run pooled or
         # through a server does so from the start, before the Machines window is opened.
         self.machines = MachinesController(
-            lambda: controller.settings,
-            self._keep_settings,
-            TokenStore(account=SERVER_KEY_ACCOUNT),
-            self,
+            lambda: controller.settings, self._keep_settings, services.server_keys, self
         )
         self.tools = ToolWindows(
-            self,
-            self.monitor,
-            self.ladder,
-            tokens=lambda: self.tokens,
-            math=math,
-            chat_busy=lambda: controller.busy,
-            release_chat=controller.release_model,
-            machines=self.machines,
+            self, services, self.monitor, self.ladder, math=math, machines=self.machines
         )
-        controller.measuring = self.tools.measuring
         for action in self.tools.actions:
             toolbar.addAction(action)
             if (button := toolbar.widgetForAction(action)) is not None:
@@ -263,9 +250,9 @@ class MainWindow(QMainWindow):
     def open_settings(self) -> None:
         dialog = SettingsDialog(
             self.controller.settings,
+            self.services.tokens,
             self,
             hardware_hint=self.picker.plan_hint(),
-            tokens=self.tokens,
         )
         dialog.settings_applied.connect(self._apply_settings)
         dialog.exec()
@@ -295,7 +282,7 @@ class MainWindow(QMainWindow):
         """Use ``settings`` from now on and save them (the look is ``_apply_settings``')."""
         self.controller.set_settings(settings)
         try:
-            save_settings(app_paths().ensure().settings_file, settings)
+            self.services.save_settings(settings)
         except OSError as exc:
             self.statusBar().showMessage(f"Settings could not be saved: {exc.strerror}.", 8000)
 
@@ -349,14 +336,7 @@ class MainWindow(QMainWindow):
     def show_welcome(self) -> None:
         """The first-run page in place of the chat, until a model is chosen."""
         if self.welcome is None:
-            paths = app_paths().ensure()
-            self.welcome = WelcomePage(
-                ModelStore.from_paths(paths),
-                paths.downloads_dir,
-                self.tokens,
-                ladder=self.ladder,
-                downloads=self.tools.downloads,
-            )
+            self.welcome = WelcomePage(self.services, ladder=self.ladder)
             self.welcome.model_ready.connect(lambda path: self.picker.choose(Path(path)))
             self.welcome.open_file_requested.connect(self.picker.open_file)
             self.pages.addWidget(self.welcome)

@@ -36,6 +36,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.core.units import format_bytes
+from app.gui.services import Services
 from app.gui.viewmodels.model_list import (
     ACTIVE,
     ModelFilter,
@@ -45,14 +46,12 @@ from app.gui.viewmodels.model_list import (
     RowState,
 )
 from app.gui.views.model_table import model_table
-from app.gui.workers.download_worker import DownloadQueue, ModelScanner
+from app.gui.workers.download_worker import ModelScanner
 from app.gui.workers.model_check import hardware as machine_hardware
 from app.hardware.probe import HardwareSnapshot
-from app.modelhub.catalog import Catalog, CatalogQuant
+from app.modelhub.catalog import CatalogQuant
 from app.modelhub.discovery import FoundModel
-from app.modelhub.downloader import Progress, RetryPolicy
-from app.modelhub.secrets import TokenStore
-from app.modelhub.store import ModelStore
+from app.modelhub.downloader import Progress
 
 _Index = QModelIndex | QPersistentModelIndex
 
@@ -70,12 +69,10 @@ class ModelManagerDialog(QDialog):
     """Browse, download, delete and choose models.
 
     Args:
-        store: Ponder's models folder and the user's added folders.
-        catalog: the models offered for download.
-        tokens: the Hub token (the same store the settings page edits).
-        downloads_dir: where partial downloads wait (``AppPaths.downloads_dir``).
+        services: the app's: its models folder and the user's added folders
+            (``models``), the catalog, the one download queue and where partial
+            downloads wait.
         hardware: this machine for the fit verdicts; called on a worker thread.
-        retry: how hard downloads retry (tests make it quick).
 
     Signals:
         model_chosen(str): "Use in chat" on a usable model: the path to load.
@@ -85,25 +82,19 @@ class ModelManagerDialog(QDialog):
 
     def __init__(
         self,
-        store: ModelStore,
-        catalog: Catalog,
-        tokens: TokenStore,
+        services: Services,
         *,
-        downloads_dir: Path,
         hardware: Callable[[], HardwareSnapshot] = machine_hardware,
-        retry: RetryPolicy | None = None,
-        downloads: DownloadQueue | None = None,
         parent: QWidget | None = None,
     ) -> None:
         super().__init__(parent)
         self.setWindowTitle("Models")
         self.setModal(False)
-        self._store = store
-        self._catalog = catalog
-        self._downloads_dir = downloads_dir
-        self.downloads = downloads or DownloadQueue(
-            store, downloads_dir, tokens, retry=retry, parent=self
-        )
+        self._store = store = services.models
+        self._catalog = catalog = services.catalog
+        self._downloads_dir = services.paths.downloads_dir
+        # The app's one queue: the first-run page shows and controls the same downloads.
+        self.downloads = services.downloads
         self.downloads.progressed.connect(self._on_progress)
         self.downloads.installed.connect(self._on_installed)
         self.downloads.failed.connect(self._on_failed)
@@ -113,6 +104,7 @@ class ModelManagerDialog(QDialog):
 
         self.model = ModelListModel(self)
         self.model.set_catalog(catalog)
+        self._show_downloads()
         self.scanner = ModelScanner(store, hardware, self)
         self.scanner.found.connect(self._on_found)
         self.scanner.checked.connect(self._on_checked)
@@ -203,7 +195,7 @@ class ModelManagerDialog(QDialog):
         self.model.dataChanged.connect(self._update_actions)
         self._update_actions()
         self.refresh()
-        self.scanner.plan_catalog(catalog, downloads_dir)
+        self.scanner.plan_catalog(catalog, self._downloads_dir)
 
     # -- public ---------------------------------------------------------------------------
 
@@ -431,6 +423,15 @@ class ModelManagerDialog(QDialog):
         if row.state is RowState.PAUSED and (quant := self._quant(row)) is not None:
             self.scanner.discard(self._downloads_dir, quant)
             self.model.set_download(row.key, RowState.NOT_DOWNLOADED)
+
+    def _show_downloads(self) -> None:
+        """Downloads started before this window was first opened (on the first-run page),
+        as the app's one queue has them."""
+        shown = {"running": RowState.DOWNLOADING, "paused": RowState.PAUSED,
+                 "failed": RowState.FAILED}  # fmt: skip
+        for key, now in self.downloads.states().items():
+            if (state := shown.get(now.status)) is not None:
+                self.model.set_download(key, state, progress=now.progress, error=now.error)
 
     def _on_progress(self, key: str, progress: Progress) -> None:
         if key in self.downloads:

@@ -119,11 +119,12 @@ class SettingsDialog(QDialog):
     def __init__(
         self,
         settings: Settings,
+        tokens: TokenStore,
         parent: QWidget | None = None,
         *,
         hardware_hint: str = "",
-        tokens: TokenStore | None = None,
     ) -> None:
+        """``tokens``: the app's Hub token store (the one downloads use)."""
         super().__init__(parent)
         self.setWindowTitle("Settings")
         self._applied = settings.validated()
@@ -319,7 +320,7 @@ class SettingsDialog(QDialog):
         columns.addLayout(left, 1)
         columns.addLayout(right, 1)
         # The token is saved by its own buttons, at once: it is not a setting OK applies.
-        self.hub_token = HubTokenSection(tokens if tokens is not None else TokenStore())
+        self.hub_token = HubTokenSection(tokens)
         self.tabs = QTabWidget()
         self.tabs.addTab(general, "&General")
         self.tabs.addTab(self.hub_token, "&Hugging Face")

@@ -14,19 +14,15 @@ from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QVBoxLayout, QWidget
 
-from app.core.paths import app_paths
 from app.gui.render.math import MathRenderer
+from app.gui.services import Services
 from app.gui.viewmodels.ladder_model import LadderModel
 from app.gui.viewmodels.machines import MachinesController
 from app.gui.views.compare_view import CompareWindow
 from app.gui.views.hardware_panel import HardwarePanel
 from app.gui.views.machines_window import MachinesWindow
 from app.gui.views.model_manager import ModelManagerDialog
-from app.gui.workers.download_worker import DownloadQueue
 from app.gui.workers.monitor_worker import MonitorWorker
-from app.modelhub.catalog import load_catalog
-from app.modelhub.secrets import TokenStore
-from app.modelhub.store import ModelStore
 
 
 class ToolWindows(QObject):
@@ -39,26 +35,19 @@ class ToolWindows(QObject):
     def __init__(
         self,
         parent: QWidget,
+        services: Services,
         monitor: MonitorWorker,
         ladder: LadderModel,
         *,
-        tokens: Callable[[], TokenStore] = TokenStore,
         math: MathRenderer | None = None,
-        chat_busy: Callable[[], bool] | None = None,
-        release_chat: Callable[[Callable[[], None]], None] | None = None,
         machines: MachinesController | None = None,
     ) -> None:
         super().__init__(parent)
         self._parent = parent
+        self._services = services
         self._monitor = monitor
         self._ladder = ladder
-        self._tokens = tokens
-        self._math, self._chat_busy, self._release_chat = math, chat_busy, release_chat
-        paths = app_paths().ensure()
-        self._store, self._downloads_dir = ModelStore.from_paths(paths), paths.downloads_dir
-        # The app's one download queue: the Models window and the first-run page show and
-        # control the same downloads.
-        self.downloads = DownloadQueue(self._store, self._downloads_dir, tokens(), parent=self)
+        self._math = math
         self.models: ModelManagerDialog | None = None
         self.hardware: QWidget | None = None
         self.compare: CompareWindow | None = None
@@ -95,14 +84,7 @@ class ToolWindows(QObject):
 
     def open_models(self) -> ModelManagerDialog:
         if self.models is None:
-            self.models = ModelManagerDialog(
-                self._store,
-                load_catalog(),
-                self._tokens(),
-                downloads_dir=self._downloads_dir,
-                downloads=self.downloads,
-                parent=self._parent,
-            )
+            self.models = ModelManagerDialog(self._services, parent=self._parent)
             self.models.model_chosen.connect(self.model_chosen)
         _raise(self.models)
         return self.models
@@ -122,10 +104,7 @@ class ToolWindows(QObject):
     def open_compare(self) -> CompareWindow:
         if self.compare is None:
             self.compare = CompareWindow(
-                self._math,
-                chat_busy=self._chat_busy,
-                release_chat=self._release_chat,
-                parent=self._parent,
+                self._math, lease=self._services.lease, parent=self._parent
             )
             # A finished run recalibrated the speed predictions: the ladder shows them.
             self.compare.report_shown.connect(lambda _report: self._ladder.refresh())
@@ -140,14 +119,10 @@ class ToolWindows(QObject):
         _raise(self.machines)
         return self.machines
 
-    def measuring(self) -> bool:
-        """Whether a comparison run is measuring now."""
-        return self.compare is not None and self.compare.is_running()
-
     def shutdown(self) -> bool:
         """Pause downloads (their parts are kept for next time) and stop a comparison
         before the app quits. False when a download's thread did not stop in time."""
-        stopped = self.downloads.shutdown()
+        stopped = self._services.downloads.shutdown()
         if self.compare is not None:
             self.compare.shutdown()
         return stopped

@@ -28,36 +28,22 @@ from PySide6.QtWidgets import (
 
 from app.core.errors import OfflineError
 from app.core.units import format_bytes
+from app.gui.services import Services
 from app.gui.viewmodels.ladder_model import LadderModel, LadderRow
-from app.gui.viewmodels.model_list import duration_text
 from app.gui.views.hardware_panel import LadderTable
 from app.gui.workers.background import BackgroundJobs
-from app.gui.workers.download_worker import DownloadQueue
+from app.gui.workers.download_worker import DownloadState
 from app.gui.workers.model_check import ModelChecker
 from app.hardware.probe import HardwareSnapshot
-from app.modelhub.catalog import Catalog, CatalogQuant, load_catalog
+from app.modelhub.catalog import CatalogQuant
 from app.modelhub.discovery import FoundModel
 from app.modelhub.hub import model_files
-from app.modelhub.progress import Progress
-from app.modelhub.secrets import TokenStore
-from app.modelhub.store import ModelStore
+from app.modelhub.progress import Progress, progress_text
 
 NO_TELEMETRY = (
     "Ponder sends nothing about you or your chats anywhere. The network is used only to "
     "download the models you ask for."
 )
-
-
-def progress_text(p: Progress) -> str:
-    """``412.3 MB of 1.12 GB · 35.2 MB/s · 20 s left`` (what a download row says)."""
-    text = f"{format_bytes(p.done)} of {format_bytes(p.total)}"
-    if p.stage == "checking":
-        return f"Checking what was already downloaded · {text}"
-    if p.rate > 0:
-        text += f" · {format_bytes(p.rate)}/s"
-    if p.eta_s is not None:
-        text += f" · {duration_text(p.eta_s)} left"
-    return text
 
 
 class WelcomePage(QWidget):
@@ -71,24 +57,19 @@ class WelcomePage(QWidget):
 
     def __init__(
         self,
-        store: ModelStore,
-        downloads_dir: Path,
-        tokens: TokenStore,
+        services: Services,
         *,
         ladder: LadderModel | None = None,
-        catalog: Catalog | None = None,
-        downloads: DownloadQueue | None = None,
         parent: QWidget | None = None,
     ) -> None:
         super().__init__(parent)
         self.setObjectName("welcomePage")
-        self._store, self._downloads_dir, self._tokens = store, downloads_dir, tokens
-        self._catalog = catalog or load_catalog()
+        self._tokens, self._catalog = services.tokens, services.catalog
         self.ladder = ladder or LadderModel(self)
         self._pick: LadderRow | None = None
         # Downloads go through the app's one queue: the Models window shows (and can pause
         # or cancel) the same download, and no two threads ever write one part file.
-        self.downloads = downloads or DownloadQueue(store, downloads_dir, tokens, parent=self)
+        self.downloads = services.downloads
         for signal, slot in (
             (self.downloads.progressed, self._on_progress),
             (self.downloads.installed, self._on_installed),
@@ -240,6 +221,12 @@ class WelcomePage(QWidget):
             self.status.setText(f"{r.name} does not fit: {r.plan.summary}")
             return
         self.download_button.setText(f"Download {r.size_label} ({r.download_text})")
+        now = self.downloads.state(_key_of(r))
+        if now is not None and now.status == "running":  # started in the Models window
+            self._key = _key_of(r)
+            self._set_downloading(True)
+            self.status.setText(progress_text(now.progress, sizes=True))
+            return
         self._check_hub()
 
     # -- the Hub ----------------------------------------------------------------------
@@ -294,6 +281,10 @@ class WelcomePage(QWidget):
             self.retry_button.show()
         else:
             self.status.setText(f"Ready to download {format_bytes(total or 0)} from the Hub.")
+            now = self.downloads.state(_key_of(self._pick))
+            if now is not None and now.status in ("paused", "failed"):
+                self.status.setText(_resume_text(now))
+                self.download_button.setText("Resume the download")
             self.download_button.setEnabled(True)
 
     # -- the download -----------------------------------------------------------------
@@ -302,7 +293,7 @@ class WelcomePage(QWidget):
         if self._pick is None or self._key is not None or self._pick.plan.verdict == "too_large":
             return
         r = self._pick
-        key = f"{r.id}/{r.quant}"  # the Models window's row for it shows the same download
+        key = _key_of(r)  # the Models window's row for it shows the same download
         if not self.downloads.start(key, self._quant(r)):
             self.status.setText(f"{r.name} {r.quant} is already downloading (see Models).")
             return
@@ -325,7 +316,7 @@ class WelcomePage(QWidget):
             return
         self.progress.setRange(0, 1000)
         self.progress.setValue(int(1000 * p.done / p.total) if p.total else 0)
-        self.status.setText(progress_text(p))
+        self.status.setText(progress_text(p, sizes=True))
 
     def _done(self) -> None:
         self._key = None
@@ -391,6 +382,19 @@ class WelcomePage(QWidget):
 
     def _use_found(self, item: QListWidgetItem) -> None:
         self.model_ready.emit(str(item.data(Qt.ItemDataRole.UserRole)))
+
+
+def _key_of(r: LadderRow) -> str:
+    """The download queue's key of a ladder row (the Models window's row key)."""
+    return f"{r.id}/{r.quant}"
+
+
+def _resume_text(now: DownloadState) -> str:
+    p = now.progress
+    at = f" at {p.done / p.total:.0%}" if p is not None and p.total > 0 else ""
+    if now.status == "failed":
+        return f"The download stopped{at}: {now.error} What was downloaded is kept."
+    return f"Paused{at}. What was downloaded is kept; resume at any time."
 
 
 def machine_summary(hw: HardwareSnapshot) -> str:

@@ -38,6 +38,7 @@ from app.hardware.planner import plan
 from app.hardware.probe import HardwareSnapshot
 from app.hardware.shape import shape_from_file
 from app.inference.bench import BenchEvent, BenchProgress, ModelFinished, run_bench
+from app.inference.lease import EngineLease, Holder
 
 log = logging.getLogger(__name__)
 
@@ -126,9 +127,11 @@ class BenchWorker(QThread):
         *,
         runs: int,
         max_tokens: int,
+        lease: EngineLease | None = None,
         parent: QObject | None = None,
     ) -> None:
         super().__init__(parent)
+        self._lease = lease if lease is not None else EngineLease()
         self.models = [str(m) for m in models]
         self.prompts = prompts
         self.runs = runs
@@ -144,24 +147,13 @@ class BenchWorker(QThread):
         return self._cancel.is_set()
 
     def run(self) -> None:
+        n = len(self.models)
+        holder = Holder("compare", f"measuring {n} model{'s' if n != 1 else ''}", "compare")
         try:
-            prompts = (
-                load_prompt_set(self.prompts) if isinstance(self.prompts, str) else self.prompts
-            )
-            hw = hardware(max_age_s=0)  # now: the chat's model has just been unloaded
-            self.predicted.emit(
-                {p.path: p for p in (predict(m, hw) for m in self.models) if p is not None}
-            )
-            report = run_bench(
-                self.models,
-                prompts,
-                runs=self.runs,
-                max_tokens=self.max_tokens,
-                on_event=self._on_event,
-                cancel=self._cancel,
-                hardware=hw,
-            )
-            saved = save_report(report) if report.models else None
+            # Not waiting: the window checked that the engine is free; a chat that took it
+            # since is named in the sentence. Granted, the chat's model leaves memory.
+            with self._lease.hold(holder, timeout_s=0):
+                self._measure()
         except AppError as exc:
             self.failed.emit(str(exc))
         except OSError as exc:
@@ -172,8 +164,24 @@ class BenchWorker(QThread):
         except Exception:
             log.exception("bench failed")
             self.failed.emit(BUG_MESSAGE)
-        else:
-            self.finished_run.emit(report, str(saved) if saved else "")
+
+    def _measure(self) -> None:
+        prompts = load_prompt_set(self.prompts) if isinstance(self.prompts, str) else self.prompts
+        hw = hardware(max_age_s=0)  # now: the chat's model has just left memory
+        self.predicted.emit(
+            {p.path: p for p in (predict(m, hw) for m in self.models) if p is not None}
+        )
+        report = run_bench(
+            self.models,
+            prompts,
+            runs=self.runs,
+            max_tokens=self.max_tokens,
+            on_event=self._on_event,
+            cancel=self._cancel,
+            hardware=hw,
+        )
+        saved = save_report(report) if report.models else None
+        self.finished_run.emit(report, str(saved) if saved else "")
 
     def _on_event(self, event: BenchEvent) -> None:
         if isinstance(event, ModelFinished):

@@ -15,7 +15,9 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Literal
 
 from PySide6.QtCore import QObject, QThread, Signal
 
@@ -26,15 +28,9 @@ from app.hardware.probe import HardwareSnapshot
 from app.hardware.shape import shape_from_catalog, shape_from_file
 from app.modelhub.catalog import Catalog, CatalogQuant
 from app.modelhub.discovery import FoundModel, HeaderCache, default_roots, discover
-from app.modelhub.downloader import (
-    Progress,
-    RetryPolicy,
-    StopToken,
-    discard_parts,
-    download,
-    has_parts,
-)
+from app.modelhub.downloader import Progress, RetryPolicy, StopToken, download
 from app.modelhub.hub import model_files
+from app.modelhub.parts import discard_parts, has_parts
 from app.modelhub.secrets import TokenStore
 from app.modelhub.store import ModelStore
 
@@ -155,10 +151,31 @@ class DownloadWorker(QThread):
         self.progressed.emit(self.key, progress)
 
 
-class DownloadQueue(QObject):
-    """The downloads running now, one thread each, by the model list's row key.
+DownloadStatus = Literal["running", "paused", "failed", "cancelled", "installed"]
 
-    Signals (each worker's, re-emitted on the GUI thread):
+
+@dataclass(frozen=True)
+class DownloadState:
+    """Where one download stands, as the queue last heard it: the one record every view
+    that shows downloads (the first-run page, the Models window) reads.
+
+    Attributes:
+        status: running; paused (its part kept); failed (``error`` says why); cancelled
+            (nothing kept); installed (``paths``).
+        progress: its last ``Progress`` (None before the first).
+    """
+
+    status: DownloadStatus
+    progress: Progress | None = None
+    error: str = ""
+    paths: tuple[str, ...] = ()
+
+
+class DownloadQueue(QObject):
+    """The app's downloads, one thread each while they run, by the model list's row key;
+    ``state(key)`` is where each stands (running, paused, failed, ...) for this session.
+
+    Signals (each worker's, re-emitted on the GUI thread once ``state`` has it):
         progressed(str key, Progress), installed(str key, list[str]), failed(str key, str),
         stopped(str key, bool cancelled): as on ``DownloadWorker``.
         idle(str key): the download's thread has ended (its key can start again).
@@ -183,6 +200,7 @@ class DownloadQueue(QObject):
         self._args = (store, downloads_dir, tokens)
         self._retry = retry
         self._workers: dict[str, DownloadWorker] = {}
+        self._states: dict[str, DownloadState] = {}
         self._deadline: float | None = None  # of the quit's wait, once shutdown is asked
 
     def __contains__(self, key: str) -> bool:
@@ -193,6 +211,13 @@ class DownloadQueue(QObject):
         if key in self._workers:
             return False
         worker = DownloadWorker(key, quant, *self._args, retry=self._retry, parent=self)
+        before = self._states.get(key)
+        self._states[key] = DownloadState("running", before.progress if before else None)
+        # First the record, then the views: a slot reading ``state`` sees what it is told.
+        worker.progressed.connect(self._on_progress)
+        worker.installed.connect(self._on_installed)
+        worker.failed.connect(self._on_failed)
+        worker.stopped.connect(self._on_stopped)
         worker.progressed.connect(self.progressed)
         worker.installed.connect(self.installed)
         worker.failed.connect(self.failed)
@@ -215,6 +240,31 @@ class DownloadQueue(QObject):
 
     def running(self) -> list[str]:
         return [k for k, w in self._workers.items() if w.isRunning()]
+
+    def state(self, key: str) -> DownloadState | None:
+        """Where the download of ``key`` stands (None: none was started this session)."""
+        return self._states.get(key)
+
+    def states(self) -> dict[str, DownloadState]:
+        return dict(self._states)
+
+    def _on_progress(self, key: str, progress: Progress) -> None:
+        self._states[key] = DownloadState("running", progress)
+
+    def _on_installed(self, key: str, paths: list[str]) -> None:
+        self._set(key, "installed", paths=tuple(paths))
+
+    def _on_failed(self, key: str, message: str) -> None:
+        self._set(key, "failed", error=message)
+
+    def _on_stopped(self, key: str, cancelled: bool) -> None:
+        self._set(key, "cancelled" if cancelled else "paused")
+
+    def _set(
+        self, key: str, status: DownloadStatus, *, error: str = "", paths: tuple[str, ...] = ()
+    ) -> None:
+        now = self._states.get(key) or DownloadState(status)
+        self._states[key] = replace(now, status=status, error=error, paths=paths)
 
     def shutdown(self, timeout_ms: int = 3_000) -> bool:
         """Pause every download (the parts are kept) and wait for the threads, at most

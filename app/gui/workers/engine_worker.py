@@ -27,7 +27,6 @@ log = logging.getLogger(__name__)
 SHUTDOWN_GRACE_MS = 3000
 
 _Request = tuple[ModelSpec, list[dict[str, str]], SamplingParams, int]
-_UNLOAD = "unload"
 
 
 class EngineWorker(QThread):
@@ -49,11 +48,10 @@ class EngineWorker(QThread):
             ``GenerationStats`` (not named ``finished``: that is QThread's own signal,
             emitted when the thread ends).
         failed(str, str, str): kind, message, hint.
-        unloaded(): the engine process asked for by ``unload`` has ended.
         silence(float): the engine has made no progress for this many seconds while a
             reply runs; 0.0 when it moves again.
-        waiting(str): the reply waits for the engine, which another user (an API client)
-            holds; says who.
+        waiting(str): the reply waits for the engine, which another user (an API client,
+            a comparison run) holds; says who.
     """
 
     reasoning = Signal(str)
@@ -64,7 +62,6 @@ class EngineWorker(QThread):
     progress = Signal(object)
     reply_done = Signal(object)
     failed = Signal(str, str, str)
-    unloaded = Signal()
     silence = Signal(float)
     waiting = Signal(str)
 
@@ -72,10 +69,13 @@ class EngineWorker(QThread):
         super().__init__()
         self.setObjectName("engine-worker")
         self.client = client
-        # Shared with the API server (and whoever else wants the engine); own one if alone.
+        # Shared with the API server and Compare (the app's one lease); own one if alone.
         self.lease = lease if lease is not None else EngineLease()
+        # When Compare takes the engine, this engine's model leaves memory; the next
+        # message starts it again (the client starts on demand).
+        self.lease.on_yield("app", client.close)
         self._stop_waiting = threading.Event()
-        self._requests: queue.Queue[_Request | str | None] = queue.Queue()
+        self._requests: queue.Queue[_Request | None] = queue.Queue()
         self.start()
 
     def submit(
@@ -94,12 +94,6 @@ class EngineWorker(QThread):
         except Exception:  # it starts on demand later, and reports then
             log.exception("engine process did not start")
         while (request := self._requests.get()) is not None:
-            if request == _UNLOAD:
-                self.client.close()  # the next request starts a fresh engine on demand
-                log.info("engine stopped: its model's memory is free")
-                self.unloaded.emit()
-                continue
-            assert not isinstance(request, str)
             try:
                 self._serve(request)
             except Exception as exc:  # a bug or an OS failure: the reply must still end
@@ -147,11 +141,6 @@ class EngineWorker(QThread):
     def stop(self) -> None:
         self._stop_waiting.set()  # a reply still waiting for the engine is given up
         self.client.cancel()
-
-    def unload(self) -> None:
-        """End the engine process once the queue reaches this (after the running reply),
-        freeing the model's RAM and VRAM; the next message loads the model again."""
-        self._requests.put(_UNLOAD)
 
     def answer_now(self) -> None:
         self.client.answer_now()
