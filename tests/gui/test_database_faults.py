@@ -272,3 +272,38 @@ def test_pages_damaged_while_the_app_runs_are_a_sentence_in_the_status_bar_not_a
         )
     finally:
         _closed(session)
+
+
+def test_the_self_test_says_why_the_chats_cannot_open_with_its_hint_once(
+    ponder_home: Path, gemma_path: Path
+) -> None:
+    """A damaged database where the self-test opens its chats (a real damaged file): one
+    line with the reason and what to do, the hint not said twice."""
+    db = ponder_home / "chats.sqlite3"
+    make_chats(db)
+    damage(db, later_pages(db))
+    env = dict(os.environ, PONDER_HOME=str(ponder_home), QT_QPA_PLATFORM="offscreen")
+    code = (
+        "import sys; from pathlib import Path; from app.gui.app import run_self_test; "
+        f"sys.exit(run_self_test(Path({str(gemma_path)!r}), 60))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True,
+        timeout=120, check=False,
+    )  # fmt: skip
+    assert done.returncode == 1
+    (line,) = [ln for ln in done.stderr.splitlines() if ln.startswith("ponder: self-test")]
+    assert line.startswith(f"ponder: self-test failed: The chat database {db} is damaged.")
+    hint = "Ponder can salvage what can still be read"
+    assert line.count(hint) == 1 and "Traceback" not in done.stderr
+
+
+def test_the_cannot_open_dialog_says_the_hint_once(qtbot: QtBot, answers: list[Answers]) -> None:
+    from app.core.errors import AppError
+    from app.gui.views.database_notices import tell_refused
+
+    shown = Answers("OK")
+    answers.append(shown)
+    tell_refused(AppError("The chats cannot be opened.", "Free some disk space and start again."))
+    (said,) = shown.seen
+    assert said == "The chats cannot be opened. | Free some disk space and start again."
