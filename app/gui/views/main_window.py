@@ -26,11 +26,8 @@ from PySide6.QtWidgets import (
 )
 
 from app.core.errors import AppError
-from app.core.events import LiveStats
 from app.core.export import export_conversation
 from app.core.settings import Settings
-from app.core.store import MessageRow
-from app.core.units import format_bytes, format_tokens
 from app.gui.render.math import MathRenderer
 from app.gui.services import Services
 from app.gui.style import stylesheet
@@ -48,11 +45,11 @@ from app.gui.views.engine_silence_bar import EngineSilenceBar
 from app.gui.views.model_picker import ModelPicker
 from app.gui.views.settings_dialog import SettingsDialog
 from app.gui.views.sidebar import Sidebar
+from app.gui.views.status_figures import StatusFigures
 from app.gui.views.tool_windows import ToolWindows
 from app.gui.views.welcome import WelcomePage
 from app.gui.workers.model_check import ModelInfo
 from app.gui.workers.monitor_worker import MonitorWorker
-from app.hardware.monitor import MonitorSample, summary_text
 
 log = logging.getLogger(__name__)
 
@@ -148,15 +145,8 @@ class MainWindow(QMainWindow):
         self.splitter.setChildrenCollapsible(False)
         self.setCentralWidget(self.splitter)
 
-        self.rate_label = QLabel()
-        self._rate_is_live = False  # rate_label shows a live reply's status
-        self.rate_label.setAccessibleName("Generation speed")
-        self.memory_label = QLabel()
-        self.memory_label.setObjectName("statusMemory")  # ruled off from the speed
-        self.memory_label.setAccessibleName("Memory use")
-        self.statusBar().addPermanentWidget(self.rate_label)
-        self.statusBar().addPermanentWidget(self.memory_label)
-        self.monitor.sampled.connect(self._on_sample)
+        self.figures = StatusFigures(self.statusBar(), controller, self.monitor)
+        self.rate_label, self.memory_label = self.figures.rate_label, self.figures.memory_label
         self.monitor.start()
         app = QApplication.instance()
         if app is not None:  # quit without closing the window (SIGTERM): threads stop too
@@ -196,8 +186,6 @@ class MainWindow(QMainWindow):
         c.conversation_opened.connect(self._on_conversation_opened)
         c.conversation_touched.connect(self.conversations.touch)
         c.busy_changed.connect(self._on_busy)
-        c.live.connect(self._on_live)
-        c.reply_finished.connect(self._on_reply_finished)
         c.notice.connect(lambda text: self.statusBar().showMessage(text, 8000))
         c.engine_silent.connect(self.silence_bar.show_silence)
         self.silence_bar.stop_requested.connect(c.stop)
@@ -375,36 +363,6 @@ class MainWindow(QMainWindow):
         self.composer.set_busy(busy)
         if busy:
             self.statusBar().clearMessage()  # not "Ready" while the model works
-            self.rate_label.setText("Starting…")
-        elif self._rate_is_live:  # the reply ended in a chat not shown: no final figures
-            self.rate_label.setText("")
-        self._rate_is_live = busy
-
-    def _on_live(self, stats: LiveStats) -> None:
-        what = "Thinking" if stats.reasoning else "Answering"
-        rate = f" · {stats.decode_tok_s:.1f} tok/s" if stats.decode_tok_s else ""
-        self.rate_label.setText(f"{what}{rate} · {format_tokens(stats.generated_tokens)}")
-
-    def _on_reply_finished(self, row: MessageRow) -> None:
-        self._rate_is_live = False
-        figures = row.reply_stats.figures
-        if row.state == "error" or figures is None or "decode_tok_s" not in (row.stats or {}):
-            self.rate_label.setText("")
-            return
-        rate = f" · {figures.decode_tok_s:.1f} tok/s" if figures.decode_tok_s else ""
-        tokens = format_tokens(figures.generated_tokens)
-        self.rate_label.setText(f"{tokens}{rate} · {figures.backend}")
-
-    def _on_sample(self, s: MonitorSample) -> None:
-        """While a reply streams, the whole load (CPU, RAM, GPUs, engine); otherwise the
-        two figures that decide whether a model fits: engine memory and free RAM."""
-        if self.controller.busy:
-            self.memory_label.setText(summary_text(s))
-            return
-        free = f"RAM free {format_bytes(s.ram_total - s.ram_used)}"
-        self.memory_label.setText(
-            f"Engine {format_bytes(s.engine_rss)} · {free}" if s.engine_rss else free
-        )
 
     # -- state --------------------------------------------------------------------------
 
