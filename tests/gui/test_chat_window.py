@@ -337,7 +337,8 @@ def test_a_broken_gguf_is_refused_with_a_reason(
         window.picker.choose(bad)
     assert window.controller.model is None
     assert "broken.gguf" in window.picker.fit_label.text()
-    assert blocker.args[1] in window.statusBar().currentMessage()
+    # The whole reason, in the chat column, for as long as it takes to read it.
+    assert window.problem.isVisibleTo(window) and window.problem.text() == blocker.args[1]
 
 
 def test_an_incomplete_download_is_refused_before_loading(

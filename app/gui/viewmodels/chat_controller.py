@@ -63,6 +63,8 @@ class ChatController(QObject):
         busy_changed(bool): a reply is (not) being generated.
         conversation_touched(int, str): a conversation got a message or a title.
         notice(str): a one-line message for the status bar.
+        reply_failed(str): the reply failed (the model refused to load, the engine
+            crashed...): the sentence and what to do, to show until the user has read it.
         engine_silent(float): the engine has not moved for this many seconds during the
             live reply (0.0: it moves again, or the reply ended).
     """
@@ -82,6 +84,7 @@ class ChatController(QObject):
     busy_changed = Signal(bool)
     conversation_touched = Signal(int, str)
     notice = Signal(str)
+    reply_failed = Signal(str)
     engine_silent = Signal(float)
 
     def __init__(
@@ -447,7 +450,7 @@ class ChatController(QObject):
         if self._live is None:
             return  # the reply was already ended (saved at quit)
         self._end_reply("error", {"error_kind": kind, "error": message, "hint": hint})
-        self.notice.emit(f"{message} {hint}".strip())
+        self.reply_failed.emit(f"{message} {hint}".strip())
 
     def _end_reply(self, state: MessageState, stats: dict[str, object], samples: int = 1) -> None:
         live = self._live

@@ -28,6 +28,7 @@ from PySide6.QtWidgets import (
 from app.core.errors import AppError
 from app.core.export import export_conversation
 from app.core.settings import Settings
+from app.core.store import MessageRow
 from app.gui.render.math import MathRenderer
 from app.gui.services import Services
 from app.gui.style import stylesheet
@@ -43,6 +44,7 @@ from app.gui.views.chat_view import ChatView
 from app.gui.views.composer import Composer
 from app.gui.views.engine_silence_bar import EngineSilenceBar
 from app.gui.views.model_picker import ModelPicker
+from app.gui.views.problem_banner import ProblemBanner
 from app.gui.views.settings_dialog import SettingsDialog
 from app.gui.views.sidebar import Sidebar
 from app.gui.views.status_figures import StatusFigures
@@ -131,6 +133,8 @@ class MainWindow(QMainWindow):
         column.setContentsMargins(0, 0, 0, 0)
         column.setSpacing(0)
         column.addWidget(self.chat, 1)
+        self.problem = ProblemBanner()  # why a model was refused, until read
+        column.addWidget(self.problem)
         self.silence_bar = EngineSilenceBar()
         column.addWidget(self.silence_bar)
         column.addWidget(self.composer)
@@ -187,6 +191,8 @@ class MainWindow(QMainWindow):
         c.conversation_touched.connect(self.conversations.touch)
         c.busy_changed.connect(self._on_busy)
         c.notice.connect(lambda text: self.statusBar().showMessage(text, 8000))
+        c.reply_failed.connect(self.problem.show_problem)
+        c.reply_finished.connect(self._on_reply_finished)
         c.engine_silent.connect(self.silence_bar.show_silence)
         self.silence_bar.stop_requested.connect(c.stop)
         self.machines.route_changed.connect(self._on_route)
@@ -318,6 +324,7 @@ class MainWindow(QMainWindow):
     def restyle(self) -> None:
         """Colours follow the palette: recompute the style sheet after a theme change."""
         self.setStyleSheet(stylesheet(QApplication.palette()))
+        self.problem.restyle()
 
     # -- model --------------------------------------------------------------------------
 
@@ -333,6 +340,7 @@ class MainWindow(QMainWindow):
 
     def _on_model_chosen(self, info: ModelInfo) -> None:
         self.pages.setCurrentIndex(0)  # the chat (the welcome page, if shown, has done its job)
+        self.problem.dismiss()  # a model refused earlier is no longer the question
         self.controller.set_model(ModelChoice(name=info.label, path=info.path))
         if self.api is not None:
             self.api.set_default_model(Path(info.path).stem, info.path)
@@ -349,7 +357,7 @@ class MainWindow(QMainWindow):
             self.statusBar().showMessage(f"The chat runs {text[0].lower()}{text[1:]}.", 8000)
 
     def _on_model_failed(self, path: str, message: str) -> None:
-        self.statusBar().showMessage(message, 15000)
+        self.problem.show_problem(message)
 
     # -- live status --------------------------------------------------------------------
 
@@ -358,6 +366,10 @@ class MainWindow(QMainWindow):
             self.sidebar.select(cid)
             if self.state is not None:
                 self.state.setValue("chat/last", cid)
+
+    def _on_reply_finished(self, row: MessageRow) -> None:
+        if row.state == "complete":  # the model loaded and answered: the problem is past
+            self.problem.dismiss()
 
     def _on_busy(self, busy: bool) -> None:
         self.composer.set_busy(busy)
