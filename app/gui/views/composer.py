@@ -119,11 +119,19 @@ class Composer(QWidget):
         buttons.addWidget(self.stop_button)
         buttons.addStretch(1)
         row.addLayout(buttons)
-        layout = QVBoxLayout(self)
+        # The box and its buttons, as wide as the message column at most and centred as it
+        # is: on a wide screen a box spanning the window reads as belonging to no message.
+        self.body = QWidget()
+        body = QVBoxLayout(self.body)
+        body.setContentsMargins(0, 0, 0, 0)
+        body.setSpacing(4)
+        body.addLayout(row)
+        body.addWidget(self.boxed)
+        layout = QHBoxLayout(self)
         layout.setContentsMargins(16, 6, 16, 8)
-        layout.setSpacing(4)
-        layout.addLayout(row)
-        layout.addWidget(self.boxed)
+        layout.addStretch(0)
+        layout.addWidget(self.body, 1)
+        layout.addStretch(0)
 
         self.input.submitted.connect(self._submit)
         self.input.think_submitted.connect(self._think)
@@ -171,6 +179,10 @@ class Composer(QWidget):
 
     def text(self) -> str:
         return self.input.toPlainText()
+
+    def set_max_width(self, width: int) -> None:
+        """Keep the box and its buttons within ``width`` pixels (the message column's)."""
+        self.body.setMaximumWidth(width)
 
     def focus(self) -> None:
         self.input.setFocus(Qt.FocusReason.ShortcutFocusReason)

@@ -128,6 +128,7 @@ class MainWindow(QMainWindow):
         self.composer = Composer()
         self.composer.boxed.setChecked(controller.settings.boxed_answers)
         self.composer.set_ways(controller.settings.group_samples)
+        self.composer.set_max_width(self.chat.column.maximumWidth())  # under the messages
         chat_column = QWidget()
         column = QVBoxLayout(chat_column)
         column.setContentsMargins(0, 0, 0, 0)
@@ -342,6 +343,7 @@ class MainWindow(QMainWindow):
         self.pages.setCurrentIndex(0)  # the chat (the welcome page, if shown, has done its job)
         self.problem.dismiss()  # a model refused earlier is no longer the question
         self.controller.set_model(ModelChoice(name=info.label, path=info.path))
+        self.composer.focus()  # the next thing to do is to ask
         if self.api is not None:
             self.api.set_default_model(Path(info.path).stem, info.path)
         self.chat.set_empty_text(f"Model: {info.label}")
@@ -362,10 +364,9 @@ class MainWindow(QMainWindow):
     # -- live status --------------------------------------------------------------------
 
     def _on_conversation_opened(self, cid: int, _rows: list[object]) -> None:
-        if cid:
-            self.sidebar.select(cid)
-            if self.state is not None:
-                self.state.setValue("chat/last", cid)
+        self.sidebar.select(cid)  # a new chat (0) is in no row: the old one is not lit
+        if cid and self.state is not None:
+            self.state.setValue("chat/last", cid)
 
     def _on_reply_finished(self, row: MessageRow) -> None:
         if row.state == "complete":  # the model loaded and answered: the problem is past
