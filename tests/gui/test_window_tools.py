@@ -9,6 +9,8 @@ import shutil
 from pathlib import Path
 
 import pytest
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QApplication, QWidget
 from pytestqt.qtbot import QtBot
 
 from app.core.paths import app_paths
@@ -18,6 +20,7 @@ from app.gui.views.compare_view import CompareWindow
 from app.gui.views.hardware_panel import HardwarePanel
 from app.gui.views.main_window import MainWindow
 from app.gui.views.model_manager import ModelManagerDialog
+from app.gui.views.settings_dialog import SettingsDialog
 from tests.gui.conftest import ReplayFactory
 from tests.gui.services import services_for
 
@@ -136,3 +139,40 @@ def test_a_comparison_frees_the_chat_model_and_holds_the_chat_until_it_ends(
     assert done.args[0].content == "Hello there." and done.args[0].state == "complete"
     qtbot.waitUntil(lambda: not compare.is_running(), timeout=10_000)
     assert controller.worker.client.pid not in (None, chat_engine)
+
+
+def _active(qtbot: QtBot, window: QWidget) -> None:
+    window.activateWindow()
+    qtbot.waitUntil(lambda: QApplication.activeWindow() is window, timeout=5_000)
+
+
+def test_esc_closes_each_tool_window_and_ctrl_comma_opens_settings_there(
+    qtbot: QtBot, window: MainWindow, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    opened: list[str] = []
+
+    def show_settings(dialog: SettingsDialog) -> int:  # instead of a modal loop
+        opened.append(dialog.windowTitle())
+        return 0
+
+    monkeypatch.setattr(SettingsDialog, "exec", show_settings)
+    tools = window.tools
+    for open_window in (
+        tools.open_models,
+        tools.open_hardware,
+        tools.open_compare,
+        tools.open_machines,
+    ):
+        tool = open_window()
+        _active(qtbot, tool)
+        focus = QApplication.focusWidget() or tool
+        assert focus.window() is tool
+        # Settings from the tool window, as from the main window ...
+        qtbot.keyClick(focus, Qt.Key.Key_Comma, Qt.KeyboardModifier.ControlModifier)
+        assert opened == ["Settings"], tool.windowTitle()
+        opened.clear()
+        # ... and Esc closes it (it is kept: opened again, it is the same window).
+        qtbot.keyClick(focus, Qt.Key.Key_Escape)
+        assert not tool.isVisible(), tool.windowTitle()
+        assert open_window() is tool
+        tool.close()

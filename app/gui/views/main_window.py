@@ -117,6 +117,7 @@ class MainWindow(QMainWindow):
         self.settings_action.setToolTip("Model, sampling and appearance settings (Ctrl+,)")
         self.settings_action.triggered.connect(self.open_settings)
         toolbar.addAction(self.settings_action)
+        self.tools.share(self.settings_action)  # Ctrl+, from a tool window too
         if (button := toolbar.widgetForAction(self.settings_action)) is not None:
             button.setAccessibleName("Settings")
 

@@ -4,14 +4,18 @@ Machines.
 Each is built on first use (nothing of it costs start-up time), kept while the app runs so
 a download or a comparison goes on when its window is closed, and raised when asked again.
 The main window only adds ``actions`` to its toolbar and calls ``shutdown`` on close.
+
+Each window closes on Esc (as a dialog does, when the field with the focus has no use for
+the key), and answers the main window's keys (Settings, the other tools) as the main window
+does: a tool window with the focus would otherwise swallow them.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
-from PySide6.QtCore import QObject, Qt, Signal
-from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtCore import QEvent, QObject, Qt, Signal
+from PySide6.QtGui import QAction, QKeyEvent, QKeySequence
 from PySide6.QtWidgets import QVBoxLayout, QWidget
 
 from app.gui.render.math import MathRenderer
@@ -53,6 +57,7 @@ class ToolWindows(QObject):
         self.compare: CompareWindow | None = None
         self._machines = machines
         self.machines: MachinesWindow | None = None
+        self._shared: list[QAction] = []  # the main window's actions, keys included
         self.models_action = self._action("Models", "Ctrl+M", self.open_models,
                                           "Download, find and remove models (Ctrl+M)")  # fmt: skip
         self.hardware_action = self._action(
@@ -82,10 +87,37 @@ class ToolWindows(QObject):
         action.triggered.connect(slot)
         return action
 
+    def share(self, action: QAction) -> None:
+        """Let ``action``'s keys work in every tool window too (Settings' Ctrl+,)."""
+        self._shared.append(action)
+        for window in (self.models, self.hardware, self.compare, self.machines):
+            if window is not None:
+                window.addAction(action)
+
+    def _adopt(self, window: QWidget) -> None:
+        """What every tool window does: close on Esc, answer the shared keys."""
+        window.addActions([*self._shared, *self.actions])
+        window.installEventFilter(self)
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 (Qt API)
+        # A key press reaches the window only when the focused widget (and every widget
+        # between) left it unused: an Esc a field wants (a search that clears) stays its own.
+        if (
+            event.type() == QEvent.Type.KeyPress
+            and isinstance(event, QKeyEvent)
+            and isinstance(watched, QWidget)
+            and event.key() == Qt.Key.Key_Escape
+            and not event.modifiers()
+        ):
+            watched.close()
+            return True
+        return super().eventFilter(watched, event)
+
     def open_models(self) -> ModelManagerDialog:
         if self.models is None:
             self.models = ModelManagerDialog(self._services, parent=self._parent)
             self.models.model_chosen.connect(self.model_chosen)
+            self._adopt(self.models)
         _raise(self.models)
         return self.models
 
@@ -97,6 +129,7 @@ class ToolWindows(QObject):
             window.resize(900, 640)
             QVBoxLayout(window).addWidget(HardwarePanel(self._monitor, self._ladder))
             self.hardware = window
+            self._adopt(window)
         self._ladder.refresh()  # free memory changes, and Compare may have measured speeds
         _raise(self.hardware)
         return self.hardware
@@ -108,6 +141,7 @@ class ToolWindows(QObject):
             )
             # A finished run recalibrated the speed predictions: the ladder shows them.
             self.compare.report_shown.connect(lambda _report: self._ladder.refresh())
+            self._adopt(self.compare)
         _raise(self.compare)
         return self.compare
 
@@ -115,6 +149,7 @@ class ToolWindows(QObject):
         assert self._machines is not None
         if self.machines is None:
             self.machines = MachinesWindow(self._machines, parent=self._parent)
+            self._adopt(self.machines)
         self._machines.refresh()  # free memory changes, and a worker may have started
         _raise(self.machines)
         return self.machines
