@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QApplication, QWidget
+from PySide6.QtWidgets import QApplication, QMessageBox, QWidget
 from pytestqt.qtbot import QtBot
 
 from app.core.paths import app_paths
@@ -21,6 +21,9 @@ from app.gui.views.hardware_panel import HardwarePanel
 from app.gui.views.main_window import MainWindow
 from app.gui.views.model_manager import ModelManagerDialog
 from app.gui.views.settings_dialog import SettingsDialog
+from app.gui.workers import model_check
+from app.hardware.calibration import Calibration
+from app.hardware.shape import shape_from_file
 from tests.gui.conftest import ReplayFactory
 from tests.gui.services import services_for
 
@@ -176,3 +179,25 @@ def test_esc_closes_each_tool_window_and_ctrl_comma_opens_settings_there(
         assert not tool.isVisible(), tool.windowTitle()
         assert open_window() is tool
         tool.close()
+
+
+def test_reset_measurements_takes_the_measured_speed_off_the_toolbar(
+    qtbot: QtBot, window: MainWindow, gemma_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """After "Reset measurements" the toolbar still said "~0.3 tok/s measured" for the
+    chat's model until it was chosen again."""
+    Calibration.load().record(model_check.hardware(), shape_from_file(gemma_path), 0, [0.3])
+    with qtbot.waitSignal(window.picker.model_chosen, timeout=30_000):
+        window.picker.choose(gemma_path)
+    assert "0.3 tok/s measured" in window.picker.fit_label.text()
+
+    hardware = window.tools.open_hardware()
+    panel = hardware.findChild(HardwarePanel)
+    assert panel is not None
+    qtbot.waitUntil(panel.reset_measurements.isEnabled, timeout=30_000)
+    monkeypatch.setattr(QMessageBox, "question", lambda *_a: QMessageBox.StandardButton.Yes)
+    qtbot.mouseClick(panel.reset_measurements, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: "measured" not in window.picker.fit_label.text(), timeout=30_000)
+    assert "tok/s" in window.picker.fit_label.text()  # predicted now
+    assert window.controller.model is not None  # the chat's model stays
+    assert window.controller.model.path == str(gemma_path)

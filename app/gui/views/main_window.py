@@ -189,6 +189,8 @@ class MainWindow(QMainWindow):
         self.picker.model_chosen.connect(self._on_model_chosen)
         self.tools.model_chosen.connect(lambda path: self.picker.choose(Path(path)))
         self.picker.check_failed.connect(self._on_model_failed)
+        # The ladder plans again when measured speeds change (Compare, Reset measurements).
+        self.ladder.ready.connect(lambda _hw: self.picker.replan())
         c.conversation_opened.connect(self._on_conversation_opened)
         c.conversation_touched.connect(self.conversations.touch)
         c.busy_changed.connect(self._on_busy)

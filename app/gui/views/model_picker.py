@@ -49,7 +49,11 @@ class ModelPicker(QWidget):
         self.checker.checked.connect(self._on_checked)
         self.checker.failed.connect(self._on_failed)
         self.checker.found.connect(self._on_found)
+        # Plans the chosen model again (speeds measured or forgotten): never a new choice.
+        self.replanner = ModelChecker(self)
+        self.replanner.checked.connect(self._on_replanned)
         self.current: ModelInfo | None = None
+        self._checking = 0  # checks under way (``choose``)
         self._paths: list[str] = []
         self._on_disk: list[FoundModel] = []
         self._rebuild()
@@ -74,9 +78,17 @@ class ModelPicker(QWidget):
             f"{fit.n_gpu_layers} of {fit.n_layers + 1} layers on the GPU."
         )
 
+    def replan(self) -> None:
+        """Plan the chosen model again and show its fit anew (the chat's model stays): the
+        speeds measured here changed (Compare measured, or the Hardware window reset them),
+        and a "measured" figure already forgotten must not stay in the toolbar."""
+        if self.current is not None:
+            self.replanner.check(Path(self.current.path))
+
     def choose(self, path: Path) -> None:
         """Check ``path``; it becomes the model when the check succeeds."""
         self.fit_label.setText(f"Checking {path.name}…")
+        self._checking += 1
         self.checker.check(path)
 
     def open_file(self) -> None:
@@ -123,6 +135,7 @@ class ModelPicker(QWidget):
             self.choose(Path(path))
 
     def _on_checked(self, info: ModelInfo) -> None:
+        self._checking -= 1
         self.current = info
         if info.path in self._paths:
             self._paths.remove(info.path)
@@ -134,11 +147,21 @@ class ModelPicker(QWidget):
         self.fit_label.setToolTip(_fit_tooltip(info))
         self.model_chosen.emit(info)
 
+    def _on_replanned(self, info: ModelInfo) -> None:
+        if self.current is None or info.path != self.current.path:
+            return  # another model was chosen meanwhile
+        if self._checking:
+            return  # another file is being checked: the label says so until it is done
+        self.current = info
+        self.fit_label.setText(_fit_html(info))
+        self.fit_label.setToolTip(_fit_tooltip(info))
+
     def _on_found(self, models: list[FoundModel]) -> None:
         self._on_disk = models
         self._rebuild()
 
     def _on_failed(self, path: str, message: str) -> None:
+        self._checking -= 1
         self.fit_label.setText(f'<span style="color:#c62828">Cannot use {Path(path).name}</span>')
         self.fit_label.setToolTip(message)
         self._select_current()
