@@ -102,6 +102,20 @@ def test_special_values_read_as_words(qtbot: QtBot) -> None:
     assert dialog.gpu_layers.text() == "0 layers"  # CPU only is a number, not "Auto"
 
 
+def test_one_of_a_count_reads_in_the_singular(qtbot: QtBot) -> None:
+    """ "1 tokens" and "1 layers" read as a typo: one is singular, as everywhere else."""
+    dialog = make_dialog(qtbot, Settings(max_tokens=2, gpu_layers=1))
+    assert dialog.gpu_layers.text() == "1 layer"
+    assert dialog.max_tokens.text() == "2 tokens"
+    retype(qtbot, dialog.max_tokens, "1")
+    assert dialog.max_tokens.text() == "1 token"
+    qtbot.keyClicks(dialog.max_tokens, "2")  # typing on, past one, turns it plural again
+    assert dialog.max_tokens.value() == 12 and dialog.max_tokens.text() == "12 tokens"
+    dialog.think_budget.setValue(1)
+    assert dialog.think_budget.text() == "1 token"
+    assert dialog.settings().max_tokens == 12
+
+
 def test_editing_the_controls_then_ok_emits_the_new_settings(qtbot: QtBot) -> None:
     dialog = make_dialog(qtbot, Settings())
     retype(qtbot, dialog.context, "20000")

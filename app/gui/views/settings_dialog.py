@@ -56,12 +56,23 @@ def _spin(
     step: int = 1,
     special: str = "",
     suffix: str = "",
+    unit: str = "",
 ) -> QSpinBox:
+    """``unit``: a counted noun after the number, singular for 1 ("1 token", "2 tokens")."""
     spin = QSpinBox()
     spin.setRange(minimum, maximum)
     spin.setSingleStep(step)
     spin.setSpecialValueText(special)
     spin.setSuffix(suffix)
+    if unit:
+
+        def name(value: int) -> None:
+            suffix = f" {unit}" if value == 1 else f" {unit}s"
+            if spin.suffix() != suffix:  # a new suffix rewrites the text being typed
+                spin.setSuffix(suffix)
+
+        spin.valueChanged.connect(name)
+        name(spin.value())
     spin.setGroupSeparatorShown(True)
     spin.setAccelerated(True)
     return spin
@@ -135,20 +146,20 @@ class SettingsDialog(QDialog):
             MAX_TOKENS_LIMIT,
             step=TOKEN_STEP,
             special="Auto (planned for this machine)",
-            suffix=" tokens",
+            unit="token",
         )
-        self.gpu_layers = _spin(-1, 999, special="Auto", suffix=" layers")
+        self.gpu_layers = _spin(-1, 999, special="Auto", unit="layer")
         self.threads = _spin(0, 1024, special="Auto (physical cores)")
         self.temperature = _decimal(0.0, 2.0, 0.05)
         self.top_p = _decimal(0.05, 1.0, 0.05)
-        self.max_tokens = _spin(1, MAX_TOKENS_LIMIT, step=TOKEN_STEP, suffix=" tokens")
+        self.max_tokens = _spin(1, MAX_TOKENS_LIMIT, step=TOKEN_STEP, unit="token")
         self.think_budget = _spin(
-            0, MAX_TOKENS_LIMIT, step=TOKEN_STEP, special="No limit", suffix=" tokens"
+            0, MAX_TOKENS_LIMIT, step=TOKEN_STEP, special="No limit", unit="token"
         )
         self.thinking_panel = _choice(
             ("Show while thinking", "open"), ("Keep collapsed", "collapsed")
         )
-        self.group_samples = _spin(MIN_WAYS, MAX_WAYS, suffix=" answers")
+        self.group_samples = _spin(MIN_WAYS, MAX_WAYS, unit="answer")
         self.boxed_answers = QCheckBox("Ask for the final answer in \\boxed{} (math)")
         self.system_prompt = QPlainTextEdit()
         self.system_prompt.setTabChangesFocus(True)  # Tab moves on, as in every other field
