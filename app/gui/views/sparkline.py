@@ -18,6 +18,7 @@ from app.hardware.monitor import HISTORY_SIZE, History
 Formatter = Callable[[float], str]
 
 _PAD = 4
+_ZOOMS = (0.1, 0.25, 0.5)  # of ``maximum``: the plot's top while the values stay below
 
 
 def _plain(value: float) -> str:
@@ -28,8 +29,11 @@ class Sparkline(QWidget):
     """The last ``size`` values of one figure, scaled from 0 to ``maximum``.
 
     ``maximum=None`` scales to the largest value shown (for figures without a natural
-    ceiling, such as the engine's memory). ``add_gap`` records "no value" (say, no engine
-    running): the line breaks there and the label says ``gap_text``.
+    ceiling, such as the engine's memory). With a ``maximum`` the plot zooms in while the
+    values stay low (a CPU at 3% would otherwise be a flat line on the floor): its top is
+    the next of 10/25/50/100% of ``maximum`` above the values, written in the plot's
+    corner. ``add_gap`` records "no value" (say, no engine running): the line breaks
+    there and the label says ``gap_text``.
     """
 
     def __init__(
@@ -84,16 +88,25 @@ class Sparkline(QWidget):
         self.update()  # coalesced by Qt: at most one repaint per event-loop pass
 
     def _scale(self) -> float:
-        if self._maximum:
-            return self._maximum
         peak = max((v for v in self._values if v is not None), default=0.0)
+        if self._maximum:
+            return next(
+                (f * self._maximum for f in _ZOOMS if peak <= f * self._maximum * 0.9),
+                self._maximum,
+            )
         return peak * 1.1 or 1.0
+
+    @property
+    def scale_text(self) -> str:
+        """The plot's top, when it is zoomed in below ``maximum`` ("" otherwise)."""
+        scale = self._scale()
+        return self._fmt(scale) if self._maximum and scale < self._maximum else ""
 
     # -- painting -------------------------------------------------------------------
 
     def sizeHint(self) -> QSize:  # noqa: N802 (Qt API)
         line = self.fontMetrics().height()
-        return QSize(200, line + 36)
+        return QSize(200, line + 52)
 
     def paintEvent(self, event: QPaintEvent) -> None:  # noqa: N802 (Qt API)
         pal = self.palette()
@@ -110,9 +123,20 @@ class Sparkline(QWidget):
             label, Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter, self.latest_text
         )
         plot = QRectF(_PAD, line_h + 2, self.width() - 2 * _PAD, self.height() - line_h - 4)
-        p.setPen(QPen(QColor(text.red(), text.green(), text.blue(), 50), 1))
+        faint = QColor(text.red(), text.green(), text.blue(), 50)
+        p.setPen(QPen(faint, 1))
         p.setBrush(base)
         p.drawRoundedRect(plot, 3, 3)
+        p.setPen(QPen(faint, 1, Qt.PenStyle.DotLine))  # halfway, to read a level against
+        p.drawLine(QPointF(plot.left() + 2, plot.center().y()),
+                   QPointF(plot.right() - 2, plot.center().y()))  # fmt: skip
+        if zoom := self.scale_text:
+            small = self.font()
+            small.setPointSizeF(small.pointSizeF() * 0.8)
+            p.setFont(small)
+            p.setPen(QColor(text.red(), text.green(), text.blue(), 140))
+            corner = plot.adjusted(0, 1, -4, 0)
+            p.drawText(corner, Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignTop, zoom)
         self._draw_line(p, plot.adjusted(1, 2, -1, -1), accent)
         p.end()
 
@@ -133,7 +157,7 @@ class Sparkline(QWidget):
             y = plot.bottom() - min(v / scale, 1.0) * plot.height()
             segments[-1].append(QPointF(x0 + i * step, y))
         fill = QColor(colour)
-        fill.setAlpha(60)
+        fill.setAlpha(90)
         for points in segments:
             if not points:
                 continue
@@ -145,7 +169,7 @@ class Sparkline(QWidget):
             area.lineTo(points[0].x(), plot.bottom())
             area.closeSubpath()
             p.fillPath(area, fill)
-            p.setPen(QPen(colour, 1.5))
+            p.setPen(QPen(colour, 2))
             p.setBrush(Qt.BrushStyle.NoBrush)
             if len(points) == 1:
                 p.drawPoint(points[0])
