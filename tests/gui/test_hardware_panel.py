@@ -7,6 +7,7 @@ output type, because their hardware cannot be had here.
 
 from __future__ import annotations
 
+import functools
 import subprocess
 from collections.abc import Iterator
 
@@ -17,7 +18,8 @@ from PySide6.QtWidgets import QApplication, QMessageBox
 from pytestqt.modeltest import ModelTester
 from pytestqt.qtbot import QtBot
 
-from app.gui.viewmodels.ladder_model import LadderModel
+from app.gui.theme import apply_theme
+from app.gui.viewmodels.ladder_model import NAME, SPEED, VERDICT, LadderModel
 from app.gui.views.hardware_panel import HardwarePanel, LadderTable
 from app.gui.views.sparkline import Sparkline
 from app.gui.workers.monitor_worker import MonitorWorker
@@ -25,12 +27,13 @@ from app.hardware.calibration import Calibration
 from app.hardware.monitor import GpuSample, MonitorSample
 from app.hardware.probe import GpuInfo, HardwareSnapshot
 from app.hardware.shape import catalog_entry, default_quant, load_catalog, shape_from_catalog
+from tests.gui.cells import cut_cells, fits
 
 pytestmark = pytest.mark.gui
 
 GB = 10**9
-VERDICT_COLUMN = 4
-SPEED_COLUMN = 5
+VERDICT_COLUMN = VERDICT
+SPEED_COLUMN = SPEED
 
 
 def machine(
@@ -85,8 +88,10 @@ def test_panel_lists_every_catalog_model_with_a_verdict_on_this_machine(qtbot: Q
     panel.show()
     model = panel.ladder.model
     qtbot.waitUntil(lambda: model.rowCount() == len(load_catalog()["models"]), timeout=30_000)
-    names = [model.index(r, 0).data() for r in range(model.rowCount())]
-    assert names == [e["name"] for e in load_catalog()["models"]]
+    names = [model.index(r, 0).data(Qt.ItemDataRole.AccessibleTextRole) for r in range(8)]
+    assert [n.removesuffix(", recommended") for n in names] == [
+        e["name"] for e in load_catalog()["models"]
+    ]
     verdicts = [model.index(r, VERDICT_COLUMN).data() for r in range(model.rowCount())]
     # No GPU here: every size runs on the CPU or is too large, the 671B certainly so.
     assert all(v.startswith(("CPU only", "Too large")) for v in verdicts), verdicts
@@ -278,3 +283,46 @@ def test_reset_measurements_forgets_the_measured_speeds(
     assert predicted.low > 1  # the bandwidth's prediction, not the busy run's 0.3
     assert not panel.reset_measurements.isEnabled()
     assert panel.measured_note.text().startswith("Speeds are predicted")
+
+
+@pytest.fixture
+def app_font(qapp: QApplication) -> Iterator[QApplication]:
+    """The app's own font size (11 pt, Settings' default), put back afterwards."""
+    font = qapp.font()
+    apply_theme(qapp, "system", 11)
+    yield qapp
+    apply_theme(qapp, "system", font.pointSize())
+    qapp.setFont(font)
+
+
+def same(hw: HardwareSnapshot) -> HardwareSnapshot:
+    return hw
+
+
+def test_names_show_what_differs_and_nothing_is_cut(qtbot: QtBot, app_font: QApplication) -> None:
+    """Rows read "DeepSe…ama 8B" / "DeepSe…en3 8B": every name began with "DeepSeek-R1
+    Distill", cut where they differ. The shared start is the heading now, the rest of each
+    name is shown whole, its full name in the tooltip; verdicts and speeds are not cut,
+    on a GPU machine either (longer verdicts), in the Hardware window's 900 px."""
+    for hw in (machine(ram_gb=24, bandwidth_gbs=20), machine(64, 50, vram_gb=12, gpu_gbs=400)):
+        panel = HardwarePanel(ladder=LadderModel(snapshot=functools.partial(same, hw)))
+        qtbot.addWidget(panel)
+        panel.resize(900, 640)
+        panel.show()
+        qtbot.waitExposed(panel)
+        model, view = panel.ladder.model, panel.ladder.view
+        with qtbot.waitSignal(model.ready, timeout=30_000):
+            model.refresh()
+        assert model.headerData(NAME, Qt.Orientation.Horizontal) == "DeepSeek-R1 model"
+        names = [model.index(r, NAME).data() for r in range(model.rowCount())]
+        assert names[:4] == [
+            "Distill Qwen 1.5B",
+            "Distill Qwen 7B",
+            "Distill Llama 8B",
+            "R1-0528 Qwen3 8B",
+        ]
+        qwen7 = model.index(1, NAME)
+        assert fits(view, qwen7)
+        assert qwen7.data(Qt.ItemDataRole.ToolTipRole).startswith("DeepSeek-R1 Distill Qwen 7B ")
+        assert cut_cells(view, [NAME, VERDICT, SPEED]) == []
+        assert not view.horizontalScrollBar().isVisible()

@@ -190,10 +190,13 @@ def test_the_ladder_shows_every_size_with_its_verdict_across_the_workers(
     ladder = tab.ladder.model()
     qtbot.waitUntil(lambda: ladder.rowCount() == len(catalog), timeout=30_000)
     wait_idle(qtbot, window)
+    full_name = Qt.ItemDataRole.AccessibleTextRole  # the cell shows "Distill Qwen 1.5B"
     verdicts = {
-        str(ladder.data(ladder.index(r, 0))): str(ladder.data(ladder.index(r, 3)))
+        str(ladder.data(ladder.index(r, 0), full_name)): str(ladder.data(ladder.index(r, 3)))
         for r in range(ladder.rowCount())
     }
+    assert ladder.headerData(0, Qt.Orientation.Horizontal) == "DeepSeek-R1 model"
+    assert ladder.data(ladder.index(0, 0)) == "Distill Qwen 1.5B"
     # Both loopback workers offer this machine's free memory: the distills run, the 671B
     # (over 150 GB even at 1.6 bits) does not.
     assert verdicts["DeepSeek-R1 Distill Qwen 1.5B"].startswith("Runs across 2 machines (")

@@ -13,16 +13,23 @@ from pathlib import Path
 
 import pytest
 from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QApplication, QScrollArea
 from pytestqt.qtbot import QtBot
 
 from app.core.paths import app_paths
 from app.core.store import ChatStore
+from app.gui.render.math import MathRenderer
 from app.gui.services import Services
+from app.gui.theme import apply_theme
+from app.gui.viewmodels.chat_controller import ChatController
+from app.gui.viewmodels.ladder_model import DOWNLOAD, NAME, SPEED, VERDICT
 from app.gui.viewmodels.model_list import RowState
+from app.gui.views.main_window import MainWindow
 from app.gui.views.model_manager import ModelManagerDialog
 from app.gui.views.welcome import NO_TELEMETRY, WelcomePage
 from app.modelhub.catalog import CatalogQuant, load_catalog
-from tests.gui.services import window_services
+from tests.gui.cells import cut_cells
+from tests.gui.services import services_for, window_services
 from tests.integration.hub_server import HubServer
 
 pytestmark = pytest.mark.gui
@@ -242,3 +249,41 @@ def test_a_download_started_in_the_models_window_is_the_pages_too(
     qtbot.waitUntil(again.download_button.isEnabled, timeout=10_000)
     assert again.download_button.text() == "Resume the download"
     assert again.status.text().startswith("Paused")
+
+
+@pytest.fixture
+def app_font(qapp: QApplication) -> Iterator[QApplication]:
+    """The app's own font size (11 pt, Settings' default), put back afterwards."""
+    font = qapp.font()
+    apply_theme(qapp, "system", 11)
+    yield qapp
+    apply_theme(qapp, "system", font.pointSize())
+    qapp.setFont(font)
+
+
+def test_the_page_fits_a_1024_by_700_window_without_a_sideways_scroll(
+    qtbot: QtBot, controller: ChatController, offline_env: None, app_font: QApplication
+) -> None:
+    """In a 1024 px window, beside the chat list, the ladder was wider than the page: a
+    sideways scroll bar, and names cut to "DeepSeek-R… Qwen 1.5B". The names now say what
+    differs (the shared "DeepSeek-R1" is the heading) and every row is whole."""
+    win = MainWindow(controller, services_for(controller), math=MathRenderer(), welcome=True)
+    qtbot.addWidget(win)
+    win.resize(1024, 700)
+    win.show()
+    qtbot.waitExposed(win)
+    page = win.welcome
+    assert page is not None
+    qtbot.waitUntil(lambda: page.ladder.recommended_row is not None, timeout=30_000)
+    view = page.table.view
+    assert page.ladder.headerData(NAME, Qt.Orientation.Horizontal) == "DeepSeek-R1 model"
+    assert view.model().index(1, NAME).data() == "Distill Qwen 7B"
+    scroll = page.findChild(QScrollArea)
+    assert scroll is not None
+    qtbot.waitUntil(lambda: view.viewport().width() < page.width())  # laid out
+    assert not scroll.horizontalScrollBar().isVisible()
+    assert not view.horizontalScrollBar().isVisible()
+    assert cut_cells(view, [NAME, DOWNLOAD, VERDICT, SPEED]) == []
+    # What the hidden columns said is in the pick line: the quantization and the memory.
+    row = page.ladder.row_at(page.ladder.recommended_row or 0)
+    assert row.quant in page.pick_label.text() and row.memory_text in page.pick_label.text()

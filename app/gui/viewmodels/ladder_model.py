@@ -22,6 +22,7 @@ from PySide6.QtCore import (
 from PySide6.QtGui import QColor, QFont, QPalette
 from PySide6.QtWidgets import QApplication
 
+from app.core.model_names import ShortNames, short_names
 from app.core.units import format_bytes
 from app.gui.style import mix
 from app.gui.workers.background import BackgroundJobs
@@ -36,7 +37,10 @@ from app.modelhub.catalog import load_catalog as load_typed_catalog
 
 USABLE_TOK_S = 5.0  # below this a reasoning model's thousands of tokens take too long
 RECOMMENDED = "Recommended"
-COLUMNS = ("Model", "Size", "Quant", "Download", "Verdict", "Speed", "Memory needed")
+# The model column shows what tells the models apart ("Distill Qwen 7B": family and size),
+# its heading the start they share ("DeepSeek-R1 model"), the tooltip the full name.
+COLUMNS = ("Model", "Quant", "Download", "Verdict", "Speed", "Memory needed")
+NAME, QUANT, DOWNLOAD, VERDICT, SPEED, MEMORY = range(len(COLUMNS))
 _VERDICT_WORDS = {"gpu": "Fits on GPU", "cpu": "CPU only", "too_large": "Too large"}
 
 _Index = QModelIndex | QPersistentModelIndex
@@ -182,6 +186,7 @@ class LadderModel(QAbstractTableModel):
         super().__init__(parent)
         self._snapshot = snapshot
         self._rows: list[LadderRow] = []
+        self._names = ShortNames("", ())
         self._recommended: int | None = None
         self.hardware: HardwareSnapshot | None = None
         self.measurements: list[Measurement] = []  # the speeds benchmarks measured here
@@ -226,6 +231,7 @@ class LadderModel(QAbstractTableModel):
             return
         self.beginResetModel()
         self.hardware, self._rows, self._recommended = hw, rows, recommend(rows)
+        self._names = short_names([r.name for r in rows])
         self.measurements = measurements
         self.endResetModel()
         self.ready.emit(hw)
@@ -244,6 +250,10 @@ class LadderModel(QAbstractTableModel):
     def row_at(self, row: int) -> LadderRow:
         return self._rows[row]
 
+    def short_name(self, row: int) -> str:
+        """The row's name without the start every row shares ("Distill Qwen 7B")."""
+        return self._names.names[row]
+
     # -- Qt model interface ---------------------------------------------------------
 
     def rowCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008, N802
@@ -260,7 +270,7 @@ class LadderModel(QAbstractTableModel):
             and role == Qt.ItemDataRole.DisplayRole
             and 0 <= section < len(COLUMNS)
         ):
-            return COLUMNS[section]
+            return self._names.heading(COLUMNS[NAME]) if section == NAME else COLUMNS[section]
         return None
 
     def data(self, index: _Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
@@ -268,11 +278,14 @@ class LadderModel(QAbstractTableModel):
             return None
         r = self._rows[index.row()]
         is_pick = index.row() == self._recommended
-        if role in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.AccessibleTextRole):
-            text = self._cell(r, index.column(), is_pick)
-            if role == Qt.ItemDataRole.AccessibleTextRole and is_pick and index.column() == 0:
-                text += f", {RECOMMENDED.lower()}"
-            return text
+        if role == Qt.ItemDataRole.DisplayRole:
+            if index.column() == NAME:
+                return self._names.names[index.row()]
+            return self._cell(r, index.column(), is_pick)
+        if role == Qt.ItemDataRole.AccessibleTextRole:
+            if index.column() == NAME:  # a screen reader says the whole name
+                return r.name + (f", {RECOMMENDED.lower()}" if is_pick else "")
+            return self._cell(r, index.column(), is_pick)
         if role == Qt.ItemDataRole.ToolTipRole:
             note = f"\n{RECOMMENDED} for this machine." if is_pick else ""
             return f"{r.name} {r.quant}: {r.plan.summary}{note}"
@@ -289,7 +302,7 @@ class LadderModel(QAbstractTableModel):
                     0.22,
                 )
             )
-        if role == Qt.ItemDataRole.TextAlignmentRole and index.column() in (1, 3, 5):
+        if role == Qt.ItemDataRole.TextAlignmentRole and index.column() in (DOWNLOAD, SPEED):
             return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         if role == self.RecommendedRole:
             return is_pick
@@ -301,16 +314,14 @@ class LadderModel(QAbstractTableModel):
 
     @staticmethod
     def _cell(r: LadderRow, column: int, is_pick: bool) -> str:
-        if column == 0:
+        if column == NAME:
             return r.name
-        if column == 1:
-            return r.size_label
-        if column == 2:
+        if column == QUANT:
             return r.quant
-        if column == 3:
+        if column == DOWNLOAD:
             return r.download_text
-        if column == 4:
+        if column == VERDICT:
             return f"{r.verdict_text} · {RECOMMENDED}" if is_pick else r.verdict_text
-        if column == 5:
+        if column == SPEED:
             return r.speed_text
         return r.memory_text

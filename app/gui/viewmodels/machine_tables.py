@@ -7,6 +7,7 @@ from typing import Any, ClassVar
 
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QObject, QPersistentModelIndex, Qt
 
+from app.core.model_names import ShortNames, short_names
 from app.core.units import format_bytes
 from app.gui.theme import verdict_dot
 from app.gui.workers.machine_jobs import PooledRow, Protocol
@@ -83,17 +84,21 @@ class WorkerTableModel(QAbstractTableModel):
 
 
 class PooledLadderModel(QAbstractTableModel):
-    """Every catalog size with its verdict across the workers."""
+    """Every catalog size with its verdict across the workers. The Model column shows what
+    tells the models apart ("Distill Qwen 7B"), its heading the start they share
+    ("DeepSeek-R1 model"); the full name is the tooltip and what a screen reader says."""
 
     COLUMNS = ("Model", "Size", "Quant", "Across these machines")
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.rows: list[PooledRow] = []
+        self._names = ShortNames("", ())
 
     def show(self, rows: list[PooledRow]) -> None:
         self.beginResetModel()
         self.rows = rows
+        self._names = short_names([r.name for r in rows])
         self.endResetModel()
 
     def rowCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008, N802
@@ -106,13 +111,15 @@ class PooledLadderModel(QAbstractTableModel):
         self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
     ) -> Any:
         if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
-            return self.COLUMNS[section]
+            return self._names.heading(self.COLUMNS[0]) if section == 0 else self.COLUMNS[section]
         return None
 
     def data(self, index: _Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         if not self.checkIndex(index, QAbstractTableModel.CheckIndexOption.IndexIsValid):
             return None
         r, col = self.rows[index.row()], index.column()
+        if role == Qt.ItemDataRole.DisplayRole and col == 0:
+            return self._names.names[index.row()]
         if role in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.AccessibleTextRole):
             return (r.name, r.size_label, r.quant, r.plan.summary)[col]
         if role == Qt.ItemDataRole.ToolTipRole:

@@ -7,7 +7,7 @@ its own so the first-run welcome page can show the same table without the rest.
 
 from __future__ import annotations
 
-from PySide6.QtCore import QModelIndex, Qt, Signal
+from PySide6.QtCore import QEvent, QModelIndex, QObject, Qt, Signal
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QGridLayout,
@@ -24,7 +24,7 @@ from PySide6.QtWidgets import (
 
 from app.core.errors import AppError
 from app.core.units import format_bytes
-from app.gui.viewmodels.ladder_model import LadderModel
+from app.gui.viewmodels.ladder_model import MEMORY, VERDICT, LadderModel
 from app.gui.views.sparkline import Sparkline
 from app.gui.workers.monitor_worker import MonitorWorker
 from app.hardware.calibration import Measurement, local_date
@@ -98,15 +98,19 @@ class LadderTable(QWidget):
         self.view.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.view.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.view.verticalHeader().hide()
-        self.view.setWordWrap(False)
-        # Names share their start ("DeepSeek-R1 Distill ..."); their ends tell them apart.
-        self.view.setTextElideMode(Qt.TextElideMode.ElideMiddle)
+        # Nothing is cut: a cut name or verdict hides what the table is for. Columns are
+        # as wide as their text (the names are short, "Distill Qwen 7B", their shared
+        # "DeepSeek-R1" the heading); short of room, the verdict and the memory wrap
+        # ("Partial offload 20/49 layers (context 8,192)") and their rows grow.
+        self.view.setWordWrap(True)
         header = self.view.horizontalHeader()
-        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-        # The name takes the room left (elided when short of it), so the figures that
-        # decide, verdict, speed and memory, stay in view without a horizontal scroll.
-        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        header.setSectionResizeMode(QHeaderView.ResizeMode.Fixed)
         header.setStretchLastSection(False)
+        rows = self.view.verticalHeader()
+        rows.setMinimumSectionSize(rows.defaultSectionSize())  # one line: as tall as before
+        rows.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        self.view.viewport().installEventFilter(self)
+        self.model.modelReset.connect(self.fit_columns)
         self.view.activated.connect(self._on_activated)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
@@ -118,6 +122,30 @@ class LadderTable(QWidget):
             self._on_ready(self.model.hardware)
         elif own:
             self.model.refresh()
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 (Qt API)
+        if watched is self.view.viewport() and event.type() == QEvent.Type.Resize:
+            self.fit_columns()
+        return super().eventFilter(watched, event)
+
+    def fit_columns(self) -> None:
+        """Each shown column as wide as its text; when that is wider than the view, the
+        verdict and memory columns share what is left (wrapping), else the verdict takes
+        the room to spare."""
+        view, header = self.view, self.view.horizontalHeader()
+        shown = [c for c in range(self.model.columnCount()) if not view.isColumnHidden(c)]
+        natural = {c: max(view.sizeHintForColumn(c), header.sectionSizeHint(c)) for c in shown}
+        wrapping = [c for c in (VERDICT, MEMORY) if c in natural]
+        spare = view.viewport().width() - sum(w for c, w in natural.items() if c not in wrapping)
+        wanted = sum(natural[c] for c in wrapping)
+        for c in shown:
+            width = natural[c]
+            if c in wrapping and wanted > spare:
+                width = max(header.minimumSectionSize(), natural[c] * spare // wanted)
+            elif c == VERDICT:
+                width += max(0, spare - wanted)
+            if header.sectionSize(c) != width:
+                header.resizeSection(c, width)
 
     def _on_ready(self, _hw: HardwareSnapshot | None) -> None:
         pick = self.model.recommended_row

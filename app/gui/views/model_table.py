@@ -53,11 +53,16 @@ def model_table(model: ModelListModel, proxy: ModelFilter, name: str) -> QTableV
     view.sortByColumn(ModelListModel.NAME, Qt.SortOrder.AscendingOrder)
     view.verticalHeader().hide()
     view.setWordWrap(False)
+    # An installed file's name is cut in the middle, where it keeps its quantization.
+    view.setTextElideMode(Qt.TextElideMode.ElideMiddle)
     view.setItemDelegateForColumn(ModelListModel.STATUS, ProgressDelegate(view))
     header = view.horizontalHeader()
+    # The name (short for catalog rows: "Distill Qwen 7B") takes the room left; the
+    # verdict is never cut ("Too large: needs 154.66 GB, has 24.57 GB"). The status keeps
+    # one width, so that a download's changing text does not shift the columns.
     header.setSectionResizeMode(ModelListModel.NAME, QHeaderView.ResizeMode.Stretch)
-    for col in (ModelListModel.QUANT, ModelListModel.SIZE, ModelListModel.WHERE):
+    m = ModelListModel
+    for col in (m.QUANT, m.SIZE, m.WHERE, m.FIT):
         header.setSectionResizeMode(col, QHeaderView.ResizeMode.ResizeToContents)
-    header.resizeSection(ModelListModel.FIT, 230)
     header.resizeSection(ModelListModel.STATUS, 230)
     return view

@@ -29,7 +29,7 @@ from PySide6.QtWidgets import (
 from app.core.errors import OfflineError
 from app.core.units import format_bytes
 from app.gui.services import Services
-from app.gui.viewmodels.ladder_model import LadderModel, LadderRow
+from app.gui.viewmodels.ladder_model import MEMORY, QUANT, LadderModel, LadderRow
 from app.gui.views.hardware_panel import LadderTable
 from app.gui.workers.background import BackgroundJobs
 from app.gui.workers.download_worker import DownloadState
@@ -93,7 +93,7 @@ class WelcomePage(QWidget):
     def _build(self) -> None:
         body = QWidget()
         col = QVBoxLayout(body)
-        col.setContentsMargins(32, 24, 32, 24)
+        col.setContentsMargins(24, 20, 24, 20)
         col.setSpacing(10)
         title = QLabel("Welcome to Ponder")
         title.setObjectName("welcomeTitle")
@@ -110,9 +110,15 @@ class WelcomePage(QWidget):
         col.addWidget(self.machine)
         self.table = LadderTable(self.ladder)
         self.table.status.hide()  # the pick line below says it, with the download
-        # The Size column stays: a narrow window elides the names, size and all.
+        # The page is narrow beside the chat list (a 1024 px window leaves it ~700 px):
+        # the quantization and the memory are said in the pick line and each row's
+        # tooltip, so the names and verdicts keep their room (the Hardware window has all).
+        for column in (QUANT, MEMORY):
+            self.table.view.setColumnHidden(column, True)
         self.table.setMinimumHeight(260)
         self.ladder.ready.connect(self._fit_table)  # a bound slot: dropped with the page
+        # A narrow page wraps verdicts onto two lines: the table grows with its rows.
+        self.table.view.verticalHeader().sectionResized.connect(self._fit_table)
         col.addWidget(self.table)
 
         self.pick_label = _wrapped("")
@@ -195,7 +201,7 @@ class WelcomePage(QWidget):
         else:
             self.table.view.selectRow(pick)  # the current row changes: _choose_row follows
 
-    def _fit_table(self, _hw: object = None) -> None:
+    def _fit_table(self, *_: object) -> None:
         """Tall enough for every row: the choice is the page's point, and the page has
         the room (it scrolls as a whole when the window is short)."""
         view = self.table.view
@@ -212,7 +218,7 @@ class WelcomePage(QWidget):
         head = "Recommended for this computer" if recommended else "Your pick"
         self.pick_label.setText(
             f"{head}: <b>{r.name} {r.quant}</b> · {r.download_text} download · "
-            f"{r.verdict_text}, {r.speed_text}"
+            f"{r.verdict_text}, {r.speed_text} · needs {r.memory_text}"
         )
         if r.plan.verdict == "too_large":
             self.download_button.setEnabled(False)
