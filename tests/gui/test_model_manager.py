@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from PySide6.QtCore import QObject, Qt, QThreadPool, QUrl, Slot
+from PySide6.QtCore import QObject, Qt, QThreadPool, QTimer, QUrl, Slot
 from PySide6.QtGui import QDesktopServices
 from PySide6.QtWidgets import QApplication, QMessageBox, QWidget
 from pytestqt.modeltest import ModelTester
@@ -36,6 +36,7 @@ from app.modelhub.discovery import FoundModel, HeaderCache, Source, Validation
 from app.modelhub.downloader import Progress, RetryPolicy
 from app.modelhub.secrets import TokenStore
 from app.modelhub.store import ModelStore
+from tests.gui.cells import cut_cells
 from tests.gui.services import window_services
 from tests.integration.hub_server import HubServer
 from tests.unit.test_secrets import DictKeyring
@@ -275,23 +276,63 @@ def test_delete_asks_first_naming_the_file_and_its_size(
     assert manager.installed.rowCount() == 0
 
 
-def test_another_apps_model_is_never_deleted(
+def test_another_apps_model_cannot_be_deleted_and_delete_says_why(
     qtbot: QtBot, manager: ModelManagerDialog, home: Path
 ) -> None:
-    """A small file in LM Studio's folder of the private HOME."""
+    """Delete stayed enabled for LM Studio's file and explained only once clicked: it is
+    disabled, its tooltip saying why. A small file in LM Studio's folder of the private
+    HOME."""
     path = home / ".lmstudio" / "models" / "org" / "Other-GGUF" / "other-Q8_0.gguf"
     path.parent.mkdir(parents=True)
     path.write_bytes(blob(1000))
     manager.refresh()
     qtbot.waitUntil(lambda: manager.select(str(path)))
     assert cell(manager, str(path), ModelListModel.WHERE) == "LM Studio"
-    click(qtbot, manager.delete_button)
-    box = manager.message_box
-    assert box is not None and "belongs to LM Studio" in box.text()
-    assert box.button(QMessageBox.StandardButton.Yes) is None  # nothing to confirm
-    box.button(QMessageBox.StandardButton.Ok).click()
+    assert manager.delete_button.isVisible() and not manager.delete_button.isEnabled()
+    tip = manager.delete_button.toolTip()
+    assert "belongs to LM Studio" in tip and "Remove it in LM Studio" in tip
+    qtbot.mouseClick(manager.delete_button, LEFT)  # a disabled button: nothing happens
+    assert manager.message_box is None
     QThreadPool.globalInstance().waitForDone()
     assert path.exists()
+
+    mine = manager._store.install_path("org/Tiny-GGUF", "tiny-Q4_K_M.gguf")
+    mine.parent.mkdir(parents=True)
+    mine.write_bytes(blob(1000))
+    manager.refresh()
+    qtbot.waitUntil(lambda: manager.select(str(mine)))
+    assert manager.delete_button.isEnabled()  # Ponder's own file: its tooltip says what
+    assert manager.delete_button.toolTip() == "Delete the file from disk"
+
+
+def test_a_model_opened_from_a_file_is_listed_as_in_use_while_it_is(
+    qtbot: QtBot, manager: ModelManagerDialog, gemma_path: Path, tmp_path: Path
+) -> None:
+    """The Installed tab was empty, with no hint, while the chat used a model opened by
+    its path from a folder no scan looks in."""
+    elsewhere = tmp_path / "downloads" / "gemma-3-270m-Q4_K_M.gguf"
+    elsewhere.parent.mkdir()
+    elsewhere.symlink_to(gemma_path)
+    assert manager.installed.rowCount() == 0
+    manager.set_model_in_use(str(elsewhere))
+    key = str(elsewhere)
+    assert manager.installed.rowCount() == 1
+    assert cell(manager, key, ModelListModel.WHERE) == "Opened from a file"
+    qtbot.waitUntil(lambda: state(manager, key) is RowState.READY, timeout=20_000)
+    assert status_text(manager, key) == "In use"
+    qtbot.waitUntil(lambda: fit_text(manager, key) != "…", timeout=20_000)
+    assert fit_text(manager, key).startswith(("Fits", "CPU", "Partial"))
+    assert manager.select(key)
+    assert not manager.delete_button.isEnabled()
+    assert "The chat is using this model" in manager.delete_button.toolTip()
+
+    with qtbot.waitSignal(manager.scanner.found, timeout=20_000):
+        manager.refresh()  # a rescan does not find it, and it stays listed
+    assert cell(manager, key, ModelListModel.WHERE) == "Opened from a file"
+    assert status_text(manager, key) == "In use"
+
+    manager.set_model_in_use(None)  # another chat, no model: it is not listed any more
+    assert row_of(manager, key) < 0 and manager.installed.rowCount() == 0
 
 
 class UrlCatcher(QObject):
@@ -335,10 +376,13 @@ def test_an_added_folder_lists_its_model_to_reveal_and_use_in_chat(
     assert chosen.args == [str(link)]
 
 
+# The folder menu is a popup: the offscreen platform cannot grab the keyboard for it.
+@pytest.mark.qt_log_ignore("This plugin does not support grabbing the keyboard")
 def test_an_added_folder_can_be_removed_and_its_files_stay(
     qtbot: QtBot, manager: ModelManagerDialog, store: ModelStore, gemma_path: Path, tmp_path: Path
 ) -> None:
-    """A folder added in the Models window could never be removed there."""
+    """A folder added in the Models window could never be removed there: Remove folder's
+    menu lists it, and choosing it stops the listing."""
     assert not manager.remove_folder_button.isEnabled()  # nothing added yet
     folder = tmp_path / "my-models"
     folder.mkdir()
@@ -350,7 +394,13 @@ def test_an_added_folder_can_be_removed_and_its_files_stay(
     [item] = manager.folders_menu.actions()
     assert item.text() == str(folder)
 
-    item.trigger()
+    def choose() -> None:  # the button's menu is open now: pick the folder in it
+        assert QApplication.activePopupWidget() is manager.folders_menu
+        manager.folders_menu.setActiveAction(item)
+        qtbot.keyClick(manager.folders_menu, Qt.Key.Key_Return)
+
+    QTimer.singleShot(0, choose)
+    click(qtbot, manager.remove_folder_button)
     qtbot.waitUntil(lambda: state(manager, str(link)) is None, timeout=20_000)
     assert store.folders() == [] and manager.added_folders() == []
     assert not manager.remove_folder_button.isEnabled()
@@ -474,3 +524,30 @@ def test_fit_verdicts_are_marked_with_a_dot_readable_on_either_theme(
         assert verdict_colour("cpu") == VERDICT_COLOURS["cpu"][0]
     finally:
         apply_theme(qapp, "system", qapp.font().pointSize())
+
+
+def test_available_names_show_what_differs_and_fits_are_not_cut(
+    qtbot: QtBot, manager: ModelManagerDialog
+) -> None:
+    """Every Available row read "DeepSeek-R1 Distill Qwe…", and a fit verdict such as
+    "Too large: needs 154.66 GB, has 24.00 GB" was cut at 230 px. The shared start is the
+    Name heading; the rest of each name is whole, the full name in its tooltip."""
+    manager.tabs.setCurrentIndex(1)
+    view, proxy = manager.available_view, manager.available
+    assert proxy.headerData(ModelListModel.NAME, Qt.Orientation.Horizontal) == "DeepSeek-R1 model"
+    names = {proxy.index(r, ModelListModel.NAME).data() for r in range(proxy.rowCount())}
+    assert {"Distill Qwen 7B", "Distill Llama 8B", "R1-0528 Qwen3 8B"} <= names
+    qwen7 = next(
+        proxy.index(r, ModelListModel.NAME)
+        for r in range(proxy.rowCount())
+        if proxy.index(r, ModelListModel.NAME).data() == "Distill Qwen 7B"
+    )
+    tip = str(qwen7.data(Qt.ItemDataRole.ToolTipRole))
+    assert tip.startswith("DeepSeek-R1 Distill Qwen 7B Q")
+    assert cut_cells(view, [ModelListModel.NAME]) == []  # at the window's own size
+    manager.resize(1440, 800)
+    qtbot.waitUntil(lambda: view.width() > 1300)
+    fits = [str(proxy.index(r, ModelListModel.FIT).data()) for r in range(proxy.rowCount())]
+    assert any(f.startswith("Too large: needs ") for f in fits)
+    assert cut_cells(view, [ModelListModel.NAME, ModelListModel.FIT]) == []
+    assert manager.installed.headerData(ModelListModel.NAME, Qt.Orientation.Horizontal) == "Name"

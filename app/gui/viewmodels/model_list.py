@@ -25,10 +25,11 @@ from PySide6.QtCore import (
     Qt,
 )
 
+from app.core.model_names import short_names
 from app.core.units import format_bytes
 from app.gui.theme import verdict_dot
 from app.modelhub.catalog import Catalog
-from app.modelhub.discovery import FoundModel
+from app.modelhub.discovery import FoundModel, Source
 from app.modelhub.progress import Progress, progress_text
 
 _Index = QModelIndex | QPersistentModelIndex
@@ -52,6 +53,7 @@ class RowState(StrEnum):
 
 
 ACTIVE = (RowState.STARTING, RowState.DOWNLOADING)
+OPENED = "Opened from a file"  # "From" of a model in use that no scan found
 
 
 @dataclass
@@ -80,6 +82,9 @@ class ModelRow:
     where_found: str = ""  # available rows: which app's copy is on disk
     order: int = 0  # available rows: place in the catalog (smallest model first)
     repo_id: str = ""  # available rows: the Hub repo (``where`` shows its publisher)
+    short_name: str = ""  # available rows: the name without the catalog's shared start
+    in_use: bool = False  # installed rows: the chat's model
+    opened: bool = False  # installed rows: listed because it is in use, not found by a scan
 
     @property
     def fraction(self) -> float | None:
@@ -93,7 +98,7 @@ class ModelRow:
         if s is RowState.CHECKING:
             return "Checking…"
         if s is RowState.READY:
-            return "Ready"
+            return "In use" if self.in_use else "Ready"
         if s is RowState.UNUSABLE:
             return f"Unusable: {self.problem}"
         if s is RowState.ON_DISK:
@@ -110,6 +115,29 @@ class ModelRow:
         if s is RowState.NOT_DOWNLOADED:
             return "Not downloaded"
         assert_never(s)
+
+    def delete_refusal(self) -> str | None:
+        """Why Ponder will not delete this installed model's files; None when it may."""
+        if self.path is None:
+            return None
+        if self.in_use:
+            return "The chat is using this model: choose another one first, then delete it."
+        if self.removable:
+            return None
+        if self.opened:
+            return (
+                f"{self.path.name} was opened from a file outside Ponder's folder; Ponder "
+                "does not delete it."
+            )
+        if self.where == Source.FOLDER.label:
+            return (
+                f"{self.path.name} is in a folder you added; Ponder only lists it. Delete it "
+                "in your file manager, or use Remove folder to stop listing the folder."
+            )
+        return (
+            f"{self.path.name} belongs to {self.where}; Ponder only lists it and never "
+            f"deletes other apps' files. Remove it in {self.where}."
+        )
 
 
 class ModelListModel(QAbstractTableModel):
@@ -134,6 +162,8 @@ class ModelListModel(QAbstractTableModel):
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self._rows: list[ModelRow] = []
+        # The start every catalog name shares ("DeepSeek-R1"), the Available tab's heading.
+        self.catalog_prefix = ""
 
     # -- reading ---------------------------------------------------------------------------
 
@@ -189,7 +219,7 @@ class ModelListModel(QAbstractTableModel):
 
     def _display(self, row: ModelRow, col: int) -> str:
         if col == self.NAME:
-            return row.name
+            return row.short_name or row.name
         if col == self.QUANT:
             return row.quant or "?"
         if col == self.SIZE:
@@ -207,8 +237,9 @@ class ModelListModel(QAbstractTableModel):
             return "\n".join([str(row.path), *row.also_at])
         if col == self.WHERE and row.repo_id:
             return f"huggingface.co/{row.repo_id}"
-        if col == self.NAME and row.licence:
-            return f"{row.name}\nLicence: {row.licence}"
+        if col == self.NAME:
+            name = f"{row.name} {row.quant}" if row.kind is RowKind.AVAILABLE else row.name
+            return f"{name}\nLicence: {row.licence}" if row.licence else name
         if col == self.FIT:
             return row.fit or "Working out whether it fits this machine…"
         if col == self.STATUS:
@@ -234,11 +265,15 @@ class ModelListModel(QAbstractTableModel):
         """Add a row per catalog model x quant (once; later calls are ignored)."""
         if any(r.kind is RowKind.AVAILABLE for r in self._rows):
             return
+        names = short_names([m.name for m in catalog.models])
+        self.catalog_prefix = names.prefix
+        short = dict(zip((m.id for m in catalog.models), names.names, strict=True))
         new = [
             ModelRow(
                 key=f"{m.id}/{q.name}",
                 kind=RowKind.AVAILABLE,
                 name=m.name,
+                short_name=short[m.id],
                 quant=q.name,
                 size_bytes=q.best_size(m.parameters),
                 where=q.repo_id.split("/")[0],
@@ -258,17 +293,18 @@ class ModelListModel(QAbstractTableModel):
 
     def set_installed(self, models: list[FoundModel], removable: set[str]) -> None:
         """Mirror a discovery scan: rows gone from disk are removed, new ones appended,
-        kept ones keep their validation and fit. ``removable``: paths Ponder may delete."""
+        kept ones keep their validation and fit. ``removable``: paths Ponder may delete. A
+        model listed only for being in use (``set_in_use``) stays."""
         wanted = {str(m.path): m for m in models}
+
+        def vanished(row: ModelRow) -> bool:
+            return row.kind is RowKind.INSTALLED and not row.opened and row.key not in wanted
+
         i = len(self._rows) - 1
         while i >= 0:  # remove runs of vanished rows from the bottom up
-            if self._rows[i].kind is RowKind.INSTALLED and self._rows[i].key not in wanted:
+            if vanished(self._rows[i]):
                 end = i
-                while (
-                    i - 1 >= 0
-                    and self._rows[i - 1].kind is RowKind.INSTALLED
-                    and self._rows[i - 1].key not in wanted
-                ):
+                while i - 1 >= 0 and vanished(self._rows[i - 1]):
                     i -= 1
                 self.beginRemoveRows(QModelIndex(), i, end)
                 del self._rows[i : end + 1]
@@ -286,6 +322,8 @@ class ModelListModel(QAbstractTableModel):
                     size_bytes=found.size_bytes,
                     files=found.files,
                     also_at=found.also_at,
+                    where=found.where,
+                    opened=False,  # found where it lives now: listed as any other
                     **kept,
                 )
         new = [
@@ -297,6 +335,26 @@ class ModelListModel(QAbstractTableModel):
             self._rows += new
             self.endInsertRows()
         self._mark_on_disk()
+
+    def set_in_use(self, path: str | None, opened: FoundModel | None = None) -> None:
+        """Mark the chat's model (None: no model). One that no scan lists, a file opened
+        by its path, is listed from ``opened``, its From saying so; the row an earlier
+        model in use had for that reason goes."""
+        for i in range(len(self._rows) - 1, -1, -1):
+            if self._rows[i].opened and self._rows[i].key != path:
+                self.beginRemoveRows(QModelIndex(), i, i)
+                del self._rows[i]
+                self.endRemoveRows()
+        for r in self._rows:
+            if r.kind is RowKind.INSTALLED:
+                self._update(r.key, in_use=r.key == path)
+        if path is not None and self.find(path) < 0 and opened is not None:
+            row = _installed_row(opened, removable=False)
+            row.where, row.opened, row.in_use = OPENED, True, True
+            self.beginInsertRows(QModelIndex(), len(self._rows), len(self._rows))
+            self._rows.append(row)
+            self.endInsertRows()
+            self._mark_on_disk()
 
     def set_checked(self, key: str, problem: str | None, quant: str | None) -> None:
         """An installed file's header was read: usable, or why not."""
@@ -389,7 +447,8 @@ def _installed_row(m: FoundModel, removable: bool) -> ModelRow:
 
 
 class ModelFilter(QSortFilterProxyModel):
-    """One kind of row (installed or available) matching every word of the search text."""
+    """One kind of row (installed or available) matching every word of the search text.
+    The Available tab's Name heading says the start every catalog name shares, once."""
 
     def __init__(self, kind: RowKind, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -404,6 +463,21 @@ class ModelFilter(QSortFilterProxyModel):
             self.beginFilterChange()
             self._words = words
             self.endFilterChange(QSortFilterProxyModel.Direction.Rows)
+
+    def headerData(  # noqa: N802 (Qt API)
+        self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
+    ) -> Any:
+        model = self.sourceModel()
+        if (
+            self._kind is RowKind.AVAILABLE
+            and isinstance(model, ModelListModel)
+            and model.catalog_prefix
+            and orientation == Qt.Orientation.Horizontal
+            and section == ModelListModel.NAME
+            and role == Qt.ItemDataRole.DisplayRole
+        ):
+            return f"{model.catalog_prefix} model"
+        return super().headerData(section, orientation, role)
 
     def filterAcceptsRow(self, source_row: int, source_parent: _Index) -> bool:  # noqa: N802
         model = self.sourceModel()

@@ -4,8 +4,9 @@ Installed lists every GGUF Ponder can see (its own folder, the Hugging Face cach
 Studio, Ollama, Jan, GPT4All, folders the user added); Available lists the catalog's
 models in each quantization with its size and whether it fits this machine. A download
 shows its progress in its row and can be paused, resumed or cancelled; a finished one
-appears under Installed. Only files in Ponder's own folder can be deleted: other apps'
-models are theirs, and the window says so instead of deleting them.
+appears under Installed, as does the chat's model when it was opened from a file no scan
+finds. Only files in Ponder's own folder can be deleted: for other apps' models, and the
+model in use, Delete is disabled and its tooltip says why.
 
 The window is not modal and closing it only hides it: downloads go on in the background.
 Call ``shutdown()`` before the application quits (it pauses running downloads, which
@@ -47,13 +48,15 @@ from app.gui.viewmodels.model_list import (
 )
 from app.gui.views.model_table import model_table
 from app.gui.workers.download_worker import ModelScanner
+from app.gui.workers.model_check import ModelChecker, ModelInfo
 from app.gui.workers.model_check import hardware as machine_hardware
 from app.hardware.probe import HardwareSnapshot
 from app.modelhub.catalog import CatalogQuant
-from app.modelhub.discovery import FoundModel
+from app.modelhub.discovery import FoundModel, Source, guess_quantization
 from app.modelhub.downloader import Progress
 
 _Index = QModelIndex | QPersistentModelIndex
+DELETE_TIP = "Delete the file from disk"
 
 
 def _button(text: str, tip: str, slot: Callable[[], None]) -> QPushButton:
@@ -111,6 +114,12 @@ class ModelManagerDialog(QDialog):
         self.scanner.catalog_planned.connect(self._on_catalog_planned)
         self.scanner.removed.connect(self._on_removed)
         self.scanner.failed.connect(self._show_message)
+        # The chat's model, and the checker of one opened from a file no scan lists.
+        self._in_use: str | None = None
+        self._opened: FoundModel | None = None
+        self._checker = ModelChecker(self)
+        self._checker.checked.connect(self._on_opened_checked)
+        self._checker.failed.connect(self._on_opened_failed)
 
         self.banner = QLabel()
         self.banner.setObjectName("managerBanner")
@@ -156,7 +165,7 @@ class ModelManagerDialog(QDialog):
         self.reveal_button = _button(
             "Reveal in file manager", "Open the folder holding the file", self._on_reveal
         )
-        self.delete_button = _button("Delete…", "Delete the file from disk", self._on_delete)
+        self.delete_button = _button("Delete…", DELETE_TIP, self._on_delete)
         self.download_button = _button(
             "Download", "Download this model in this quantization", self._on_download
         )
@@ -190,7 +199,7 @@ class ModelManagerDialog(QDialog):
         layout.addWidget(self.tabs, 1)
         layout.addLayout(actions)
         layout.addWidget(close)
-        self.resize(980, 560)
+        self.resize(1100, 600)
 
         self.model.dataChanged.connect(self._update_actions)
         self._update_actions()
@@ -211,6 +220,18 @@ class ModelManagerDialog(QDialog):
         """Stop listing the models in ``folder``, an added one (its files stay)."""
         self._show_message(f"Stopped listing {folder}; its files stay where they are.")
         self.scanner.scan(remove_folder=folder)
+
+    def set_model_in_use(self, path: str | None) -> None:
+        """The chat's model (None: none). Its row says "In use" and cannot be deleted; a
+        file opened by its path that no scan lists is listed too, as opened from a file."""
+        self._in_use = str(Path(path)) if path else None
+        self._opened = None
+        if self._in_use is not None and self.model.find(self._in_use) < 0:
+            self._opened = _opened_file(Path(self._in_use))
+        self.model.set_in_use(self._in_use, self._opened)
+        if self._opened is not None:
+            self._checker.check(self._opened.path)
+        self._update_actions()
 
     def added_folders(self) -> list[Path]:
         """The folders the user added, as of the last scan."""
@@ -269,7 +290,13 @@ class ModelManagerDialog(QDialog):
         state = row.state if row is not None else None
         self.use_button.setEnabled(state is RowState.READY)
         self.reveal_button.setEnabled(row is not None and row.path is not None)
-        self.delete_button.setEnabled(row is not None and row.kind is RowKind.INSTALLED)
+        refusal = row.delete_refusal() if row is not None else None
+        self.delete_button.setEnabled(
+            row is not None and row.kind is RowKind.INSTALLED and refusal is None
+        )
+        # A disabled button still shows its tooltip: the reason, where the user looks.
+        self.delete_button.setToolTip(refusal or DELETE_TIP)
+        self.delete_button.setAccessibleDescription(refusal or DELETE_TIP)
         self.download_button.setEnabled(state in (RowState.NOT_DOWNLOADED, RowState.FAILED))
         self.pause_button.setEnabled(state in ACTIVE)
         self.resume_button.setEnabled(state is RowState.PAUSED)
@@ -282,6 +309,7 @@ class ModelManagerDialog(QDialog):
             return
         removable = {str(m.path) for m in models if self._store.owns(m.path)}
         self.model.set_installed(models, removable)
+        self.model.set_in_use(self._in_use, self._opened)
         self._set_folders(self._store.folders())
 
     def _set_folders(self, folders: list[Path]) -> None:
@@ -337,22 +365,19 @@ class ModelManagerDialog(QDialog):
         if row is not None and row.path is not None:
             QDesktopServices.openUrl(QUrl.fromLocalFile(str(row.path.parent)))
 
+    def _on_opened_checked(self, info: ModelInfo) -> None:
+        fit = info.fit
+        self.model.set_checked(info.path, None, info.quantization)
+        self.model.set_fit(info.path, fit.summary if fit else None, fit.verdict if fit else None)
+
+    def _on_opened_failed(self, path: str, message: str) -> None:
+        self.model.set_checked(path, message, None)
+
     def _on_delete(self) -> None:
         row = self.current_row()
-        if row is None or row.path is None:
-            return
+        if row is None or row.path is None or row.delete_refusal() is not None:
+            return  # the button is disabled then, its tooltip saying why
         size = format_bytes(row.size_bytes)
-        if not row.removable:
-            self._ask(
-                QMessageBox.Icon.Information,
-                "Not Ponder's file",
-                f"{row.path.name} ({size}) belongs to {row.where}; Ponder only lists it and "
-                f"never deletes other apps' files. Remove it in {row.where}, or use "
-                "Reveal in file manager to see where it is.",
-                QMessageBox.StandardButton.Ok,
-                None,
-            )
-            return
         parts = f" and its {len(row.files) - 1} other part(s)" if len(row.files) > 1 else ""
         key, files = row.key, row.files
         self._ask(
@@ -369,20 +394,18 @@ class ModelManagerDialog(QDialog):
         title: str,
         text: str,
         buttons: QMessageBox.StandardButton,
-        on_yes: Callable[[], None] | None,
+        on_yes: Callable[[], None],
     ) -> None:
         """A window-modal box that does not block the event loop (downloads keep painting)."""
         box = QMessageBox(icon, title, text, buttons, self)
-        if on_yes is not None:
-            box.setDefaultButton(QMessageBox.StandardButton.Cancel)
-        if on_yes is not None:
-            box.button(QMessageBox.StandardButton.Yes).setText("Delete")
+        box.setDefaultButton(QMessageBox.StandardButton.Cancel)
+        box.button(QMessageBox.StandardButton.Yes).setText("Delete")
 
-            def done(result: int) -> None:
-                if result == QMessageBox.StandardButton.Yes:
-                    on_yes()
+        def done(result: int) -> None:
+            if result == QMessageBox.StandardButton.Yes:
+                on_yes()
 
-            box.finished.connect(done)
+        box.finished.connect(done)
         self.message_box = box
         box.open()
 
@@ -458,3 +481,15 @@ class ModelManagerDialog(QDialog):
     def _hide_message(self) -> None:
         self.banner.hide()
         self.banner.clear()
+
+
+def _opened_file(path: Path) -> FoundModel | None:
+    """A model file opened by its path, listed as a scan would list it (stat only); None
+    when it is not a file (a server's model, a replay)."""
+    try:
+        size = path.stat().st_size
+    except OSError:
+        return None
+    if not path.is_file() or path.suffix.lower() != ".gguf":
+        return None
+    return FoundModel(path.stem, Source.FOLDER, (path,), size, guess_quantization(path.name))
