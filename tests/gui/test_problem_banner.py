@@ -9,8 +9,10 @@ import pytest
 from PySide6.QtCore import Qt
 from pytestqt.qtbot import QtBot
 
+from app.gui.viewmodels.chat_controller import ChatController
 from app.gui.views.main_window import MainWindow
 from tests.gguf_split import giant_gguf
+from tests.gui.services import services_for
 
 pytestmark = pytest.mark.gui
 
@@ -48,3 +50,19 @@ def test_a_refusal_goes_when_a_model_is_opened(
     with qtbot.waitSignal(window.picker.model_chosen, timeout=WAIT):
         window.picker.choose(gemma_path)
     assert not window.problem.isVisibleTo(window)
+
+
+def test_a_file_refused_from_the_first_run_page_is_explained_there(
+    qtbot: QtBot, controller: ChatController, home: Path, tmp_path: Path
+) -> None:
+    win = MainWindow(controller, services_for(controller), welcome=True)
+    qtbot.addWidget(win)
+    win.show()
+    qtbot.waitExposed(win)
+    assert win.welcome is not None and win.pages.currentWidget() is win.welcome
+    bad = tmp_path / "broken.gguf"
+    bad.write_bytes(b"GGUF" + b"\0" * 20)
+    with qtbot.waitSignal(win.picker.check_failed, timeout=WAIT) as refused:
+        win.welcome.model_ready.emit(str(bad))
+    assert win.pages.currentWidget() is win.welcome  # still the page the user acted on
+    assert win.problem.isVisibleTo(win) and win.problem.text() == refused.args[1]

@@ -135,8 +135,6 @@ class MainWindow(QMainWindow):
         column.setContentsMargins(0, 0, 0, 0)
         column.setSpacing(0)
         column.addWidget(self.chat, 1)
-        self.problem = ProblemBanner()  # why a model was refused, until read
-        column.addWidget(self.problem)
         self.silence_bar = EngineSilenceBar()
         column.addWidget(self.silence_bar)
         column.addWidget(self.composer)
@@ -145,7 +143,15 @@ class MainWindow(QMainWindow):
         self.welcome: WelcomePage | None = None
         self.splitter = QSplitter(Qt.Orientation.Horizontal)
         self.splitter.addWidget(self.sidebar)
-        self.splitter.addWidget(self.pages)
+        # Why a model was refused, until read: over the chat and the first-run page alike.
+        self.problem = ProblemBanner()
+        right = QWidget()
+        right_column = QVBoxLayout(right)
+        right_column.setContentsMargins(0, 0, 0, 0)
+        right_column.setSpacing(0)
+        right_column.addWidget(self.problem)
+        right_column.addWidget(self.pages, 1)
+        self.splitter.addWidget(right)
         self.splitter.setStretchFactor(1, 1)
         self.splitter.setSizes([260, 920])
         self.splitter.setChildrenCollapsible(False)

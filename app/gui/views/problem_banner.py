@@ -2,9 +2,10 @@
 
 The status bar is the wrong place for why a model was refused: it cut the sentence off under
 the stats, and its message vanished after a few seconds, leaving the full text only in a
-tooltip. This bar sits in the chat column, above the message box where the user acted, shows
-the whole sentence (wrapped, selectable to copy into a bug report) and stays until the user
-dismisses it or the problem is gone (its owner calls ``dismiss`` when a model loads).
+tooltip. This bar sits at the top of the chat column, under the toolbar where the model was
+chosen (and over the first-run page when that is shown), shows the whole sentence (wrapped,
+selectable to copy into a bug report) and stays until the user dismisses it or the problem is
+gone (its owner calls ``dismiss`` when a model loads).
 """
 
 from __future__ import annotations
