@@ -201,3 +201,24 @@ def test_reset_measurements_takes_the_measured_speed_off_the_toolbar(
     assert "tok/s" in window.picker.fit_label.text()  # predicted now
     assert window.controller.model is not None  # the chat's model stays
     assert window.controller.model.path == str(gemma_path)
+
+
+def test_the_models_window_lists_the_chats_model_opened_from_a_file(
+    qtbot: QtBot, window: MainWindow, gemma_path: Path, tmp_path: Path
+) -> None:
+    """A model opened by its path is in no folder the Models window scans: it listed
+    nothing under Installed while the chat used it."""
+    with qtbot.waitSignal(window.picker.model_chosen, timeout=30_000):
+        window.picker.choose(gemma_path)
+    models = window.tools.open_models()
+    qtbot.waitUntil(lambda: models.select(str(gemma_path)), timeout=30_000)
+    # Another file chosen while the window is open: that one is listed in its turn.
+    other = tmp_path / "elsewhere" / gemma_path.name
+    other.parent.mkdir()
+    try:
+        os.link(gemma_path, other)
+    except OSError:
+        shutil.copyfile(gemma_path, other)
+    with qtbot.waitSignal(window.picker.model_chosen, timeout=30_000):
+        window.picker.choose(other)
+    qtbot.waitUntil(lambda: models.select(str(other)), timeout=30_000)

@@ -352,6 +352,7 @@ class MainWindow(QMainWindow):
         self.pages.setCurrentIndex(0)  # the chat (the welcome page, if shown, has done its job)
         self.problem.dismiss()  # a model refused earlier is no longer the question
         self.controller.set_model(ModelChoice(name=info.label, path=info.path))
+        self.tools.set_model_in_use(info.path)
         self.composer.focus()  # the next thing to do is to ask
         if self.api is not None:
             self.api.set_default_model(Path(info.path).stem, info.path)

@@ -58,6 +58,7 @@ class ToolWindows(QObject):
         self._machines = machines
         self.machines: MachinesWindow | None = None
         self._shared: list[QAction] = []  # the main window's actions, keys included
+        self._model_in_use: str | None = None
         self.models_action = self._action("Models", "Ctrl+M", self.open_models,
                                           "Download, find and remove models (Ctrl+M)")  # fmt: skip
         self.hardware_action = self._action(
@@ -94,6 +95,13 @@ class ToolWindows(QObject):
             if window is not None:
                 window.addAction(action)
 
+    def set_model_in_use(self, path: str | None) -> None:
+        """The chat's model file (None: none): the Models window marks it in use, and
+        lists it even when it is in no folder it knows (a model opened by its path)."""
+        self._model_in_use = path
+        if self.models is not None:
+            self.models.set_model_in_use(path)
+
     def _adopt(self, window: QWidget) -> None:
         """What every tool window does: close on Esc, answer the shared keys."""
         window.addActions([*self._shared, *self.actions])
@@ -117,6 +125,7 @@ class ToolWindows(QObject):
         if self.models is None:
             self.models = ModelManagerDialog(self._services, parent=self._parent)
             self.models.model_chosen.connect(self.model_chosen)
+            self.models.set_model_in_use(self._model_in_use)
             self._adopt(self.models)
         _raise(self.models)
         return self.models
