@@ -68,13 +68,36 @@ def _v1(db: sqlite3.Connection) -> None:
     )
 
 
+def _v2(db: sqlite3.Connection) -> None:
+    # A reply's earlier versions (Regenerate keeps them, as "< 2/3 >" does elsewhere): the
+    # shown version stays in `messages`, so everything that reads a conversation is
+    # unchanged; its place among the versions is the one ordinal missing here.
+    _run_script(
+        db,
+        """
+        CREATE TABLE reply_versions (
+            id INTEGER PRIMARY KEY,
+            message_id INTEGER NOT NULL REFERENCES messages(id) ON DELETE CASCADE,
+            ordinal INTEGER NOT NULL,
+            content TEXT NOT NULL DEFAULT '',
+            reasoning TEXT NOT NULL DEFAULT '',
+            state TEXT NOT NULL DEFAULT 'complete',
+            model TEXT NOT NULL DEFAULT '',
+            stats TEXT,
+            created_at REAL NOT NULL,
+            UNIQUE (message_id, ordinal)
+        );
+        """,
+    )
+
+
 def _run_script(db: sqlite3.Connection, script: str) -> None:
     for statement in script.split(";"):
         if statement.strip():
             db.execute(statement)
 
 
-MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_v1]
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_v1, _v2]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
@@ -89,6 +112,19 @@ class ConversationRow:
 
 
 @dataclass(frozen=True)
+class ReplyVersion:
+    """Another version of a reply (an earlier or a later answer to the same question)."""
+
+    ordinal: int  # its place among all the versions, from 0
+    content: str
+    reasoning: str
+    state: MessageState
+    model: str
+    stats: dict[str, Any] | None
+    created_at: float
+
+
+@dataclass(frozen=True)
 class MessageRow:
     id: int
     conversation_id: int
@@ -100,11 +136,22 @@ class MessageRow:
     model: str
     stats: dict[str, Any] | None  # as saved (JSON); read it through ``reply_stats``
     created_at: float
+    others: tuple[ReplyVersion, ...] = ()  # the reply's other versions, by ordinal
 
     @functools.cached_property
     def reply_stats(self) -> ReplyStats:
         """``stats`` typed, read once per row."""
         return ReplyStats.from_json(self.stats)
+
+    @property
+    def version_count(self) -> int:
+        return len(self.others) + 1
+
+    @property
+    def version(self) -> int:
+        """The shown version's place among ``version_count`` (from 0)."""
+        taken = {v.ordinal for v in self.others}
+        return next(i for i in range(self.version_count) if i not in taken)
 
 
 _P = ParamSpec("_P")
@@ -297,12 +344,18 @@ class ChatStore:
         state: MessageState = "complete",
         model: str = "",
         replace_after: int | None = None,
+        keep_versions: bool = False,
     ) -> int:
         """Append a message; with ``replace_after``, the messages after that position are
-        removed first, in the same transaction (edit-and-resend, regenerate)."""
+        removed first, in the same transaction (edit-and-resend, regenerate). With
+        ``keep_versions`` (regenerate) the reply right after ``replace_after`` and its
+        other versions become the new message's earlier versions."""
         now = time.time()
         with self.transaction():
+            earlier: list[tuple[Any, ...]] = []
             if replace_after is not None:
+                if keep_versions:
+                    earlier = self._versions_after(cid, replace_after)
                 self.db.execute(
                     "DELETE FROM messages WHERE conversation_id = ? AND position > ?",
                     (cid, replace_after),
@@ -316,8 +369,59 @@ class ChatStore:
                 "state, model, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (cid, pos, role, content, reasoning, state, model, now, now),
             )
+            mid = int(cur.lastrowid or 0)
+            self.db.executemany(
+                f"INSERT INTO reply_versions (message_id, {_VERSION_COLUMNS}) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                [(mid, i, *v[1:]) for i, v in enumerate(earlier)],
+            )
             self.db.execute("UPDATE conversations SET updated_at = ? WHERE id = ?", (now, cid))
-        return int(cur.lastrowid or 0)
+        return mid
+
+    def _versions_after(self, cid: int, position: int) -> list[tuple[Any, ...]]:
+        """The assistant reply right after ``position``, every version of it, in order (as
+        rows of ``_VERSION_COLUMNS``); none when no reply follows."""
+        row = self.db.execute(
+            f"SELECT id, {_SHOWN_COLUMNS} FROM messages WHERE conversation_id = ? "
+            "AND position = ? AND role = 'assistant'",
+            (cid, position + 1),
+        ).fetchone()
+        if row is None:
+            return []
+        others = self.db.execute(
+            f"SELECT {_VERSION_COLUMNS} FROM reply_versions WHERE message_id = ? ORDER BY ordinal",
+            (row[0],),
+        ).fetchall()
+        shown = _message_row((row[0], cid, position + 1, "assistant", *row[1:]), others).version
+        return sorted([*others, (shown, *row[1:])])
+
+    @_writes
+    def show_version(self, mid: int, ordinal: int) -> None:
+        """Show version ``ordinal`` of reply ``mid`` (it becomes the one the conversation
+        carries on with); the one shown until now joins the other versions."""
+        with self.transaction():
+            chosen = self.db.execute(
+                f"SELECT {_VERSION_COLUMNS} FROM reply_versions "
+                "WHERE message_id = ? AND ordinal = ?",
+                (mid, ordinal),
+            ).fetchone()
+            row = self.message(mid)
+            if chosen is None or row is None:
+                return  # already shown, or gone
+            self.db.execute(
+                "DELETE FROM reply_versions WHERE message_id = ? AND ordinal = ?", (mid, ordinal)
+            )
+            self.db.execute(
+                f"INSERT INTO reply_versions (message_id, {_VERSION_COLUMNS}) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (mid, row.version, row.content, row.reasoning, row.state, row.model,
+                 json.dumps(row.stats) if row.stats else None, row.created_at),
+            )  # fmt: skip
+            self.db.execute(
+                "UPDATE messages SET content = ?, reasoning = ?, state = ?, model = ?, "
+                "stats = ?, created_at = ?, updated_at = ? WHERE id = ?",
+                (*chosen[1:], time.time(), mid),
+            )
 
     @_writes
     def checkpoint(self, mid: int, content: str, reasoning: str) -> None:
@@ -348,14 +452,27 @@ class ChatStore:
             f"SELECT {_MESSAGE_COLUMNS} FROM messages WHERE conversation_id = ? ORDER BY position",
             (cid,),
         ).fetchall()
-        return [_message_row(r) for r in rows]
+        versions: dict[int, list[tuple[Any, ...]]] = {}
+        for v in self.db.execute(
+            f"SELECT message_id, {_VERSION_COLUMNS} FROM reply_versions WHERE message_id IN "
+            "(SELECT id FROM messages WHERE conversation_id = ?) ORDER BY message_id, ordinal",
+            (cid,),
+        ):
+            versions.setdefault(v[0], []).append(v[1:])
+        return [_message_row(r, versions.get(r[0], ())) for r in rows]
 
     @_reads
     def message(self, mid: int) -> MessageRow | None:
         row = self.db.execute(
             f"SELECT {_MESSAGE_COLUMNS} FROM messages WHERE id = ?", (mid,)
         ).fetchone()
-        return _message_row(row) if row else None
+        if row is None:
+            return None
+        others = self.db.execute(
+            f"SELECT {_VERSION_COLUMNS} FROM reply_versions WHERE message_id = ? ORDER BY ordinal",
+            (mid,),
+        ).fetchall()
+        return _message_row(row, others)
 
     @_writes
     def recover_interrupted(self) -> int:
@@ -367,9 +484,11 @@ class ChatStore:
 _MESSAGE_COLUMNS = (
     "id, conversation_id, position, role, content, reasoning, state, model, stats, created_at"
 )
+_SHOWN_COLUMNS = "content, reasoning, state, model, stats, created_at"  # what a version has
+_VERSION_COLUMNS = f"ordinal, {_SHOWN_COLUMNS}"
 
 
-def _message_row(r: tuple[Any, ...]) -> MessageRow:
+def _message_row(r: tuple[Any, ...], others: Any = ()) -> MessageRow:
     return MessageRow(
         id=r[0],
         conversation_id=r[1],
@@ -381,6 +500,10 @@ def _message_row(r: tuple[Any, ...]) -> MessageRow:
         model=r[7],
         stats=json.loads(r[8]) if r[8] else None,
         created_at=r[9],
+        others=tuple(
+            ReplyVersion(v[0], v[1], v[2], v[3], v[4], json.loads(v[5]) if v[5] else None, v[6])
+            for v in others
+        ),
     )
 
 

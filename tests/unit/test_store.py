@@ -134,3 +134,36 @@ def test_a_full_disk_is_a_save_error_with_the_reason_and_nothing_is_half_written
     store.db.execute("PRAGMA max_page_count = 1073741823")
     store.finish_message(mid, "x" * 200_000, "", "complete")
     assert store.message(mid).state == "complete"  # type: ignore[union-attr]
+
+
+def test_regenerate_keeps_every_version_and_any_can_be_shown(store: ChatStore) -> None:
+    """Regenerate keeps the replies it replaces ("< 2/3 >"); showing one makes it the reply
+    the conversation carries on with, the others stay; an edit of the question drops them."""
+    cid = store.create_conversation("Sky")
+    store.add_message(cid, "user", "Why is the sky blue?")
+    first = store.add_message(cid, "assistant", "Rayleigh.", reasoning="r1")
+    store.finish_message(first, "Rayleigh.", "r1", "complete", {"generated_tokens": 3})
+    second = store.add_message(cid, "assistant", "", state="streaming", replace_after=0,
+                               keep_versions=True)  # fmt: skip
+    store.finish_message(second, "Scattering.", "r2", "stopped")
+    third = store.add_message(cid, "assistant", "", replace_after=0, keep_versions=True)
+    store.finish_message(third, "Short waves.", "r3", "complete")
+    (_question, reply) = store.messages(cid)
+    assert reply.id == third and (reply.version, reply.version_count) == (2, 3)
+    assert [(v.ordinal, v.content, v.state) for v in reply.others] == [
+        (0, "Rayleigh.", "complete"),
+        (1, "Scattering.", "stopped"),
+    ]
+    assert reply.others[0].stats == {"generated_tokens": 3}
+
+    store.show_version(third, 0)
+    shown = store.message(third)
+    assert shown is not None and (shown.content, shown.reasoning) == ("Rayleigh.", "r1")
+    assert shown.stats == {"generated_tokens": 3} and shown.version == 0
+    assert [v.content for v in shown.others] == ["Scattering.", "Short waves."]
+    store.show_version(third, 0)  # already shown: nothing changes
+    assert store.messages(cid)[1] == shown
+
+    store.add_message(cid, "user", "Why is it red at dusk?", replace_after=-1)  # an edit
+    assert [m.content for m in store.messages(cid)] == ["Why is it red at dusk?"]
+    assert store.db.execute("SELECT COUNT(*) FROM reply_versions").fetchone()[0] == 0
