@@ -33,6 +33,7 @@ from app.core.paths import app_paths
 from app.core.salvage import salvage_database
 from app.core.settings import load_settings
 from app.core.store import ChatStore, MessageRow
+from app.core.units import format_tokens
 from app.gui.render import markdown
 from app.gui.render.math import MathRenderer
 from app.gui.services import Services
@@ -426,7 +427,7 @@ def _self_test_report(model: Path, outcome: _SelfTestOutcome, elapsed_s: float) 
     if kernels := stats.get("cpu_kernels"):
         backend += f", {describe_variant(kernels)} CPU code"
     print(
-        f"ponder self-test passed: {model.name} wrote {tokens} tokens through the engine "
+        f"ponder self-test passed: {model.name} wrote {format_tokens(tokens)} through the engine "
         f"process ({backend}) in {elapsed_s:.1f} s."
     )
     return 0
