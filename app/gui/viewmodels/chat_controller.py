@@ -58,8 +58,8 @@ class ChatController(QObject):
         sample_finished(int, object): that sample ended (its ``GenerationStats``).
         live(object): ``LiveStats`` of the live reply (a group's: all samples together).
         reply_finished(object): the reply's final ``MessageRow``.
-        reply_changed(object): a saved reply changed (another sample of its group became
-            the reply, or a vote); its new ``MessageRow``.
+        reply_changed(object): a saved reply changed (another of its versions or another
+            sample of its group became the reply, or a vote); its new ``MessageRow``.
         busy_changed(bool): a reply is (not) being generated.
         conversation_touched(int, str): a conversation got a message or a title.
         notice(str): a one-line message for the status bar.
@@ -217,14 +217,32 @@ class ChatController(QObject):
         return self._start_reply(samples=samples)
 
     def regenerate(self) -> bool:
-        """Answer the last question again (the old reply is replaced), as many ways as the
-        old reply was asked to think."""
+        """Answer the last question again, as many ways as the old reply was asked to
+        think; the old reply stays as an earlier version ("< 1/2 >")."""
         last_user = self._last_user_position()
         if last_user is None or not self._ready_to_send():
             return False
         old = next((r for r in self.rows if r.position > last_user), None)
         group = GroupReply.from_stats(old.stats) if old is not None else None
-        return self._start_reply(replace_after=last_user, samples=group.asked if group else 1)
+        return self._start_reply(
+            replace_after=last_user, samples=group.asked if group else 1, keep_versions=True
+        )
+
+    def show_version(self, mid: int, ordinal: int) -> None:
+        """Show version ``ordinal`` of reply ``mid``: from now on it is the reply the
+        conversation history carries (the other versions stay with it)."""
+        at = next((i for i, r in enumerate(self.rows) if r.id == mid), None)
+        if at is None or self._live is not None:
+            return  # not shown, or a reply is streaming (the history is in use)
+        try:
+            self.store.show_version(mid, ordinal)
+            changed = self.store.message(mid)
+        except SaveError as exc:
+            self._refused(exc, "That version was not shown")
+            return
+        if changed is not None:
+            self.rows[at] = changed
+            self.reply_changed.emit(changed)
 
     def edit_and_resend(self, position: int, text: str) -> bool:
         """Replace the question at ``position`` and everything after it, then answer it."""
@@ -312,9 +330,13 @@ class ChatController(QObject):
         self.message_added.emit(row)
         return row
 
-    def _start_reply(self, replace_after: int | None = None, samples: int = 1) -> bool:
+    def _start_reply(
+        self, replace_after: int | None = None, samples: int = 1, keep_versions: bool = False
+    ) -> bool:
         """Save the reply's row (replacing the messages after ``replace_after`` in the same
-        transaction: a regenerate that cannot be saved keeps the old answer) and start it."""
+        transaction: a regenerate that cannot be saved keeps the old answer; with
+        ``keep_versions`` the old reply becomes the new one's earlier version) and start
+        it."""
         name, spec = self._target()
         try:
             mid = self.store.add_message(
@@ -324,6 +346,7 @@ class ChatController(QObject):
                 state="streaming",
                 model=name,
                 replace_after=replace_after,
+                keep_versions=keep_versions,
             )
         except SaveError as exc:
             self._refused(exc, "The reply was not started")
