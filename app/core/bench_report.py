@@ -174,6 +174,7 @@ class BenchReport:
     machine: dict[str, Any] = field(default_factory=dict)
     models: list[ModelResult] = field(default_factory=list)
     cancelled: bool = False
+    prompts: dict[str, str] = field(default_factory=dict)  # prompt id -> the question asked
 
     def to_json(self) -> dict[str, Any]:
         out = asdict(self)

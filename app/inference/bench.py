@@ -131,6 +131,7 @@ def run_bench(
         max_tokens=max_tokens,
         seed=seed,
         prompt_set_source=prompts.source,
+        prompts={item.id: item.prompt for item in prompts.items},
         machine={
             k: v
             for k, v in hw.to_json().items()

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from PySide6.QtCharts import QScatterSeries
+from PySide6.QtCharts import QLegend, QScatterSeries
 from PySide6.QtCore import QPointF
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QApplication, QWidget
@@ -455,3 +455,55 @@ def test_a_finished_model_adds_its_column_and_keeps_the_others(
     columns.show_report(other)
     assert [c.result for c in columns.columns] == other.models
     assert columns.columns[0] is not first
+
+
+def test_a_custom_prompt_card_shows_the_question_and_only_a_clear_final_answer(
+    qtbot: QtBot, window: CompareWindow, tmp_path: Path
+) -> None:
+    """A card said "answer: 23" when the model only echoed "17*23", and no card said what
+    was asked. The replay backend stands in for two R1 models: one echoes the question,
+    one states a result."""
+    echo = write_replay(tmp_path / "echoes.jsonl", "The user asks for 17*23.", "17*23")
+    sums = write_replay(tmp_path / "sums.jsonl", "17*20 is 340, 17*3 is 51.", "17*23 = 391")
+    window.add_model_paths([echo, sums])
+    ask(window, "What is 17*23?", max_tokens=64)
+    window.setup.run_button.click()
+    qtbot.waitUntil(lambda: not window.is_running(), timeout=RUN_TIMEOUT_MS)
+    assert window.report is not None and not window.report.cancelled
+
+    echoed, summed = (c.replies[0] for c in window.columns.columns)
+    assert echoed.verdict.text() == "no clear final answer"  # not "answer: 23"
+    assert summed.verdict.text() == "answer: 391"
+    for card in (echoed, summed):
+        assert card.question.isVisibleTo(window)
+        assert card.question.text() == "What is 17*23?"
+    # A saved run keeps its questions: reopened, the cards ask them again.
+    reopened = BenchReport.from_json(window.report.to_json())
+    window.show_report(reopened, {})
+    assert window.columns.columns[0].replies[0].question.text() == "What is 17*23?"
+
+
+def test_legend_entries_differ_by_more_than_colour(qtbot: QtBot) -> None:
+    """Two copies of one file (LM Studio's and Ponder's) were two legend entries of the
+    same name told apart by colour alone. Each model has its own marker shape, in the
+    legend too, and a name shared by two models is followed by its folder."""
+    report = report_of_sizes([1.1e9, 1.1e9, 4.7e9])
+    report.models[0].path = "/home/u/.lmstudio/models/bartowski/model.gguf"
+    report.models[1].path = "/home/u/ponder/models/unsloth/model.gguf"
+    for m in report.models[:2]:
+        m.name = "model"
+    charts = CompareCharts()
+    qtbot.addWidget(charts)
+    charts.resize(900, 360)
+    charts.show()
+    qtbot.waitExposed(charts)
+    charts.show_report(report, {})
+
+    for chart in (charts.speed, charts.memory):
+        series = chart.measured_series()
+        assert [s.name() for s in series] == ["model (bartowski)", "model (unsloth)", "model-2"]
+        assert len({s.markerShape() for s in series}) == 3
+        legend = chart.chart().legend()
+        assert legend.markerShape() == QLegend.MarkerShape.MarkerShapeFromSeries
+        labels = [m.label() for s in series for m in legend.markers(s)]
+        assert len(labels) == len(set(labels)) == 3

@@ -217,6 +217,7 @@ def test_replay_files_stand_in_for_models(tmp_path: Path) -> None:
     assert [g["correct"] for g in cookies] == [True, False]
     assert all(g["reasoning_tokens"] > 0 and g["answer_tokens"] > 0 for g in cookies)
     assert not (Path(os.environ["PONDER_HOME"]) / "cache" / "speed-calibration.json").exists()
+    assert "12 trays of 24 cookies" in report["prompts"]["cookies"]  # each question asked
 
 
 def test_a_reply_cut_off_by_cancel_is_neither_judged_nor_measured(tmp_path: Path) -> None:

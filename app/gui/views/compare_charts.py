@@ -4,15 +4,19 @@ measurement with the fit planner's prediction drawn beside it.
 One scatter series per model (its colour matches its answer column), a vertical line for
 the spread over runs, and the prediction as a grey square with its range, a little to the
 right of the measurement so that neither hides the other. Colours come from the palette so
-the charts follow light and dark themes.
+the charts follow light and dark themes. Colour is never the only difference between two
+legend entries: each model has its own marker shape, shown in the legend too, and two
+models of the same name are told apart by their folder.
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
-from PySide6.QtCharts import QChart, QChartView, QLineSeries, QScatterSeries, QValueAxis
+from PySide6.QtCharts import QChart, QChartView, QLegend, QLineSeries, QScatterSeries, QValueAxis
 from PySide6.QtCore import QMargins, QPointF, Qt
 from PySide6.QtGui import QColor, QPainter, QPalette, QPen
 from PySide6.QtWidgets import QHBoxLayout, QWidget
@@ -23,6 +27,15 @@ from app.gui.workers.bench_worker import Prediction
 
 PREDICTION_NAME = "Fit prediction"
 MARKER_SIZE = 11.0
+_Shape = QScatterSeries.MarkerShape
+# One shape per model (Compare runs at most six); the prediction's is the square.
+MODEL_SHAPES = (
+    _Shape.MarkerShapeCircle,
+    _Shape.MarkerShapeTriangle,
+    _Shape.MarkerShapeRotatedRectangle,
+    _Shape.MarkerShapeStar,
+    _Shape.MarkerShapePentagon,
+)
 
 
 def model_colour(palette: QPalette, index: int) -> QColor:
@@ -30,6 +43,29 @@ def model_colour(palette: QPalette, index: int) -> QColor:
     accent = palette.color(QPalette.ColorRole.Highlight)
     hue = (max(accent.hsvHue(), 0) + index * 67) % 360
     return QColor.fromHsv(hue, max(accent.hsvSaturation(), 140), min(accent.value(), 220))
+
+
+def model_shape(index: int) -> QScatterSeries.MarkerShape:
+    """The ``index``-th model's marker shape."""
+    return MODEL_SHAPES[index % len(MODEL_SHAPES)]
+
+
+def legend_names(models: Sequence[ModelResult]) -> list[str]:
+    """Each model's name, with its folder where two share a name (the same file name
+    from LM Studio and from Ponder's folder), numbered if even that is the same."""
+    counts = Counter(m.name for m in models)
+    names = [
+        f"{m.name} ({Path(m.path).parent.name})"
+        if counts[m.name] > 1 and Path(m.path).parent.name
+        else m.name
+        for m in models
+    ]
+    repeats, seen = Counter(names), Counter[str]()
+    out = []
+    for name in names:
+        seen[name] += 1
+        out.append(f"{name} #{seen[name]}" if repeats[name] > 1 else name)
+    return out
 
 
 @dataclass(frozen=True)
@@ -41,6 +77,7 @@ class ChartPoint:
     measured: Spread | None
     predicted_low: float | None
     predicted_high: float | None
+    index: int = 0  # the model's place in the run: its colour and shape, as its column's
 
 
 def memory_spread(model: ModelResult) -> Spread | None:
@@ -58,22 +95,24 @@ def chart_points(
 ) -> tuple[list[ChartPoint], list[ChartPoint]]:
     """(decode speed points, memory points), one per model that ran."""
     speed, memory = [], []
-    for m in report.models:
+    names = legend_names(report.models)
+    for index, (m, name) in enumerate(zip(report.models, names, strict=True)):
         if m.error:
             continue
         p = predictions.get(m.path)
         decode = m.summary()["decode_tok_s"]
         speed.append(
             ChartPoint(
-                m.name,
+                name,
                 m.file_bytes,
                 decode,
                 p.tok_s_low if p else None,
                 p.tok_s_high if p else None,
+                index,
             )
         )
         mem = float(p.memory_bytes) if p else None
-        memory.append(ChartPoint(m.name, m.file_bytes, memory_spread(m), mem, mem))
+        memory.append(ChartPoint(name, m.file_bytes, memory_spread(m), mem, mem, index))
     return speed, memory
 
 
@@ -118,6 +157,7 @@ class SizeChart(QChartView):
         chart.setBackgroundRoundness(0)
         chart.setMargins(QMargins(4, 4, 4, 4))
         chart.legend().setAlignment(Qt.AlignmentFlag.AlignBottom)
+        chart.legend().setMarkerShape(QLegend.MarkerShape.MarkerShapeFromSeries)
         self.setChart(chart)
         if old is not None:
             old.deleteLater()  # setChart does not take the old one down
@@ -159,12 +199,13 @@ class SizeChart(QChartView):
                 s = p.measured
                 dot = QScatterSeries()
                 dot.setName(p.name)
+                dot.setMarkerShape(model_shape(p.index))
                 dot.setMarkerSize(MARKER_SIZE)
-                dot.setProperty("model_index", i)
+                dot.setProperty("model_index", p.index)
                 dot.append(x, s.median / self.y_scale)
                 self._add(chart, dot, x_axis, y_axis)
                 if s.n > 1 and s.max > s.min:
-                    extra.append(self._bar(x, s.min, s.max, i))
+                    extra.append(self._bar(x, s.min, s.max, p.index))
                 ys.append(s.max / self.y_scale)
             if p.predicted_low is not None and p.predicted_high is not None:
                 mid = (p.predicted_low + p.predicted_high) / 2

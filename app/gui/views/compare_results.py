@@ -31,16 +31,22 @@ from app.gui.views.markdown_view import MarkdownView
 from app.gui.views.message_parts import ThinkingPanel
 
 COLUMN_MIN_WIDTH = 280
+QUESTION_CHARS = 280  # a longer question is cut on the card, whole in its tooltip
 CORRECT_COLOUR = "#2e7d32"
 WRONG_COLOUR = "#d32f2f"
 
 
 def verdict_text(gen: GenerationRecord) -> str:
-    """What the checker said of one reply, for the mark beside its prompt."""
+    """What the checker said of one reply, for the mark beside its prompt. Without an
+    answer key only a clearly final answer is named (boxed, or stated as the answer: the
+    group-sampling reading, ``grouping.clear_final_answer``): a reply that only echoes
+    "17*23" gave no answer, not "23"."""
     if gen.error:
         return f"✗ failed: {gen.error}"
     if gen.correct is None:
-        return "not checked" if not gen.final_answer else f"answer: {gen.final_answer}"
+        if gen.final_answer:
+            return f"answer: {gen.final_answer}"
+        return "no clear final answer" if gen.answer_text.strip() else "no answer"
     return "✓ correct" if gen.correct else f"✗ {gen.check_detail or 'wrong'}"
 
 
@@ -65,13 +71,25 @@ STOP_WORDS = {
 
 
 class ReplyBlock(QFrame):
-    """One prompt's reply in a column: prompt id and verdict, thinking, answer."""
+    """One prompt's reply in a column: prompt id and verdict, the question, thinking,
+    answer."""
 
-    def __init__(self, gen: GenerationRecord, math: MathRenderer | None) -> None:
+    def __init__(self, gen: GenerationRecord, question: str, math: MathRenderer | None) -> None:
         super().__init__()
         self.setObjectName("compareReply")
         self.gen = gen
         self.title = QLabel(f"<b>{gen.prompt_id}</b>")
+        shown = " ".join(question.split())
+        if len(shown) > QUESTION_CHARS:
+            shown = shown[: QUESTION_CHARS - 1].rstrip() + "…"
+        self.question = QLabel(shown)
+        self.question.setObjectName("compareQuestion")
+        self.question.setAccessibleName("Question")
+        self.question.setTextFormat(Qt.TextFormat.PlainText)
+        self.question.setWordWrap(True)
+        self.question.setToolTip(question)
+        self.question.setStyleSheet("font-style: italic;")
+        self.question.setVisible(bool(question))  # runs saved before questions were kept
         self.verdict = QLabel(verdict_text(gen))
         self.verdict.setObjectName("compareVerdict")
         self.verdict.setWordWrap(True)
@@ -96,6 +114,7 @@ class ReplyBlock(QFrame):
         head.addWidget(self.title)
         head.addWidget(self.verdict, 1)
         layout.addLayout(head)
+        layout.addWidget(self.question)
         layout.addWidget(self.thinking)
         layout.addWidget(self.answer)
         layout.addWidget(self.stats)
@@ -105,7 +124,12 @@ class ModelColumn(QFrame):
     """One model: name, file facts and accuracy, then its replies of the last run."""
 
     def __init__(
-        self, result: ModelResult, index: int, palette: QPalette, math: MathRenderer | None
+        self,
+        result: ModelResult,
+        index: int,
+        palette: QPalette,
+        math: MathRenderer | None,
+        questions: dict[str, str] | None = None,
     ) -> None:
         super().__init__()
         self.setObjectName("compareColumn")
@@ -140,7 +164,7 @@ class ModelColumn(QFrame):
             layout.addWidget(self.error)
         else:
             for gen in result.runs[-1].generations:
-                block = ReplyBlock(gen, math)
+                block = ReplyBlock(gen, (questions or {}).get(gen.prompt_id, ""), math)
                 self.replies.append(block)
                 layout.addWidget(block)
         layout.addStretch(1)
@@ -178,7 +202,7 @@ class ResultsColumns(QScrollArea):
             self.columns = []
             self.setWidget(canvas)  # the old canvas and its columns are deleted with it
         for i in range(len(self.columns), len(report.models)):
-            column = ModelColumn(report.models[i], i, self.palette(), self.math)
+            column = ModelColumn(report.models[i], i, self.palette(), self.math, report.prompts)
             self.columns.append(column)
             layout.addWidget(column, 1, Qt.AlignmentFlag.AlignTop)
 

@@ -304,6 +304,7 @@ class CompareWindow(QMainWindow):
             max_tokens=self.worker.max_tokens,
             seed=0,
             models=list(self._finished),
+            prompts=dict(self.worker.questions),
         )
         self.show_report(partial, self.predictions)
         self.export_button.setEnabled(False)  # exports are of a finished, saved run

@@ -136,6 +136,7 @@ class BenchWorker(QThread):
         self.prompts = prompts
         self.runs = runs
         self.max_tokens = max_tokens
+        self.questions: dict[str, str] = {}  # prompt id -> text, once the set is read
         self._cancel = threading.Event()
         self._last_live = 0.0
 
@@ -167,6 +168,7 @@ class BenchWorker(QThread):
 
     def _measure(self) -> None:
         prompts = load_prompt_set(self.prompts) if isinstance(self.prompts, str) else self.prompts
+        self.questions = {item.id: item.prompt for item in prompts.items}
         hw = hardware(max_age_s=0)  # now: the chat's model has just left memory
         self.predicted.emit(
             {p.path: p for p in (predict(m, hw) for m in self.models) if p is not None}
