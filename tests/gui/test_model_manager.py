@@ -28,7 +28,8 @@ from app.core.paths import app_paths
 from app.core.store import ChatStore
 from app.core.units import format_bytes
 from app.gui.services import Services
-from app.gui.viewmodels.model_list import ModelListModel, RowKind, RowState
+from app.gui.viewmodels.model_list import ModelListModel
+from app.gui.viewmodels.model_rows import RowKind, RowState
 from app.gui.views.model_manager import ModelManagerDialog
 from app.hardware.probe import probe
 from app.modelhub.catalog import load_catalog

@@ -23,7 +23,7 @@ from app.gui.services import Services
 from app.gui.theme import apply_theme
 from app.gui.viewmodels.chat_controller import ChatController
 from app.gui.viewmodels.ladder_model import DOWNLOAD, NAME, SPEED, VERDICT
-from app.gui.viewmodels.model_list import RowState
+from app.gui.viewmodels.model_rows import RowState
 from app.gui.views.main_window import MainWindow
 from app.gui.views.model_manager import ModelManagerDialog
 from app.gui.views.welcome import NO_TELEMETRY, WelcomePage

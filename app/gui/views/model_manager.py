@@ -38,14 +38,8 @@ from PySide6.QtWidgets import (
 
 from app.core.units import format_bytes
 from app.gui.services import Services
-from app.gui.viewmodels.model_list import (
-    ACTIVE,
-    ModelFilter,
-    ModelListModel,
-    ModelRow,
-    RowKind,
-    RowState,
-)
+from app.gui.viewmodels.model_list import ModelFilter, ModelListModel
+from app.gui.viewmodels.model_rows import ACTIVE, ModelRow, RowKind, RowState
 from app.gui.views.model_table import model_table
 from app.gui.workers.download_worker import ModelScanner
 from app.gui.workers.model_check import ModelChecker, ModelInfo
