@@ -7,10 +7,17 @@ internet); everything else is the real app: window, store, engine process, rende
 Machines window's workers are two real `ponder worker` processes on loopback. Usage:
     xvfb-run -a -s "-screen 0 1280x820x24" .venv/bin/python scripts/screenshots.py [OUT_DIR]
         [--only machines]
+
+``--only design`` takes the design pass's shots instead: the main window with a chat, the
+first-run page, the Hardware and the Models windows, each light and dark, the main window
+maximized on a 1440x900 screen (a window manager must run to maximize it):
+    xvfb-run -a -s "-screen 0 1440x900x24" sh -c 'openbox & sleep 1;
+        .venv/bin/python scripts/screenshots.py docs/screenshots/design-after --only design'
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import sys
@@ -222,6 +229,112 @@ def only_machines(app: QApplication, out: Path, tmp: Path) -> None:
     session.close()
 
 
+# The sidebar's other chats for the design shots, with how many days ago each was last used.
+DATED_CHATS = [
+    ("Why is the sky blue?", 0),
+    ("Prove that √2 is irrational", 1),
+    ("Plan a three-day trip to Kyoto", 3),
+    ("Explain the KV cache in transformers", 5),
+    ("Regex for ISO 8601 dates", 12),
+    ("Summarise the attention paper", 24),
+    ("Sourdough starter schedule", 48),
+    ("Birthday poem for Ana", 80),
+]
+
+
+def set_theme(app: QApplication, session: Session, theme: str) -> None:
+    """Switch light/dark as the Settings dialog does (palette, style sheet, views)."""
+    window = session.window
+    window._apply_settings(dataclasses.replace(session.controller.settings, theme=theme))
+    pump(app, 0.5)
+
+
+def design(app: QApplication, out: Path, tmp: Path) -> None:
+    """Main window with a chat, first-run page, Hardware and Models, light and dark."""
+    from app.modelhub.catalog import load_catalog
+    from tests.integration.hub_server import HubServer
+
+    os.environ["PONDER_HOME"] = str(tmp / "design-first-run")
+    session = open_session(app)
+    window = session.window
+    welcome = window.welcome
+    assert welcome is not None
+    with HubServer() as hub:
+        os.environ["HF_ENDPOINT"] = hub.endpoint
+        deadline = time.monotonic() + 60
+        while welcome.ladder.recommended_row is None and time.monotonic() < deadline:
+            pump(app, 0.1)
+        row = welcome.ladder.row_at(welcome.ladder.recommended_row or 0)
+        quant = load_catalog().get(row.id).quant(row.quant)
+        for f in quant.files:
+            blob = tmp / Path(f.path).name
+            with blob.open("wb") as sparse:
+                sparse.truncate(f.size_bytes or f.approx_bytes or row.download_bytes or 1)
+            hub.add_file(quant.repo_id, f.path, blob, sha256="0" * 64)
+        welcome._check_hub()
+        window.showMaximized()
+        while not welcome.download_button.isEnabled() and time.monotonic() < deadline:
+            pump(app, 0.1)
+        for theme in ("light", "dark"):
+            set_theme(app, session, theme)
+            shoot(app, out / f"welcome-{theme}.png")
+    del os.environ["HF_ENDPOINT"]
+    window.close()
+    session.close()
+
+    os.environ["PONDER_HOME"] = str(tmp / "design-home")
+    session = open_session(app, welcome=False)
+    now = time.time()
+    for title, days in DATED_CHATS:
+        cid = session.store.create_conversation(title)
+        session.store.add_message(cid, "user", title)
+        when = now - days * 86400 - 3600
+        with session.store.transaction():
+            session.store.db.execute(
+                "UPDATE conversations SET updated_at = ? WHERE id = ?", (when, cid)
+            )
+    session.window.conversations.refresh()
+    window = session.window
+    set_theme(app, session, "light")
+    window.showMaximized()
+    pump(app, 0.5)
+    gemma = ROOT / ".cache" / "test-models" / "gemma-3-270m-q4_k_m.gguf"
+    if gemma.exists():
+        window.picker.choose(gemma)
+        pump(app, 2.0)
+    replay = tmp / "design-reply.jsonl"
+    write_replay(replay)
+    session.controller.set_model(
+        ModelChoice("DeepSeek-R1-Distill-Qwen-7B (replay)", str(replay), 40, is_replay=True)
+    )
+    window.composer.set_text(QUESTION)
+    window.composer.send_button.click()
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and session.controller.busy:
+        pump(app, 0.1)
+    pump(app, 1.0)
+    for theme in ("light", "dark"):
+        set_theme(app, session, theme)
+        shoot(app, out / f"main-{theme}.png")
+        hardware = window.tools.open_hardware()
+        hardware.resize(1180, 720)
+        hardware.move(60, 60)
+        deadline = time.monotonic() + 30
+        while window.ladder.recommended_row is None and time.monotonic() < deadline:
+            pump(app, 0.1)
+        pump(app, 3.0)  # a few live samples for the sparklines
+        shoot(app, out / f"hardware-{theme}.png")
+        hardware.close()
+        models = window.tools.open_models()
+        models.resize(1100, 650)
+        models.move(80, 80)
+        pump(app, 2.0)
+        shoot(app, out / f"models-{theme}.png")
+        models.close()
+    window.close()
+    session.close()
+
+
 def main() -> int:
     args = sys.argv[1:]
     only = args[args.index("--only") + 1] if "--only" in args else None
@@ -233,6 +346,9 @@ def main() -> int:
         app = make_application([sys.argv[0]])
         if only == "machines":
             only_machines(app, out, Path(tmp))
+            return 0
+        if only == "design":
+            design(app, out, Path(tmp))
             return 0
         first_run(app, out, Path(tmp))
         os.environ["PONDER_HOME"] = str(Path(tmp) / "home")

@@ -44,7 +44,9 @@ QToolButton#thinkingToggle {{
     color: {muted}; border: none; background: transparent; font-weight: 600; padding: 2px;
 }}
 QToolButton#thinkingToggle:hover {{ color: {text.name()}; }}
-QPlainTextEdit#thinkingBody {{ background: transparent; color: {muted}; border: none; }}
+QTextEdit#thinkingBody {{ background: transparent; color: {muted}; border: none; }}
+QLabel#thinkingOutline {{ color: {muted}; }}
+QToolButton#thinkingCollapse {{ color: {muted}; }}
 QFrame#groupPanel {{
     background: {thinking_bg}; border-left: 3px solid {mix(base, accent, 0.55)};
     border-radius: 4px;

@@ -166,6 +166,7 @@ class ChatView(QScrollArea):
             samples=self.controller.live_samples if live else 1,
             parent=self.column,
         )
+        reply.thinking.folding.connect(partial(self._hold_header, reply.thinking.toggle))
         reply.regenerate.connect(self.controller.regenerate)
         reply.answer_now.connect(self.controller.answer_now)
         reply.copied.connect(self.copied)
@@ -319,6 +320,17 @@ class ChatView(QScrollArea):
         self._stick = value >= bar.maximum() - STICK_PX
         if value < LOAD_EARLIER_PX and self._first > 0 and not self._filler.isActive():
             self._filler.start(0)
+
+    def _hold_header(self, header: QWidget, opening: bool) -> None:
+        """A thought opens or folds: its header stays where it is on screen (the chat does
+        not jump, nor follow the end); folded from the "Collapse" at its end, a header
+        above the view comes down to its top."""
+        y = self._canvas_y(header) - self.verticalScrollBar().value()
+        if not opening:
+            y = max(y, 0)
+        self._stick = False
+        self._anchor = (header, y)
+        QTimer.singleShot(0, self._keep_anchor)
 
     def _on_range_changed(self, _min: int, maximum: int) -> None:
         if self._stick:

@@ -25,9 +25,9 @@ from dataclasses import dataclass
 from functools import partial
 from math import ceil
 
-from PySide6.QtCore import QEvent, QMimeData, QSize, Qt, QUrl, Signal, Slot
+from PySide6.QtCore import QEvent, QMimeData, QPoint, QSize, Qt, QTimer, QUrl, Signal, Slot
 from PySide6.QtGui import QDesktopServices, QGuiApplication, QMouseEvent, QTextOption, QWheelEvent
-from PySide6.QtWidgets import QFrame, QSizePolicy, QTextBrowser, QWidget
+from PySide6.QtWidgets import QFrame, QLabel, QSizePolicy, QTextBrowser, QWidget
 
 from app.core.mdblocks import BlockSplitter
 from app.gui.render.document import DocumentWriter, FormulaImage, edit_block, palette_theme
@@ -39,6 +39,7 @@ log = logging.getLogger(__name__)
 INLINE_MATH_SCALE = 1.15  # STIX glyphs look small next to UI sans fonts at the same size
 DISPLAY_MATH_SCALE = 1.25
 _COPY_SCHEME = "copy-code"
+COPIED_MS = 1500  # how long "Copied" stays beside a Copy link
 
 
 @dataclass(slots=True)
@@ -74,6 +75,8 @@ class MarkdownView(QTextBrowser):
         self._codes: list[str] = []  # code of each Copy link, by number
         self._images: list[FormulaImage] | None = None  # formulas of the block being rendered
         self._height = 0
+        self._clicked_at: QPoint | None = None
+        self._copied: QLabel | None = None
 
         self.setAccessibleName("Answer")
         self.setReadOnly(True)
@@ -162,7 +165,9 @@ class MarkdownView(QTextBrowser):
         return QSize(super().sizeHint().width(), self._height)
 
     def mouseReleaseEvent(self, e: QMouseEvent) -> None:  # noqa: N802 (Qt API)
+        self._clicked_at = e.position().toPoint()  # where a Copy link says "Copied"
         super().mouseReleaseEvent(e)
+        self._clicked_at = None
         e.accept()  # a click in the text ends here, link or not; the message has no use for it
 
     def wheelEvent(self, e: QWheelEvent) -> None:  # noqa: N802 (Qt API)
@@ -297,11 +302,34 @@ class MarkdownView(QTextBrowser):
                 code = self._codes[index]
                 clipboard = QGuiApplication.clipboard()
                 clipboard.setText(code)
+                self._confirm_copied()
                 self.copy_requested.emit(code)
         elif scheme in ("http", "https"):
             QDesktopServices.openUrl(url)
         else:
             log.debug("ignored a link with scheme %r", scheme)
+
+    def _confirm_copied(self) -> None:
+        """Show "Copied" beside the Copy link that was used, for a moment."""
+        if self._copied is None:
+            self._copied = QLabel("Copied ✓", self.viewport())
+            self._copied.setObjectName("copiedNote")
+            self._copied.setAccessibleName("Copied")
+            self._copied.setAttribute(Qt.WidgetAttribute.WA_TransparentForMouseEvents)
+            self._copied_timer = QTimer(self, singleShot=True, interval=COPIED_MS)
+            self._copied_timer.timeout.connect(self._copied.hide)
+        note = self._copied
+        at = self._clicked_at
+        if at is None:  # from the keyboard: where the link's cursor is
+            at = self.cursorRect().center()
+        note.adjustSize()
+        x = at.x() + 12  # right of the link, or left of it at the right edge
+        if x + note.width() > self.viewport().width():
+            x = at.x() - 12 - note.width() - self.fontMetrics().horizontalAdvance("Copy")
+        note.move(max(0, x), max(0, at.y() - note.height() // 2))
+        note.show()
+        note.raise_()
+        self._copied_timer.start()
 
     # -- looks and size -----------------------------------------------------------------
 

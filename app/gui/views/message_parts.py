@@ -6,14 +6,18 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QGuiApplication, QTextCursor
+from math import ceil
+
+from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtGui import QGuiApplication, QTextCursor, QWheelEvent
 from PySide6.QtWidgets import (
     QFrame,
     QHBoxLayout,
     QLabel,
     QPlainTextEdit,
     QPushButton,
+    QSizePolicy,
+    QTextEdit,
     QToolButton,
     QVBoxLayout,
     QWidget,
@@ -22,7 +26,22 @@ from PySide6.QtWidgets import (
 from app.core.store import MessageRow
 
 PEEK_LINES = 6  # live reasoning shows its last few lines
-OPEN_MAX_LINES = 24  # an opened finished reasoning panel scrolls beyond this
+
+
+COPIED_MS = 1500
+
+
+def confirm_copied(button: QToolButton) -> None:
+    """Say "Copied" on the link that was clicked, for a moment (where the user looks)."""
+    label = button.property("restText") or button.text()
+    button.setProperty("restText", label)
+    button.setText("Copied ✓")
+    timer = button.findChild(QTimer, "copiedTimer")
+    if timer is None:
+        timer = QTimer(button, singleShot=True, interval=COPIED_MS)
+        timer.setObjectName("copiedTimer")
+        timer.timeout.connect(lambda: button.setText(str(button.property("restText"))))
+    timer.start()
 
 
 def tool_button(text: str, name: str, tip: str) -> QToolButton:
@@ -122,13 +141,81 @@ class UserMessage(QFrame):
 
     def _copy(self) -> None:
         QGuiApplication.clipboard().setText(self.row.content)
+        confirm_copied(self.copy_button)
         self.copied.emit(self.row.content)
 
 
+class ThoughtText(QTextEdit):
+    """The reasoning's text, with no scroll bar of its own once the thought is finished.
+
+    Live, it is a peek of ``PEEK_LINES`` lines that follows the end. Finished, it is as tall
+    as its text at the current width (like an answer), so the chat scrolls and nothing
+    scrolls inside it; its height follows the document's, which Qt lays out again when the
+    width changes.
+    """
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("thinkingBody")
+        self.setAccessibleName("Reasoning")
+        self.setReadOnly(True)
+        self.setAcceptRichText(False)
+        self.setFrameShape(QFrame.Shape.NoFrame)
+        self.setTextInteractionFlags(
+            Qt.TextInteractionFlag.TextSelectableByMouse
+            | Qt.TextInteractionFlag.TextSelectableByKeyboard
+        )
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
+        self.viewport().setAutoFillBackground(False)  # the panel's background shows through
+        self.document().setUndoRedoEnabled(False)
+        self.document().documentLayout().documentSizeChanged.connect(self._fit)
+        self.peek = False
+
+    def set_peek(self, peek: bool) -> None:
+        self.peek = peek
+        self._fit()
+        if peek:
+            self.follow_end()
+
+    def follow_end(self) -> None:
+        bar = self.verticalScrollBar()
+        bar.setValue(bar.maximum())
+
+    def full_height(self) -> int:
+        margins = self.contentsMargins()
+        return ceil(self.document().size().height()) + margins.top() + margins.bottom()
+
+    def _fit(self) -> None:
+        if self.peek:
+            margins = self.contentsMargins()
+            doc = self.document()
+            height = PEEK_LINES * self.fontMetrics().lineSpacing() + 2 * doc.documentMargin()
+            height = min(ceil(height) + margins.top() + margins.bottom(), self.full_height())
+        else:
+            height = self.full_height()
+        if height != self.height() or self.minimumHeight() != height:
+            self.setFixedHeight(height)
+        if not self.peek:
+            self.verticalScrollBar().setValue(0)
+
+    def wheelEvent(self, e: QWheelEvent) -> None:  # noqa: N802 (Qt API)
+        e.ignore()  # the chat scrolls, not the thought
+
+
 class ThinkingPanel(QFrame):
-    """The chain of thought: a live peek while the model reasons, then folded away."""
+    """The chain of thought: a live peek while the model reasons, then folded away; opened
+    again, the whole thought in place, with a "Collapse" at its end as well.
+
+    Signals:
+        answer_now(): the user asked to stop thinking and answer.
+        folding(bool): the user is opening (True) or closing (False) the panel; sent before
+            it changes, so that the chat can keep the header where it is on screen.
+    """
 
     answer_now = Signal()
+    folding = Signal(bool)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -159,22 +246,14 @@ class ThinkingPanel(QFrame):
         self._live = False
         # The text view is built the first time the panel opens: most stored replies are
         # never unfolded, and a chat opens faster without them.
-        self._body: QPlainTextEdit | None = None
+        self._body: ThoughtText | None = None
+        self._foot: ThoughtFoot | None = None
         self._chunks: list[str] = []
 
     @property
-    def body(self) -> QPlainTextEdit:
+    def body(self) -> ThoughtText:
         if self._body is None:
-            body = QPlainTextEdit()
-            body.setObjectName("thinkingBody")
-            body.setAccessibleName("Reasoning")
-            body.setReadOnly(True)
-            body.setFrameShape(QFrame.Shape.NoFrame)
-            body.setTextInteractionFlags(
-                Qt.TextInteractionFlag.TextSelectableByMouse
-                | Qt.TextInteractionFlag.TextSelectableByKeyboard
-            )
-            body.document().setUndoRedoEnabled(False)
+            body = ThoughtText()
             body.setPlainText("".join(self._chunks))
             self._layout.addWidget(body)  # parent first: a parentless show() opens a window
             body.setVisible(self.is_open())
@@ -182,10 +261,22 @@ class ThinkingPanel(QFrame):
             self._apply_live()
         return self._body
 
+    @property
+    def foot(self) -> ThoughtFoot:
+        """The line at the end of an opened thought: its size, and "Collapse"."""
+        if self._foot is None:
+            self._foot = ThoughtFoot(self)
+            self._layout.addWidget(self._foot)
+            self._foot.collapse_button.clicked.connect(lambda: self.toggle.setChecked(False))
+            self._foot.hide()
+        return self._foot
+
     def set_text(self, text: str) -> None:
         self._chunks = [text] if text else []
         if self._body is not None:
             self._body.setPlainText(text)
+        if self._foot is not None:
+            self._foot.describe(text)
 
     def append(self, text: str) -> None:
         if not text:
@@ -197,8 +288,7 @@ class ThinkingPanel(QFrame):
         cursor.movePosition(QTextCursor.MoveOperation.End)
         cursor.insertText(text)
         if self._live:
-            bar = self._body.verticalScrollBar()
-            bar.setValue(bar.maximum())
+            self._body.follow_end()
 
     def has_text(self) -> bool:
         return bool(self._chunks)  # only non-empty text is kept
@@ -211,18 +301,19 @@ class ThinkingPanel(QFrame):
     def set_live(self, live: bool, open_: bool) -> None:
         self._live = live
         self.answer_now_button.setVisible(live)
+        self.toggle.blockSignals(True)  # the program folds it, not the user
         self.toggle.setChecked(open_)
-        self._apply_live()
+        self.toggle.blockSignals(False)
+        self._show_open(open_)
 
     def _apply_live(self) -> None:
-        if self._body is None:
-            return
-        self._body.setVerticalScrollBarPolicy(
-            Qt.ScrollBarPolicy.ScrollBarAlwaysOff
-            if self._live
-            else Qt.ScrollBarPolicy.ScrollBarAsNeeded
-        )
-        self._fit_height()
+        if self._body is not None:
+            self._body.set_peek(self._live)
+        if self.is_open() and not self._live:
+            self.foot.describe(self.text())
+            self.foot.show()
+        elif self._foot is not None:
+            self._foot.hide()
 
     def set_title(self, text: str) -> None:
         self.toggle.setText(text)
@@ -231,29 +322,44 @@ class ThinkingPanel(QFrame):
         return self.toggle.isChecked()
 
     def _on_toggled(self, checked: bool) -> None:
-        self.toggle.setArrowType(Qt.ArrowType.DownArrow if checked else Qt.ArrowType.RightArrow)
-        if checked:
+        self.folding.emit(checked)
+        self._show_open(checked)
+
+    def _show_open(self, open_: bool) -> None:
+        self.toggle.setArrowType(Qt.ArrowType.DownArrow if open_ else Qt.ArrowType.RightArrow)
+        if open_:
             self.body.show()  # built on first use
         elif self._body is not None:
             self._body.hide()
         self._apply_live()
-        if checked and not self._live and self._body is not None:
-            # Opened to read: from the start (a live peek left it scrolled to the end).
-            self._body.verticalScrollBar().setValue(0)
 
-    def _fit_height(self) -> None:
-        body = self._body
-        if body is None or not self.is_open():
-            return  # folded: nothing to size (and no layout of a long text)
-        line = body.fontMetrics().lineSpacing()
-        margins = 2 * int(body.document().documentMargin()) + 4
-        if self._live:
-            lines = PEEK_LINES
-        elif len(self.text()) > OPEN_MAX_LINES * 400:
-            lines = OPEN_MAX_LINES  # surely longer than the panel: skip laying it all out
-        else:
-            # QPlainTextEdit's layout counts wrapped lines as its document height.
-            body.document().adjustSize()
-            lines = int(body.document().documentLayout().documentSize().height())
-            lines = max(1, min(lines, OPEN_MAX_LINES))
-        body.setFixedHeight(lines * line + margins)
+
+class ThoughtFoot(QWidget):
+    """Under an opened thought: how long it is, and a way to fold it from its end."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("thinkingFoot")
+        self.outline = QLabel()
+        self.outline.setObjectName("thinkingOutline")
+        self.outline.setAccessibleName("Reasoning length")
+        self.collapse_button = tool_button(
+            "Collapse", "Collapse the reasoning", "Fold the reasoning away"
+        )
+        self.collapse_button.setObjectName("thinkingCollapse")
+        row = QHBoxLayout(self)
+        row.setContentsMargins(0, 0, 0, 0)
+        row.addWidget(self.outline, 1)
+        row.addWidget(self.collapse_button)
+        self._described: str | None = None
+
+    def describe(self, text: str) -> None:
+        if text is self._described:
+            return
+        self._described = text
+        words = len(text.split())
+        steps = sum(1 for part in text.split("\n\n") if part.strip())
+        parts = [f"{words:,} word" + ("" if words == 1 else "s")]
+        if steps > 1:
+            parts.append(f"{steps:,} steps")
+        self.outline.setText(" · ".join(parts))

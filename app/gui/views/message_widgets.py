@@ -25,7 +25,7 @@ from app.core.store import MessageRow
 from app.gui.render.math import MathRenderer
 from app.gui.views.group_panel import GroupPanel
 from app.gui.views.markdown_view import MarkdownView
-from app.gui.views.message_parts import ThinkingPanel, UserMessage, tool_button
+from app.gui.views.message_parts import ThinkingPanel, UserMessage, confirm_copied, tool_button
 
 __all__ = ["AssistantMessage", "ThinkingPanel", "UserMessage"]
 
@@ -126,6 +126,7 @@ class AssistantMessage(QFrame):
         self._answer_started = False
         self._answer_pending = False
         self._thinking_s: float | None = None
+        self._thought_from: float | None = None  # when the first reasoning arrived
         self._tokens = 0
         if live:
             self._start_live()
@@ -169,16 +170,22 @@ class AssistantMessage(QFrame):
             return
         if self.row.reasoning:  # reopened mid-stream: what came so far
             self._reasoning_pending.append(self.row.reasoning)
+            self._thought_from = self._started
         if self.row.content:
             self.add_answer(self.row.content)
 
     def add_reasoning(self, text: str) -> None:
+        if self._thought_from is None:
+            self._thought_from = time.monotonic()
         self._reasoning_pending.append(text)
 
     def add_answer(self, text: str) -> None:
         if not self._answer_started:
             self._answer_started = True
-            self._thinking_s = time.monotonic() - self._started
+            # Thinking time from its first token, as the final figures count it (the wait
+            # for the prompt is not thinking).
+            if self._thought_from is not None:
+                self._thinking_s = time.monotonic() - self._thought_from
         self.answer_view.append(text)
         self._answer_pending = True
 
@@ -227,9 +234,10 @@ class AssistantMessage(QFrame):
             self.answer_view.flush()
         if self.thinking.has_text():
             if self._answer_started:
-                self.thinking.set_title(
-                    stats_text.thinking_done(self._thinking_s, self._tokens, None)
-                )
+                # No count until the final figures: the live count is sampled a few times
+                # a second, so the last one taken while thinking can be short of the total
+                # by the tokens since (243 shown, 249 in the end).
+                self.thinking.set_title(stats_text.thinking_done(self._thinking_s, 0, None))
             else:
                 elapsed = time.monotonic() - self._started
                 self.thinking.set_title(stats_text.thinking_live(elapsed, self._tokens))
@@ -289,9 +297,11 @@ class AssistantMessage(QFrame):
     def _copy_answer(self) -> None:
         text = self.answer_view.markdown()
         QGuiApplication.clipboard().setText(text)
+        confirm_copied(self.copy_button)
         self.copied.emit(text)
 
     def _copy_reasoning(self) -> None:
         text = self.reasoning_text()
         QGuiApplication.clipboard().setText(text)
+        confirm_copied(self.copy_reasoning_button)
         self.copied.emit(text)
