@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from datetime import date, datetime, time, timedelta
 from pathlib import Path
 
 import pytest
@@ -16,7 +17,7 @@ from PySide6.QtWidgets import QApplication, QLineEdit, QMenu, QWidget
 from pytestqt.qtbot import QtBot
 
 from app.core.store import ChatStore
-from app.gui.viewmodels.conversation_list import ConversationListModel
+from app.gui.viewmodels.conversation_list import ConversationListModel, date_section
 from app.gui.views.sidebar import Sidebar
 
 pytestmark = pytest.mark.gui
@@ -504,3 +505,178 @@ def test_every_control_has_an_accessible_name(sidebar: Sidebar) -> None:
     assert all(c.accessibleName() for c in controls)
     assert sidebar.search.placeholderText() == "Search chats"
     assert sidebar.search.isClearButtonEnabled()
+
+
+# -- date sections ---------------------------------------------------------------------
+
+TODAY = date(2026, 11, 20)
+
+
+def at(day: date, hour: int = 12) -> float:
+    return datetime.combine(day, time(hour)).timestamp()
+
+
+def dated(store: ChatStore, title: str, when: float) -> int:
+    cid = store.create_conversation(title)
+    store.add_message(cid, "user", f"About {title.lower()}")
+    with store.transaction():
+        store.db.execute("UPDATE conversations SET updated_at = ? WHERE id = ?", (when, cid))
+    return cid
+
+
+@pytest.fixture
+def calendar(tmp_path: Path) -> Iterator[tuple[ChatStore, dict[str, int]]]:
+    """Chats last used across a year, seen on 20 November 2026."""
+    store = ChatStore(tmp_path / "dated.db")
+    ids = {
+        "kyoto": dated(store, "Kyoto trip", at(TODAY, 9)),
+        "sky": dated(store, "Why is the sky blue?", at(TODAY, 8)),
+        "tax": dated(store, "Tax questions", at(TODAY - timedelta(days=1), 23)),
+        "regex": dated(store, "Regex for dates", at(TODAY - timedelta(days=5))),
+        "bread": dated(store, "Sourdough bread", at(TODAY - timedelta(days=18))),
+        "poem": dated(store, "Birthday poem", at(date(2026, 10, 12))),
+        "paper": dated(store, "Attention paper", at(date(2026, 10, 3))),
+        "old": dated(store, "Old notes", at(date(2025, 12, 24))),
+    }
+    yield store, ids
+    store.close()
+
+
+SECTIONS = [
+    "Today",
+    "Yesterday",
+    "Previous 7 days",
+    "Previous 30 days",
+    "October 2026",
+    "December 2025",
+]
+
+
+def test_date_sections_count_back_from_today() -> None:
+    assert date_section(at(TODAY, 0), TODAY) == "Today"
+    assert date_section(at(TODAY + timedelta(days=2)), TODAY) == "Today"  # clock set back
+    assert date_section(at(TODAY - timedelta(days=1), 23), TODAY) == "Yesterday"
+    assert date_section(at(TODAY - timedelta(days=2)), TODAY) == "Previous 7 days"
+    assert date_section(at(TODAY - timedelta(days=7)), TODAY) == "Previous 7 days"
+    assert date_section(at(TODAY - timedelta(days=8)), TODAY) == "Previous 30 days"
+    assert date_section(at(TODAY - timedelta(days=30)), TODAY) == "Previous 30 days"
+    assert date_section(at(TODAY - timedelta(days=31)), TODAY) == "October 2026"
+    assert date_section(at(date(2024, 2, 29)), TODAY) == "February 2024"
+
+
+def test_each_chat_knows_its_section_and_which_chats_start_one(
+    calendar: tuple[ChatStore, dict[str, int]],
+) -> None:
+    store, _ = calendar
+    model = ConversationListModel(store, today=lambda: TODAY)
+    rows = range(model.rowCount())
+    assert [model.section(n) for n in rows] == [
+        "Today", "Today", "Yesterday", "Previous 7 days", "Previous 30 days",
+        "October 2026", "October 2026", "December 2025",
+    ]  # fmt: skip
+    assert [model.starts_section(n) for n in rows] == [
+        True, False, True, True, True, True, False, True,
+    ]  # fmt: skip
+    index = model.index(2)  # a screen reader hears the section with the title
+    assert model.data(index, Qt.ItemDataRole.AccessibleDescriptionRole) == "Yesterday"
+    assert model.data(index, ConversationListModel.SectionRole) == "Yesterday"
+
+
+def grouped_sidebar(
+    qtbot: QtBot, window: QWidget, store: ChatStore, today: Callable[[], date] = lambda: TODAY
+) -> Sidebar:
+    sidebar = make_sidebar(
+        qtbot, window, ConversationListModel(store, today=today), search_delay_ms=10
+    )
+    sidebar.setGeometry(0, 0, 280, 600)
+    window.resize(280, 600)
+    qtbot.waitUntil(lambda: bool(sidebar.list_view.sections()))
+    return sidebar
+
+
+def shown_sections(sidebar: Sidebar) -> list[str]:
+    sidebar.list_view.doItemsLayout()  # what the next paint shows
+    return [label for label, _ in sidebar.list_view.sections()]
+
+
+def test_the_list_shows_a_heading_above_each_date_section(
+    qtbot: QtBot, window: QWidget, calendar: tuple[ChatStore, dict[str, int]]
+) -> None:
+    store, ids = calendar
+    sidebar = grouped_sidebar(qtbot, window, store)
+    view = sidebar.list_view
+    assert shown_sections(sidebar) == SECTIONS
+    image = view.viewport().grab().toImage()
+    background = image.pixelColor(2, 2)
+    first_of = {"Today": "kyoto", "Yesterday": "tax", "Previous 7 days": "regex"}
+    for label, band in view.sections()[:3]:
+        # The heading sits right above its section's first chat, and its text is drawn.
+        row = view.visualRect(sidebar.model.index(sidebar.model.row_of(ids[first_of[label]])))
+        assert band.top() == row.top() and band.height() < row.height()
+        assert view.indexAt(band.center()) == QModelIndex()  # no chat under a heading
+        inked = sum(
+            image.pixelColor(x, y) != background
+            for x in range(band.left(), band.right())
+            for y in range(band.top(), band.bottom())
+        )
+        assert inked > 20, label
+    # Rows under one heading have none between them: "Why is the sky blue?" has no band.
+    sky = sidebar.model.index(sidebar.model.row_of(ids["sky"]))
+    assert view.rows.heading_height(sky) == 0
+
+
+def test_a_heading_cannot_be_selected_and_the_keys_step_over_it(
+    qtbot: QtBot, window: QWidget, calendar: tuple[ChatStore, dict[str, int]]
+) -> None:
+    store, ids = calendar
+    sidebar = grouped_sidebar(qtbot, window, store)
+    view = sidebar.list_view
+    _, yesterday = view.sections()[1]
+    with qtbot.assertNotEmitted(sidebar.conversation_selected):
+        qtbot.mouseClick(view.viewport(), Qt.MouseButton.LeftButton, pos=yesterday.center())
+    assert selected_ids(sidebar) == []
+    click_row(qtbot, sidebar, ids["sky"])  # the last chat of today
+    with qtbot.waitSignal(sidebar.conversation_selected) as blocker:
+        qtbot.keyClick(view, Qt.Key.Key_Down)
+    assert blocker.args == [ids["tax"]]  # yesterday's first chat, not its heading
+    with qtbot.waitSignal(sidebar.conversation_selected) as blocker:
+        qtbot.keyClick(view, Qt.Key.Key_Up)
+    assert blocker.args == [ids["sky"]]
+
+
+def test_search_results_and_undo_keep_their_sections(
+    qtbot: QtBot, window: QWidget, calendar: tuple[ChatStore, dict[str, int]]
+) -> None:
+    store, ids = calendar
+    sidebar = grouped_sidebar(qtbot, window, store)
+    search(qtbot, sidebar, "ion")
+    assert titles(sidebar.model) == ["Tax questions", "Attention paper"]
+    assert shown_sections(sidebar) == ["Yesterday", "October 2026"]
+    search(qtbot, sidebar, "")
+    assert shown_sections(sidebar) == SECTIONS
+    sidebar.delete(ids["tax"])  # yesterday's only chat: its heading goes with it
+    assert shown_sections(sidebar) == [s for s in SECTIONS if s != "Yesterday"]
+    sidebar.undo()
+    assert shown_sections(sidebar) == SECTIONS
+    assert selected_ids(sidebar) == [ids["tax"]]
+
+
+def test_a_chat_used_again_moves_to_today_and_midnight_regroups(
+    qtbot: QtBot, window: QWidget, calendar: tuple[ChatStore, dict[str, int]]
+) -> None:
+    store, ids = calendar
+    day = [TODAY]
+    sidebar = grouped_sidebar(qtbot, window, store, today=lambda: day[0])
+    store.add_message(ids["old"], "user", "One more thing")
+    with store.transaction():
+        store.db.execute(
+            "UPDATE conversations SET updated_at = ? WHERE id = ?", (at(TODAY, 10), ids["old"])
+        )
+    sidebar.model.touch(ids["old"])
+    assert titles(sidebar.model)[0] == "Old notes"
+    assert shown_sections(sidebar) == SECTIONS[:-1]  # December 2025 had only that chat
+    day[0] = TODAY + timedelta(days=1)
+    sidebar._on_new_day()  # what the timer does at midnight
+    assert shown_sections(sidebar) == [
+        "Yesterday", "Previous 7 days", "Previous 30 days", "October 2026",
+    ]  # fmt: skip

@@ -4,11 +4,19 @@ The store is the source of truth; this model mirrors one query's result. Every c
 applied as the smallest set of row removals, moves and insertions (never a model reset), so
 the view keeps its selection, current row, scroll position and any open rename editor while
 replies arrive and the user searches.
+
+Rows fall into date sections by their last activity ("Today", "Yesterday", "Previous 7
+days", "Previous 30 days", then "November 2026"), as ChatGPT, LM Studio and Jan group their
+chats. The sections are labels on the conversation rows (``SectionRole``, ``starts_section``),
+not rows of their own: every row is a chat, so selection, keys, search and undo need not know
+about them; the view draws a section's heading above its first row.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
+from datetime import date, datetime, timedelta
 from typing import Any, ClassVar
 
 from PySide6.QtCore import (
@@ -25,6 +33,30 @@ from app.core.store import ChatStore, ConversationRow
 
 UNTITLED = "New chat"
 
+MONTHS = (
+    "January", "February", "March", "April", "May", "June",
+    "July", "August", "September", "October", "November", "December",
+)  # fmt: skip
+
+
+def date_section(timestamp: float, today: date) -> str:
+    """The sidebar section of a chat last active at ``timestamp`` (local time) on ``today``.
+
+    English month names whatever the locale: the rest of the app is in English too. A time
+    in the future (a clock set back since) counts as today.
+    """
+    day = datetime.fromtimestamp(timestamp).date()
+    if day >= today:
+        return "Today"
+    if day == today - timedelta(days=1):
+        return "Yesterday"
+    if day >= today - timedelta(days=7):
+        return "Previous 7 days"
+    if day >= today - timedelta(days=30):
+        return "Previous 30 days"
+    return f"{MONTHS[day.month - 1]} {day.year}"
+
+
 _Index = QModelIndex | QPersistentModelIndex
 
 
@@ -38,10 +70,19 @@ class ConversationListModel(QAbstractListModel):
 
     IdRole: ClassVar[int] = Qt.ItemDataRole.UserRole + 1
     UpdatedRole: ClassVar[int] = Qt.ItemDataRole.UserRole + 2
+    SectionRole: ClassVar[int] = Qt.ItemDataRole.UserRole + 3
 
-    def __init__(self, store: ChatStore, parent: QObject | None = None) -> None:
+    def __init__(
+        self,
+        store: ChatStore,
+        parent: QObject | None = None,
+        *,
+        today: Callable[[], date] = date.today,
+    ) -> None:
+        """``today``: the date the sections count from (tests give a fixed one)."""
         super().__init__(parent)
         self.store = store
+        self._today = today
         self._query = ""
         self._rows: list[ConversationRow] = []
         self.refresh()
@@ -63,6 +104,8 @@ class ConversationListModel(QAbstractListModel):
             return f"{row.title or UNTITLED}\nLast activity: {_when(row.updated_at)}"
         if role == Qt.ItemDataRole.AccessibleTextRole:
             return row.title or UNTITLED
+        if role in (self.SectionRole, Qt.ItemDataRole.AccessibleDescriptionRole):
+            return date_section(row.updated_at, self._today())
         if role == self.IdRole:
             return row.id
         if role == self.UpdatedRole:
@@ -123,6 +166,18 @@ class ConversationListModel(QAbstractListModel):
 
     def conversation_id(self, row: int) -> int:
         return self._rows[row].id
+
+    def section(self, row: int) -> str:
+        """The date section ``row`` belongs to ("Today", "Previous 7 days", "May 2026")."""
+        return date_section(self._rows[row].updated_at, self._today())
+
+    def starts_section(self, row: int) -> bool:
+        """Whether ``row`` is the first of its section (its heading goes above it)."""
+        if not 0 <= row < len(self._rows):
+            return False
+        today = self._today()
+        here = date_section(self._rows[row].updated_at, today)
+        return row == 0 or date_section(self._rows[row - 1].updated_at, today) != here
 
     def touch(self, cid: int, title: str | None = None) -> None:
         """Conversation ``cid`` got a message or a title: move it to its place and repaint.

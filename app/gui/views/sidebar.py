@@ -3,125 +3,45 @@
 Deleting never asks "are you sure?": the conversation disappears at once and an undo bar
 offers it back for a few seconds (the store only hides it; the app purges hidden rows at the
 next start). Only a user's pick emits ``conversation_selected``: rows that move, vanish from
-a search or are highlighted by the window never open a chat on their own.
+a search or are highlighted by the window never open a chat on their own. The list is grouped
+by date ("Today", "Yesterday", ...), regrouped at midnight.
 """
 
 from __future__ import annotations
 
 import sys
 from collections.abc import Callable
+from datetime import datetime, timedelta
 
 from PySide6.QtCore import (
     QEvent,
     QItemSelection,
     QModelIndex,
     QObject,
-    QPersistentModelIndex,
     QPoint,
-    QSize,
     Qt,
     QTimer,
     Signal,
 )
 from PySide6.QtGui import (
     QAction,
-    QContextMenuEvent,
     QKeyEvent,
     QKeySequence,
-    QPainter,
-    QPaintEvent,
-    QPalette,
 )
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QLineEdit,
-    QListView,
     QMenu,
     QPushButton,
-    QStyledItemDelegate,
-    QStyleOptionViewItem,
     QVBoxLayout,
     QWidget,
 )
 
 from app.gui.viewmodels.conversation_list import UNTITLED, ConversationListModel
+from app.gui.views.chat_list_view import ChatListView
 from app.gui.views.undo_bar import UNDO_TIMEOUT_MS, UndoBar
 
-_Index = QModelIndex | QPersistentModelIndex
-
 SEARCH_DELAY_MS = 150
-
-
-class _ChatListView(QListView):
-    """A list that says why it is empty, and opens its context menu from the keyboard too.
-
-    Signals:
-        menu_requested(QModelIndex, QPoint): the row and the global position for its menu.
-    """
-
-    menu_requested = Signal(QModelIndex, QPoint)
-
-    def __init__(self, model: ConversationListModel, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self._list = model
-        self.setModel(model)
-
-    def empty_text(self) -> str:
-        if self._list.rowCount() > 0:
-            return ""
-        return "No chats match" if self._list.query else "No chats yet"
-
-    def paintEvent(self, event: QPaintEvent) -> None:  # noqa: N802
-        super().paintEvent(event)
-        text = self.empty_text()
-        if text:
-            painter = QPainter(self.viewport())
-            painter.setPen(self.palette().color(QPalette.ColorRole.PlaceholderText))
-            area = self.viewport().rect().adjusted(8, 24, -8, -8)
-            painter.drawText(area, Qt.AlignmentFlag.AlignHCenter | Qt.TextFlag.TextWordWrap, text)
-            painter.end()
-
-    def rowsAboutToBeRemoved(self, parent: _Index, start: int, end: int) -> None:  # noqa: N802
-        # In single selection Qt would select the neighbour of a removed current row, and
-        # the window would open a chat the user never picked (after a delete, or when a
-        # search hides the open chat). Nothing selected is the honest state.
-        current = self.currentIndex()
-        if current.isValid() and current.parent() == parent and start <= current.row() <= end:
-            self.selectionModel().clear()
-        super().rowsAboutToBeRemoved(parent, start, end)
-
-    def contextMenuEvent(self, event: QContextMenuEvent) -> None:  # noqa: N802
-        if event.reason() == QContextMenuEvent.Reason.Keyboard:
-            index = self.currentIndex()
-            where = self.visualRect(index).center()
-        else:
-            where = event.pos()
-            index = self.indexAt(where)
-        if index.isValid():
-            self.menu_requested.emit(index, self.viewport().mapToGlobal(where))
-            event.accept()
-
-
-class _TitleDelegate(QStyledItemDelegate):
-    """Roomier rows than Qt's default, untitled chats in italics, a labelled rename editor."""
-
-    def initStyleOption(self, option: QStyleOptionViewItem, index: _Index) -> None:  # noqa: N802
-        super().initStyleOption(option, index)
-        if not index.data(Qt.ItemDataRole.EditRole):
-            option.font.setItalic(True)  # "New chat" is a placeholder, not a title
-
-    def sizeHint(self, option: QStyleOptionViewItem, index: _Index) -> QSize:  # noqa: N802
-        size = super().sizeHint(option, index)
-        return QSize(size.width(), size.height() + 14)
-
-    def createEditor(  # noqa: N802
-        self, parent: QWidget, option: QStyleOptionViewItem, index: _Index
-    ) -> QWidget:
-        editor = super().createEditor(parent, option, index)
-        if isinstance(editor, QLineEdit):
-            editor.setPlaceholderText("Chat title")
-            editor.setAccessibleName("Chat title")
-        return editor
 
 
 class Sidebar(QWidget):
@@ -176,22 +96,21 @@ class Sidebar(QWidget):
         self._search_timer.timeout.connect(self._on_search_settled)
         self.search.textChanged.connect(self._search_timer.start)
 
-        self.list_view = _ChatListView(model, self)
+        self.list_view = ChatListView(model, self)
         self.list_view.setAccessibleName("Chats")
-        self.list_view.setItemDelegate(_TitleDelegate(self.list_view))
-        self.list_view.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.list_view.setEditTriggers(
             QAbstractItemView.EditTrigger.EditKeyPressed
             | QAbstractItemView.EditTrigger.DoubleClicked
         )
-        self.list_view.setTextElideMode(Qt.TextElideMode.ElideRight)
-        self.list_view.setWordWrap(False)
-        self.list_view.setUniformItemSizes(True)
-        self.list_view.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.list_view.menu_requested.connect(self._on_menu_requested)
         self.list_view.selectionModel().selectionChanged.connect(self._on_selection_changed)
         for signal in (model.rowsInserted, model.rowsRemoved, model.modelReset):
             signal.connect(self._on_rows_changed)
+        # At midnight "Today" becomes "Yesterday": the headings follow the calendar.
+        self._day_timer = QTimer(self)
+        self._day_timer.setSingleShot(True)
+        self._day_timer.timeout.connect(self._on_new_day)
+        self._on_new_day()
 
         self.undo_bar = UndoBar(undo_timeout_ms, self)
         self.undo_bar.undo_requested.connect(self.undo)
@@ -358,6 +277,12 @@ class Sidebar(QWidget):
         menu = self.context_menu(self.model.conversation_id(index.row()))
         menu.exec(where)
         menu.deleteLater()  # one menu per right-click; do not let them pile up
+
+    def _on_new_day(self) -> None:
+        self.list_view.regroup()
+        now = datetime.now()
+        midnight = datetime.combine(now.date() + timedelta(days=1), datetime.min.time())
+        self._day_timer.start(int((midnight - now).total_seconds() * 1000) + 1000)
 
     def _on_undo_expired(self) -> None:
         self._pending_undo = None
