@@ -1,25 +1,30 @@
-"""The design pass: check boxes that show on dark."""
+"""The design pass: toolbar icons that follow the theme, check boxes that show on dark."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 
 import pytest
-from PySide6.QtGui import QColor, QPalette
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QColor, QIcon, QPalette
 from PySide6.QtWidgets import (
     QApplication,
     QCheckBox,
     QRadioButton,
     QStyle,
     QStyleOptionButton,
+    QToolButton,
     QWidget,
 )
 from pytestqt.qtbot import QtBot
 
 from app.gui.style import stylesheet
 from app.gui.theme import apply_theme
+from app.gui.views.main_window import MainWindow
 
 pytestmark = pytest.mark.gui
+
+TOOLS = ["Models", "Hardware", "Compare", "Machines", "Settings"]
 
 
 @pytest.fixture
@@ -44,6 +49,45 @@ def luminance(colour: QColor) -> float:
 def contrast(a: QColor, b: QColor) -> float:
     light, dark = sorted((luminance(a), luminance(b)), reverse=True)
     return (light + 0.05) / (dark + 0.05)
+
+
+def ink(icon: QIcon) -> QColor:
+    """The colour an icon's strokes are drawn in (its most opaque pixel)."""
+    image = icon.pixmap(24, 24).toImage()
+    pixels = [image.pixelColor(x, y) for x in range(24) for y in range(24)]
+    return max(pixels, key=lambda c: c.alpha())
+
+
+def toolbar_buttons(window: MainWindow) -> dict[str, QToolButton]:
+    buttons = {}
+    for action in window.toolbar.actions():
+        button = window.toolbar.widgetForAction(action)
+        if action.text() and isinstance(button, QToolButton):
+            buttons[action.text()] = button
+    return buttons
+
+
+def test_each_toolbar_action_shows_an_icon_beside_its_name(window: MainWindow) -> None:
+    buttons = toolbar_buttons(window)
+    assert list(buttons) == TOOLS
+    for text, button in buttons.items():
+        assert not button.defaultAction().icon().isNull(), text
+        assert button.toolButtonStyle() == Qt.ToolButtonStyle.ToolButtonTextBesideIcon
+        assert button.text() == text  # never an icon alone
+        assert button.accessibleName() == text
+
+
+def test_toolbar_icons_are_drawn_again_in_the_new_theme_colour(
+    qtbot: QtBot, window: MainWindow, app_state: QApplication
+) -> None:
+    actions = [button.defaultAction() for button in toolbar_buttons(window).values()]
+    apply_theme(app_state, "dark", app_state.font().pointSize())
+    qtbot.waitUntil(lambda: all(ink(a.icon()).lightnessF() > 0.7 for a in actions))
+    apply_theme(app_state, "light", app_state.font().pointSize())
+    qtbot.waitUntil(lambda: all(ink(a.icon()).lightnessF() < 0.3 for a in actions))
+    # Each drawing its own: five different pictures, not one icon five times.
+    images = {bytes(a.icon().pixmap(24, 24).toImage().constBits()) for a in actions}
+    assert len(images) == len(TOOLS)
 
 
 @pytest.mark.parametrize("theme", ["dark", "light"])

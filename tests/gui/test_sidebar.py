@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QPoint, Qt, QTimer
 from PySide6.QtGui import QContextMenuEvent
 from PySide6.QtTest import QAbstractItemModelTester
-from PySide6.QtWidgets import QApplication, QLineEdit, QMenu, QWidget
+from PySide6.QtWidgets import QApplication, QLineEdit, QMenu, QToolButton, QWidget
 from pytestqt.qtbot import QtBot
 
 from app.core.store import ChatStore
@@ -680,3 +680,12 @@ def test_a_chat_used_again_moves_to_today_and_midnight_regroups(
     assert shown_sections(sidebar) == [
         "Yesterday", "Previous 7 days", "Previous 30 days", "October 2026",
     ]  # fmt: skip
+
+
+def test_new_chat_and_search_have_icons_beside_their_words(sidebar: Sidebar) -> None:
+    assert not sidebar.new_button.icon().isNull()
+    assert sidebar.new_button.text() == "New chat"
+    leading = [a for a in sidebar.search.actions() if not a.icon().isNull()]
+    assert leading  # the magnifier before "Search chats"
+    named = [b.accessibleName() for b in sidebar.search.findChildren(QToolButton)]
+    assert "Search chats" in named

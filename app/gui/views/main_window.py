@@ -10,7 +10,7 @@ import dataclasses
 import logging
 from pathlib import Path
 
-from PySide6.QtCore import QSettings, Qt
+from PySide6.QtCore import QSettings, QSize, Qt
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QApplication,
@@ -82,6 +82,11 @@ class MainWindow(QMainWindow):
         toolbar = self.addToolBar("Model")
         toolbar.setObjectName("modelToolbar")
         toolbar.setMovable(False)
+        # Icons beside the names (never icons alone: each says what it opens), as in
+        # LM Studio's and Jan's navigation.
+        toolbar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+        toolbar.setIconSize(QSize(18, 18))
+        self.toolbar = toolbar
         toolbar.addWidget(self.picker)
         # Where the chat's model runs when not (only) here: "Pooled across 2 machines".
         self.route_label = QLabel()
@@ -116,6 +121,7 @@ class MainWindow(QMainWindow):
         self.settings_action.setShortcuts(keys or [QKeySequence("Ctrl+,")])
         self.settings_action.setToolTip("Model, sampling and appearance settings (Ctrl+,)")
         self.settings_action.triggered.connect(self.open_settings)
+        self.tools.icons.add(self.settings_action, "settings")
         toolbar.addAction(self.settings_action)
         self.tools.share(self.settings_action)  # Ctrl+, from a tool window too
         if (button := toolbar.widgetForAction(self.settings_action)) is not None:

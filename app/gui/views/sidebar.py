@@ -23,22 +23,20 @@ from PySide6.QtCore import (
     QTimer,
     Signal,
 )
-from PySide6.QtGui import (
-    QAction,
-    QKeyEvent,
-    QKeySequence,
-)
+from PySide6.QtGui import QAction, QIcon, QKeyEvent, QKeySequence, QPalette
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QLineEdit,
     QMenu,
     QPushButton,
+    QToolButton,
     QVBoxLayout,
     QWidget,
 )
 
 from app.gui.viewmodels.conversation_list import UNTITLED, ConversationListModel
 from app.gui.views.chat_list_view import ChatListView
+from app.gui.views.icons import ThemedIcons
 from app.gui.views.undo_bar import UNDO_TIMEOUT_MS, UndoBar
 
 SEARCH_DELAY_MS = 150
@@ -84,11 +82,21 @@ class Sidebar(QWidget):
         self.new_button = QPushButton("New chat", self)
         self.new_button.setAccessibleName("New chat")
         self.new_button.clicked.connect(self.new_requested)
+        self.icons = ThemedIcons(self)
+        self.icons.add(self.new_button, "new_chat")
 
         self.search = QLineEdit(self)
         self.search.setPlaceholderText("Search chats")
         self.search.setAccessibleName("Search chats")
         self.search.setClearButtonEnabled(True)
+        magnifier = self.search.addAction(QIcon(), QLineEdit.ActionPosition.LeadingPosition)
+        self.hint_icons = ThemedIcons(self, QPalette.ColorRole.PlaceholderText)
+        self.hint_icons.add(magnifier, "search")
+        magnifier.setText("Search chats")
+        magnifier.triggered.connect(self.focus_search)
+        for button in self.search.findChildren(QToolButton):
+            if button.defaultAction() is magnifier:  # the icon's own button, to screen readers
+                button.setAccessibleName("Search chats")
         self.search.installEventFilter(self)
         self._search_timer = QTimer(self)
         self._search_timer.setSingleShot(True)

@@ -3,7 +3,8 @@ Machines.
 
 Each is built on first use (nothing of it costs start-up time), kept while the app runs so
 a download or a comparison goes on when its window is closed, and raised when asked again.
-The main window only adds ``actions`` to its toolbar and calls ``shutdown`` on close.
+The main window only adds ``actions`` to its toolbar and calls ``shutdown`` on close. Each
+action has a line icon in the theme's colour (``icons``), beside its name on the toolbar.
 
 Each window closes on Esc (as a dialog does, when the field with the focus has no use for
 the key), and answers the main window's keys (Settings, the other tools) as the main window
@@ -24,6 +25,7 @@ from app.gui.viewmodels.ladder_model import LadderModel
 from app.gui.viewmodels.machines import MachinesController
 from app.gui.views.compare_view import CompareWindow
 from app.gui.views.hardware_panel import HardwarePanel
+from app.gui.views.icons import ThemedIcons
 from app.gui.views.machines_window import MachinesWindow
 from app.gui.views.model_manager import ModelManagerDialog
 from app.gui.workers.monitor_worker import MonitorWorker
@@ -59,6 +61,7 @@ class ToolWindows(QObject):
         self.machines: MachinesWindow | None = None
         self._shared: list[QAction] = []  # the main window's actions, keys included
         self._model_in_use: str | None = None
+        self.icons = ThemedIcons(parent)
         self.models_action = self._action("Models", "Ctrl+M", self.open_models,
                                           "Download, find and remove models (Ctrl+M)")  # fmt: skip
         self.hardware_action = self._action(
@@ -86,6 +89,7 @@ class ToolWindows(QObject):
         action.setShortcut(QKeySequence(keys))
         action.setToolTip(tip)
         action.triggered.connect(slot)
+        self.icons.add(action, text.lower())  # "Models" -> the "models" drawing
         return action
 
     def share(self, action: QAction) -> None:
