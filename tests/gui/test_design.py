@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from itertools import pairwise
 
 import pytest
 from PySide6.QtCore import Qt
@@ -121,3 +122,16 @@ def test_an_unchecked_box_and_radio_stand_out_from_the_window(
             contrast(image.pixelColor(x, y), window) for x in range(rect.left(), rect.left() + 3)
         )
         assert edge >= 3.0, (theme, type(control).__name__, edge)
+
+
+def test_the_tools_have_room_between_them_in_either_theme(
+    qtbot: QtBot, window: MainWindow, app_state: QApplication
+) -> None:
+    for theme in ("dark", "light"):  # a theme change resets a tool bar's own spacing
+        apply_theme(app_state, theme, app_state.font().pointSize())
+        layout = window.toolbar.layout()
+        assert layout is not None
+        layout.activate()
+        buttons = list(toolbar_buttons(window).values())
+        gaps = [b.geometry().left() - a.geometry().right() - 1 for a, b in pairwise(buttons)]
+        assert min(gaps) >= 6, theme

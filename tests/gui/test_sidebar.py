@@ -689,3 +689,21 @@ def test_new_chat_and_search_have_icons_beside_their_words(sidebar: Sidebar) -> 
     assert leading  # the magnifier before "Search chats"
     named = [b.accessibleName() for b in sidebar.search.findChildren(QToolButton)]
     assert "Search chats" in named
+
+
+def test_the_buttons_the_field_and_the_highlight_share_one_edge_and_rows_are_roomy(
+    qtbot: QtBot, sidebar: Sidebar, ids: dict[str, int]
+) -> None:
+    sidebar.select(ids["untitled"])
+    text_height = sidebar.fontMetrics().height()
+    row = sidebar.list_view.visualRect(sidebar.model.index(1))  # under the same heading
+    assert row.height() >= text_height + 16
+    assert sidebar.new_button.height() >= text_height + 12
+    assert sidebar.search.height() == sidebar.new_button.height()
+    image = sidebar.grab().toImage()
+    y = sidebar.list_view.viewport().mapTo(sidebar, row.center()).y()
+    background = image.pixelColor(1, y)
+    lit = [x for x in range(sidebar.width() // 2) if image.pixelColor(x, y) != background]
+    left = sidebar.new_button.geometry().left()
+    assert sidebar.search.geometry().left() == left
+    assert abs(lit[0] - left) <= 1  # the highlight starts where the button does

@@ -43,8 +43,8 @@ from app.gui.viewmodels.conversation_list import ConversationListModel
 _Index = QModelIndex | QPersistentModelIndex
 
 ROW_PADDING = 18  # a row is the text's height plus this, as roomy as LM Studio's
-PILL_MARGIN = 6  # between the view's edge and a row's rounded highlight
-TEXT_INSET = 8  # between the highlight's edge and the title
+PILL_MARGIN = 0  # the highlight spans the list, as wide as the buttons above it
+TEXT_INSET = 10  # between the highlight's edge and the title
 HEADING_GAP = 14  # above a heading that follows another section
 HEADING_SCALE = 0.86  # the heading's size against the titles'
 

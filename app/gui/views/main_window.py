@@ -86,6 +86,9 @@ class MainWindow(QMainWindow):
         # LM Studio's and Jan's navigation.
         toolbar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
         toolbar.setIconSize(QSize(18, 18))
+        # Room between the tools (Fusion packs them 1 px apart); a style sheet's spacing
+        # holds through theme changes, which reset the layout's own.
+        toolbar.setStyleSheet("QToolBar#modelToolbar { spacing: 6px; padding: 2px 6px; }")
         self.toolbar = toolbar
         toolbar.addWidget(self.picker)
         # Where the chat's model runs when not (only) here: "Pooled across 2 machines".

@@ -124,16 +124,19 @@ class Sidebar(QWidget):
         self.undo_bar.undo_requested.connect(self.undo)
         self.undo_bar.expired.connect(self._on_undo_expired)
 
+        # The buttons, the field and the rows' highlight share one left and right edge.
         layout = QVBoxLayout(self)
-        layout.setContentsMargins(6, 6, 6, 6)
+        layout.setContentsMargins(8, 8, 8, 8)
         layout.setSpacing(6)
         layout.addWidget(self.new_button)
         layout.addWidget(self.search)
+        layout.addSpacing(4)
         layout.addWidget(self.list_view, 1)
         layout.addWidget(self.undo_bar)
         self.setTabOrder(self.new_button, self.search)
         self.setTabOrder(self.search, self.list_view)
         self.setTabOrder(self.list_view, self.undo_bar.undo_button)
+        self._size_controls()
 
         self.undo_action = _action(
             self, "Undo delete", [QKeySequence(QKeySequence.StandardKey.Undo)], self.undo
@@ -231,6 +234,14 @@ class Sidebar(QWidget):
         super().changeEvent(event)
         if event.type() in (QEvent.Type.PaletteChange, QEvent.Type.ApplicationPaletteChange):
             self.undo_bar.restyle()  # the user switched between light and dark
+        if event.type() == QEvent.Type.FontChange:
+            self._size_controls()
+
+    def _size_controls(self) -> None:
+        # As tall as a list row, whatever the font size: targets the size of LM Studio's.
+        height = self.fontMetrics().height() + 14
+        self.new_button.setMinimumHeight(height)
+        self.search.setMinimumHeight(height)
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802
         """In the search field, Escape clears it and Down moves into the list."""
