@@ -135,3 +135,17 @@ def test_the_tools_have_room_between_them_in_either_theme(
         buttons = list(toolbar_buttons(window).values())
         gaps = [b.geometry().left() - a.geometry().right() - 1 for a, b in pairwise(buttons)]
         assert min(gaps) >= 6, theme
+
+
+def test_open_a_gguf_file_has_a_folder_icon_in_the_themes_colour(
+    window: MainWindow, app_state: QApplication
+) -> None:
+    combo = window.picker.combo
+    open_item = combo.count() - 1
+    assert combo.itemText(open_item) == "Open a GGUF file…"
+    for theme in ("light", "dark"):
+        apply_theme(app_state, theme, app_state.font().pointSize())
+        icon = combo.itemIcon(open_item)
+        assert not icon.isNull()
+        text = window.picker.palette().color(QPalette.ColorRole.ButtonText)
+        assert contrast(ink(icon), text) < 1.5, theme  # drawn in the text colour

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QEvent, Qt, Signal
+from PySide6.QtGui import QPalette
 from PySide6.QtWidgets import QComboBox, QFileDialog, QHBoxLayout, QLabel, QWidget
 
 from app.core.units import format_bytes
 from app.gui.theme import verdict_colour
+from app.gui.views.icons import line_icon
 from app.gui.workers.model_check import ModelChecker, ModelInfo
 from app.modelhub.discovery import FoundModel
 
@@ -119,8 +121,19 @@ class ModelPicker(QWidget):
         if any(str(m.path) not in self._paths for m in self._on_disk):
             self.combo.insertSeparator(self.combo.count())
         self.combo.addItem(OPEN_ITEM, None)
+        self._set_open_icon()
         self.combo.blockSignals(False)
         self._select_current()
+
+    def _set_open_icon(self) -> None:
+        """A folder beside "Open a GGUF file…", in the theme's text colour."""
+        icon = line_icon("folder", self.palette(), QPalette.ColorRole.ButtonText)
+        self.combo.setItemIcon(self.combo.count() - 1, icon)
+
+    def changeEvent(self, event: QEvent) -> None:  # noqa: N802 (Qt API)
+        super().changeEvent(event)
+        if event.type() == QEvent.Type.PaletteChange and self.combo.count():
+            self._set_open_icon()  # a theme change: drawn again in the new text colour
 
     def _select_current(self) -> None:
         path = self.current.path if self.current else None
