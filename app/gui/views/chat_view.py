@@ -1,9 +1,12 @@
 """The scrolling list of messages of the open conversation.
 
-Opening a long chat builds widgets only for its last ``BATCH`` messages; earlier ones are
-built a batch at a time as the user scrolls up, so a 500-message chat opens as fast as a
-short one. While a reply streams, one timer at ``FLUSH_MS`` paints the live message (and
-only it), and the view follows the end unless the user scrolled away from it.
+Opening a long chat builds widgets only for its last ``OPEN_BATCH`` messages; earlier ones
+are built as the user scrolls up, a message per job of ``pacing.TurnWork`` (a few
+milliseconds of work per event-loop turn), so a 500-message chat opens as fast as a short
+one and scrolling up through it never waits for a batch of messages built in one frame.
+Messages sit in chunks of ``CHUNK`` (see ``_Chunk``). While a reply streams, one timer at
+``FLUSH_MS`` paints the live message (and only it), and the view follows the end unless
+the user scrolled away from it.
 """
 
 from __future__ import annotations
@@ -11,21 +14,32 @@ from __future__ import annotations
 from functools import partial
 
 from PySide6.QtCore import QPoint, Qt, QTimer, Signal
-from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QScrollArea, QVBoxLayout, QWidget
+from PySide6.QtGui import QResizeEvent
+from PySide6.QtWidgets import (
+    QApplication,
+    QFrame,
+    QHBoxLayout,
+    QLabel,
+    QScrollArea,
+    QVBoxLayout,
+    QWidget,
+)
 
 from app.core.events import GenerationStats, LiveStats
 from app.core.store import MessageRow
 from app.gui.render.math import MathRenderer
 from app.gui.viewmodels.chat_controller import ChatController
 from app.gui.views.message_widgets import AssistantMessage, UserMessage
+from app.gui.views.pacing import TurnWork
 
 OPEN_BATCH = 6  # messages built when a chat opens (more follow if the screen is not full)
-PREFETCH_MS = 16
-BATCH = 4  # messages built per event-loop turn when scrolling up (each turn stays short)
+CHUNK = 16  # messages per container widget (see _Chunk)
 FLUSH_MS = 33  # at most ~30 repaints a second while streaming
 STICK_PX = 48  # "at the end" tolerance for following a streaming reply
 COLUMN_MAX_WIDTH = 900
+MESSAGE_SPACING = 14
 LOAD_EARLIER_PX = 1200  # build earlier messages when the view gets this close to the top
+SHOWN_PX = 900  # chunks within this distance of the screen stay shown
 
 MessageWidget = UserMessage | AssistantMessage
 
@@ -33,6 +47,30 @@ MessageWidget = UserMessage | AssistantMessage
 NO_MODEL = (
     "No model is chosen yet: open a GGUF file from the toolbar, or download one in Models (Ctrl+M)."
 )
+
+
+class _Chunk(QWidget):
+    """Up to ``CHUNK`` consecutive messages in a layout of their own.
+
+    Messages are built at the top as the user scrolls up, and a message's height changes
+    when its formulas arrive; in one flat column either moves every message below it
+    (hundreds of widgets in a long chat). Grouped, only the chunks below move, and their
+    messages move with them for free. A chunk far from the screen is hidden, keeping its
+    place (``ChatView._sync_chunks``): Qt then neither moves, lays out nor paints its
+    messages.
+    """
+
+    def __init__(self, parent: QWidget) -> None:
+        super().__init__(parent)
+        policy = self.sizePolicy()
+        policy.setRetainSizeWhenHidden(True)
+        self.setSizePolicy(policy)
+        self.box = QVBoxLayout(self)
+        self.box.setContentsMargins(0, 0, 0, 0)
+        self.box.setSpacing(MESSAGE_SPACING)
+
+    def full(self) -> bool:
+        return self.box.count() >= CHUNK
 
 
 class ChatView(QScrollArea):
@@ -70,7 +108,7 @@ class ChatView(QScrollArea):
         self.column.setMaximumWidth(COLUMN_MAX_WIDTH)
         self.column_layout = QVBoxLayout(self.column)
         self.column_layout.setContentsMargins(0, 0, 0, 0)
-        self.column_layout.setSpacing(14)
+        self.column_layout.setSpacing(MESSAGE_SPACING)
         self.column_layout.addStretch(1)  # messages sit at the top; stays last
         row.addStretch(0)
         row.addWidget(self.column, 1)
@@ -88,12 +126,11 @@ class ChatView(QScrollArea):
         self._rows: list[MessageRow] = []
         self._first = 0  # index in _rows of the first message with a widget
         self._widgets: list[MessageWidget] = []
+        self._chunks: list[_Chunk] = []  # in order, after the (hidden) empty label
         self._live: AssistantMessage | None = None
         self._stick = True
         self._adjusting = False  # True while the view itself moves the scroll bar
         self._anchor: tuple[QWidget, int] | None = None
-        self._filler = QTimer(self, singleShot=True)  # one pending build of earlier messages
-        self._filler.timeout.connect(self._fill)
         self._flush = QTimer(self, interval=FLUSH_MS)
         self._flush.timeout.connect(self.flush)
         bar = self.verticalScrollBar()
@@ -126,9 +163,10 @@ class ChatView(QScrollArea):
 
     def show_conversation(self, cid: int, rows: list[MessageRow]) -> None:
         self._cid = cid
-        for w in self._widgets:
-            w.setParent(None)
-            w.deleteLater()
+        for chunk in self._chunks:
+            chunk.setParent(None)
+            chunk.deleteLater()  # and its messages with it
+        self._chunks.clear()
         self._widgets.clear()
         self._live = None
         self._flush.stop()
@@ -139,21 +177,27 @@ class ChatView(QScrollArea):
         self._build_before(OPEN_BATCH)
         self.empty.setVisible(not rows)
         QTimer.singleShot(0, self.scroll_to_end)
-        self._filler.start(0)
+        TurnWork.of().add(self, self._fill)
 
     def _build_before(self, count: int) -> None:
         """Build widgets for up to ``count`` rows before the first built one."""
         start = max(0, self._first - count)
-        new = [self._make(row) for row in self._rows[start : self._first]]
-        for i, w in enumerate(new):
-            self.column_layout.insertWidget(1 + i, w)  # after the (hidden) empty label
+        new: list[MessageWidget] = []
+        for row in reversed(self._rows[start : self._first]):
+            if not self._chunks or self._chunks[0].full():
+                self._chunks.insert(0, _Chunk(self.column))
+                self.column_layout.insertWidget(1, self._chunks[0])  # after the empty label
+            chunk = self._chunks[0]
+            widget = self._make(row, chunk)
+            chunk.box.insertWidget(0, widget)
+            new.insert(0, widget)
         self._widgets[0:0] = new
         self._first = start
-        self._update_actions()
+        self._update_actions(new)
 
-    def _make(self, row: MessageRow) -> MessageWidget:
+    def _make(self, row: MessageRow, parent: QWidget) -> MessageWidget:
         if row.role == "user":
-            user = UserMessage(row, self.column)  # born in place: no reparenting later
+            user = UserMessage(row, parent)  # born in place: no reparenting later
             user.edit_submitted.connect(self.edit_requested)
             user.copied.connect(self.copied)
             return user
@@ -164,7 +208,7 @@ class ChatView(QScrollArea):
             thinking_open=self.thinking_open,
             live=live,
             samples=self.controller.live_samples if live else 1,
-            parent=self.column,
+            parent=parent,
         )
         reply.thinking.folding.connect(partial(self._hold_header, reply.thinking.toggle))
         reply.regenerate.connect(self.controller.regenerate)
@@ -177,14 +221,15 @@ class ChatView(QScrollArea):
             self._flush.start()
         return reply
 
-    def load_earlier(self) -> bool:
-        """Build the previous batch, keeping what is on screen where it is."""
+    def load_earlier(self, count: int = 1) -> bool:
+        """Build the ``count`` messages before the first built one, keeping what is on
+        screen where it is."""
         if self._first == 0:
             return False
-        if self._widgets and not self._stick:
+        if self._widgets and not self._stick and self._anchor is None:
             first = self._widgets[0]
             self._anchor = (first, self._canvas_y(first) - self.verticalScrollBar().value())
-        self._build_before(BATCH)
+        self._build_before(count)
         QTimer.singleShot(0, self._keep_anchor)
         return True
 
@@ -201,18 +246,25 @@ class ChatView(QScrollArea):
         self._adjusting = False
 
     def _fill(self) -> None:
-        """Build earlier messages, a batch per event-loop turn, while what is built does not
-        fill the screen or the view is near the top."""
+        """Build the message before the first built one while what is built does not fill
+        the screen or the view is near the top: one message per job of the app's
+        ``TurnWork``, which runs a few milliseconds of jobs per event-loop turn (painting,
+        input and formulas being put in place share the turns)."""
         if self._first == 0:
             return
-        built = sum(w.sizeHint().height() for w in self._widgets)
-        if built < self.viewport().height():  # the screen is not full yet: now
-            self.load_earlier()
-            self._filler.start(0)
-        elif self.verticalScrollBar().value() < LOAD_EARLIER_PX:
-            # Ahead of the user's scrolling, one batch per frame, after painting.
-            self.load_earlier()
-            self._filler.start(PREFETCH_MS)
+        if self._fills_screen() and self.verticalScrollBar().value() >= LOAD_EARLIER_PX:
+            return
+        self.load_earlier()
+        TurnWork.of().add(self, self._fill)
+
+    def _fills_screen(self) -> bool:
+        """Do the built messages fill the viewport? (Adds up only as many as it takes.)"""
+        need, built = self.viewport().height(), 0
+        for w in reversed(self._widgets):
+            built += w.sizeHint().height()
+            if built >= need:
+                return True
+        return False
 
     def built_count(self) -> int:
         return len(self._widgets)
@@ -224,8 +276,12 @@ class ChatView(QScrollArea):
             return
         self._rows.append(row)
         self.empty.hide()
-        widget = self._make(row)
-        self.column_layout.insertWidget(self.column_layout.count() - 1, widget)
+        if not self._chunks or self._chunks[-1].full():
+            self._chunks.append(_Chunk(self.column))
+            self.column_layout.insertWidget(self.column_layout.count() - 1, self._chunks[-1])
+        chunk = self._chunks[-1]
+        widget = self._make(row, chunk)
+        chunk.box.addWidget(widget)
         self._widgets.append(widget)
         self._stick = True
         self._update_actions()
@@ -237,6 +293,10 @@ class ChatView(QScrollArea):
                 w.setParent(None)
                 w.deleteLater()
         self._widgets = keep
+        for chunk in [c for c in self._chunks if c.box.count() == 0]:
+            self._chunks.remove(chunk)
+            chunk.setParent(None)
+            chunk.deleteLater()
         self._rows = [r for r in self._rows if r.position <= position]
         self._first = min(self._first, len(self._rows))
         self._update_actions()
@@ -292,13 +352,14 @@ class ChatView(QScrollArea):
     def _on_busy_changed(self, busy: bool) -> None:
         self._update_actions()
 
-    def _update_actions(self) -> None:
-        """Regenerate only on the last reply, editing only when not generating."""
+    def _update_actions(self, widgets: list[MessageWidget] | None = None) -> None:
+        """Regenerate only on the last reply, editing only when not generating (for
+        ``widgets``, or all)."""
         busy = self.controller.busy
         last_reply = next(
             (w for w in reversed(self._widgets) if isinstance(w, AssistantMessage)), None
         )
-        for w in self._widgets:
+        for w in self._widgets if widgets is None else widgets:
             if isinstance(w, AssistantMessage):
                 w.set_can_regenerate(w is last_reply and not busy)
             else:
@@ -312,14 +373,55 @@ class ChatView(QScrollArea):
         bar = self.verticalScrollBar()
         bar.setValue(bar.maximum())
 
+    def _sync_chunks(self) -> None:
+        """Show the chunks on or near the screen and hide the others (in their place).
+
+        A chunk shown again above the screen may have changed height while hidden (its
+        formulas were drawn, the window was resized): the anchor (``_on_scrolled``) keeps
+        what the user looks at where it is.
+        """
+        if not self._chunks:
+            return
+        value = self.verticalScrollBar().value()
+        offset = self._canvas_y(self.column)
+        top = value - offset - SHOWN_PX
+        bottom = value - offset + self.viewport().height() + SHOWN_PX
+        focus = QApplication.focusWidget()
+        for chunk in self._chunks:
+            box = chunk.geometry()
+            shown = box.bottom() >= top and box.top() <= bottom
+            shown = shown or (focus is not None and chunk.isAncestorOf(focus))
+            if shown == chunk.isHidden():
+                chunk.setVisible(shown)
+
+    def resizeEvent(self, e: QResizeEvent) -> None:  # noqa: N802 (Qt API)
+        super().resizeEvent(e)
+        self._sync_chunks()
+
     def _on_scrolled(self, value: int) -> None:
+        self._sync_chunks()
         if self._adjusting:
             return
         bar = self.verticalScrollBar()
-        self._anchor = None  # the user moved: follow them, not an anchor
         self._stick = value >= bar.maximum() - STICK_PX
-        if value < LOAD_EARLIER_PX and self._first > 0 and not self._filler.isActive():
-            self._filler.start(0)
+        # What the user now looks at stays put when something above changes height (a
+        # message built, its formulas drawn, the window narrowed): it is the anchor.
+        self._anchor = None if self._stick else self._top_anchor(value)
+        if value < LOAD_EARLIER_PX and self._first > 0:
+            TurnWork.of().add(self, self._fill)
+
+    def _top_anchor(self, value: int) -> tuple[QWidget, int] | None:
+        """The first message whose bottom is on screen, and its offset from the top."""
+        lo, hi = 0, len(self._widgets) - 1
+        found: QWidget | None = None
+        while lo <= hi:
+            mid = (lo + hi) // 2
+            w = self._widgets[mid]
+            if self._canvas_y(w) + w.height() > value:
+                found, hi = w, mid - 1
+            else:
+                lo = mid + 1
+        return None if found is None else (found, self._canvas_y(found) - value)
 
     def _hold_header(self, header: QWidget, opening: bool) -> None:
         """A thought opens or folds: its header stays where it is on screen (the chat does
@@ -339,3 +441,4 @@ class ChatView(QScrollArea):
             self._adjusting = False
         elif self._anchor is not None:
             self._keep_anchor()
+        self._sync_chunks()

@@ -25,7 +25,17 @@ from dataclasses import dataclass
 from functools import partial
 from math import ceil
 
-from PySide6.QtCore import QEvent, QMimeData, QPoint, QSize, Qt, QTimer, QUrl, Signal, Slot
+from PySide6.QtCore import (
+    QEvent,
+    QMimeData,
+    QPoint,
+    QSize,
+    Qt,
+    QTimer,
+    QUrl,
+    Signal,
+    Slot,
+)
 from PySide6.QtGui import QDesktopServices, QGuiApplication, QMouseEvent, QTextOption, QWheelEvent
 from PySide6.QtWidgets import QFrame, QLabel, QSizePolicy, QTextBrowser, QWidget
 
@@ -33,6 +43,7 @@ from app.core.mdblocks import BlockSplitter
 from app.gui.render.document import DocumentWriter, FormulaImage, edit_block, palette_theme
 from app.gui.render.markdown import MathSpan, ParsedBlock, shared_renderer, stylesheet
 from app.gui.render.math import MathKey, MathRenderer, default_renderer, middle_axis
+from app.gui.views.pacing import MathQueue, TurnWork
 
 log = logging.getLogger(__name__)
 
@@ -99,7 +110,6 @@ class MarkdownView(QTextBrowser):
         doc.setDefaultStyleSheet(stylesheet(self._theme))
         doc.documentLayout().documentSizeChanged.connect(self._update_height)
         self.anchorClicked.connect(self._on_anchor)
-        self._math.ready.connect(self._on_math_ready)
         self._update_height()
 
     # -- public API ---------------------------------------------------------------------
@@ -203,9 +213,9 @@ class MarkdownView(QTextBrowser):
         parsed = self._renderer.parse(source)
         keys = tuple(self._math_key(span) for span in parsed.math)
         if fetch:
-            for key in keys:
-                if self._math.lookup(key) is None:
-                    self._math.request(key)
+            missing = [key for key in keys if self._math.lookup(key) is None]
+            if missing:
+                MathQueue.of(self._math).ask(self, missing)
         return _Block(parsed, keys)
 
     def _render_ready(self) -> bool:
@@ -284,14 +294,27 @@ class MarkdownView(QTextBrowser):
         self._codes.append(code)
         return f"{_COPY_SCHEME}:{len(self._codes) - 1}"
 
-    @Slot(object)
-    def _on_math_ready(self, key: MathKey) -> None:
-        if self._waiting and any(key in block.keys for block in self._waiting):
-            with edit_block(self.document()):
-                if self._streaming:
-                    self._render_ready()
-                else:
-                    self._show_waiting()
+    def math_drawn(self, key: MathKey) -> None:
+        """A formula this view asked ``MathQueue`` for is drawn."""
+        if not self._waiting:
+            return
+        # Blocks render in order: only a formula of the first waiting block can let any
+        # render, and only once all of that block's formulas are drawn. A whole message
+        # (not streaming) renders once, when all its formulas are: one layout, not one
+        # per block.
+        first = self._waiting[0]
+        wanted = first.keys if self._streaming else [k for b in self._waiting for k in b.keys]
+        if key not in wanted or any(self._math.lookup(k) is None for k in wanted):
+            return
+        TurnWork.of().add(self, self._render_drawn)
+
+    def _render_drawn(self) -> None:
+        """Render the blocks whose formulas have been drawn (a ``TurnWork`` job)."""
+        with edit_block(self.document()):
+            if self._streaming:
+                self._render_ready()
+            else:
+                self._show_waiting()
 
     @Slot(QUrl)
     def _on_anchor(self, url: QUrl) -> None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from math import ceil
 
-from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtCore import QEvent, Qt, QTimer, Signal
 from PySide6.QtGui import QGuiApplication, QTextCursor, QWheelEvent
 from PySide6.QtWidgets import (
     QFrame,
@@ -54,6 +54,38 @@ def tool_button(text: str, name: str, tip: str) -> QToolButton:
     return button
 
 
+class WrappedText(QLabel):
+    """A word-wrapped label that lays its text out once per width.
+
+    Qt's layouts ask a word-wrapped label for its height at a width over and over (a box
+    layout's minimum height for a width is not cached for its items), and each time a
+    selectable label lays its whole text out again; in a long chat that was most of the
+    time a scroll step took.
+    """
+
+    def __init__(self, text: str = "", parent: QWidget | None = None) -> None:
+        super().__init__(text, parent)
+        self._heights: dict[int, int] = {}
+        self.setWordWrap(True)
+
+    def setText(self, text: str) -> None:  # noqa: N802 (Qt API)
+        self._heights.clear()
+        super().setText(text)
+
+    def heightForWidth(self, width: int) -> int:  # noqa: N802 (Qt API)
+        height = self._heights.get(width)
+        if height is None:
+            if len(self._heights) > 8:
+                self._heights.clear()
+            height = self._heights[width] = super().heightForWidth(width)
+        return height
+
+    def changeEvent(self, e: QEvent) -> None:  # noqa: N802 (Qt API)
+        if e.type() in (QEvent.Type.FontChange, QEvent.Type.StyleChange):
+            self._heights.clear()
+        super().changeEvent(e)
+
+
 class UserMessage(QFrame):
     """The user's question, with copy and edit-and-resend."""
 
@@ -65,9 +97,9 @@ class UserMessage(QFrame):
         self.row = row
         self.setObjectName("userMessage")
         self.setAccessibleName("Your message")
-        self.text = QLabel(row.content)
+        self.text = WrappedText()
         self.text.setTextFormat(Qt.TextFormat.PlainText)
-        self.text.setWordWrap(True)
+        self.text.setText(row.content)
         self.text.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.text.setObjectName("userText")
         self.text.setAccessibleName("Your message text")

@@ -1,0 +1,105 @@
+"""Scrolling a long chat: what the user reads stays where it is while messages above it
+change, and every message near the screen is there to be seen."""
+
+from __future__ import annotations
+
+import pytest
+from PySide6.QtCore import QPoint
+from PySide6.QtWidgets import QWidget
+from pytestqt.qtbot import QtBot
+
+from app.core.store import ChatStore
+from app.gui.views.main_window import MainWindow
+from app.gui.views.message_widgets import AssistantMessage, UserMessage
+
+pytestmark = pytest.mark.gui
+
+PAIRS = 40
+ANSWER = (
+    "The tank is a box, so its volume is the base times the height; the base is the "
+    "length times the width, and a litre is a thousand cubic centimetres. "
+) * 4
+
+
+def open_long_chat(qtbot: QtBot, window: MainWindow, store: ChatStore) -> None:
+    cid = store.create_conversation("long")
+    for i in range(PAIRS):
+        store.add_message(cid, "user", f"Question {i}: how much does tank {i} hold?")
+        mid = store.add_message(cid, "assistant", "", model="Replay")
+        store.finish_message(mid, f"Answer {i}. {ANSWER}", "", "complete", {})
+    window.controller.open_conversation(cid)
+    chat = window.chat
+    bar = chat.verticalScrollBar()
+    qtbot.waitUntil(lambda: bar.maximum() > 0 and bar.value() == bar.maximum())
+    while chat.load_earlier():
+        pass
+    settle(qtbot)
+
+
+def settle(qtbot: QtBot) -> None:
+    for _ in range(6):
+        qtbot.wait(20)
+
+
+def screen_y(window: MainWindow, widget: QWidget) -> int:
+    return widget.mapTo(window.chat.viewport(), QPoint(0, 0)).y()
+
+
+def message_at_top(window: MainWindow) -> QWidget:
+    """The first message whose bottom is on screen."""
+    return next(w for w in window.chat._widgets if screen_y(window, w) + w.height() > 0)
+
+
+def test_the_message_being_read_stays_put_when_the_messages_above_grow(
+    qtbot: QtBot, window: MainWindow, store: ChatStore
+) -> None:
+    """Messages above the one being read get taller (here: the window is narrowed, so
+    every answer wraps to more lines); the one being read does not move on screen."""
+    window.resize(1200, 700)
+    open_long_chat(qtbot, window, store)
+    bar = window.chat.verticalScrollBar()
+    bar.setValue(bar.maximum() // 2)  # the user scrolls to the middle and reads
+    settle(qtbot)
+    reading = message_at_top(window)
+    y = screen_y(window, reading)
+    height = window.chat.viewport().height()
+
+    window.resize(760, 700)
+    settle(qtbot)
+    assert window.chat.viewport().height() == height
+    assert screen_y(window, reading) == y
+
+
+def test_every_message_near_the_screen_is_shown_all_the_way_up_and_back(
+    qtbot: QtBot, window: MainWindow, store: ChatStore
+) -> None:
+    open_long_chat(qtbot, window, store)
+    chat = window.chat
+    bar = chat.verticalScrollBar()
+    height = chat.viewport().height()
+
+    def check_screen() -> None:
+        on_screen = [
+            w
+            for w in chat._widgets
+            if screen_y(window, w) < height and screen_y(window, w) + w.height() > 0
+        ]
+        assert on_screen, "a blank screen"
+        assert all(w.isVisible() for w in on_screen)
+        tops = [screen_y(window, w) for w in on_screen]
+        assert tops == sorted(tops)  # in order, none over another
+
+    seen: set[int] = set()
+    while bar.value() > 0:
+        bar.setValue(bar.value() - bar.pageStep())
+        settle(qtbot)
+        check_screen()
+        seen.update(id(w) for w in chat._widgets if w.isVisible())
+    assert isinstance(chat._widgets[0], UserMessage) and chat._widgets[0].isVisible()
+    while bar.value() < bar.maximum():
+        bar.setValue(bar.value() + bar.pageStep())
+        settle(qtbot)
+        check_screen()
+    last = chat._widgets[-1]
+    assert isinstance(last, AssistantMessage) and last.isVisible()
+    assert len(seen) == 2 * PAIRS  # every message was shown on the way
