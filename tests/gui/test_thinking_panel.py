@@ -208,3 +208,35 @@ def test_copied_shows_on_the_link_that_was_clicked(
     assert abs(note.center().y() - link.center().y()) <= link.height()
     gap = max(note.left() - link.center().x(), link.center().x() - note.right())
     assert 0 < gap <= 60  # beside the link, not on it
+
+
+def test_ctrl_f_in_an_opened_thought_finds_in_it_and_brings_each_match_into_view(
+    qtbot: QtBot, window: MainWindow, replay: ReplayFactory
+) -> None:
+    window.resize(900, 600)
+    window.controller.set_model(replay(reasoning=STEPS, words_per_chunk=20))
+    panel = ask(qtbot, window, "Which case is left?").thinking
+    qtbot.mouseClick(panel.toggle, Qt.MouseButton.LeftButton)
+    settle(qtbot)
+    body = panel.body
+    qtbot.mouseClick(body.viewport(), Qt.MouseButton.LeftButton, pos=QPoint(20, 10))
+    qtbot.keyClick(body, Qt.Key.Key_F, Qt.KeyboardModifier.ControlModifier)
+    find = panel.foot.find_field
+    assert find.isVisible() and find.hasFocus()
+
+    qtbot.keyClicks(find, "case 3")  # case 3 and case 30-39
+    assert panel.foot.found.text() == "11 found"
+    assert len(body.extraSelections()) == 11  # every match highlighted
+
+    for _ in range(3):
+        qtbot.keyClick(find, Qt.Key.Key_Return)
+    settle(qtbot)
+    assert body.textCursor().selectedText() == "case 3"
+    assert panel.foot.found.text() == "3 of 11"
+    match = body.cursorRect(body.textCursor())
+    y = body.viewport().mapTo(window.chat.viewport(), match.center()).y()
+    assert 0 <= y < window.chat.viewport().height()  # the chat scrolled to it
+
+    qtbot.keyClick(find, Qt.Key.Key_Escape)
+    assert not find.isVisible()
+    assert body.extraSelections() == []

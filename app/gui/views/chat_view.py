@@ -179,7 +179,7 @@ class ChatView(QScrollArea):
         QTimer.singleShot(0, self.scroll_to_end)
         TurnWork.of().add(self, self._fill)
 
-    def _build_before(self, count: int) -> None:
+    def _build_before(self, count: int, later: bool = False) -> None:
         """Build widgets for up to ``count`` rows before the first built one."""
         start = max(0, self._first - count)
         new: list[MessageWidget] = []
@@ -188,14 +188,15 @@ class ChatView(QScrollArea):
                 self._chunks.insert(0, _Chunk(self.column))
                 self.column_layout.insertWidget(1, self._chunks[0])  # after the empty label
             chunk = self._chunks[0]
-            widget = self._make(row, chunk)
+            widget = self._make(row, chunk, later=later)
             chunk.box.insertWidget(0, widget)
             new.insert(0, widget)
         self._widgets[0:0] = new
         self._first = start
         self._update_actions(new)
 
-    def _make(self, row: MessageRow, parent: QWidget) -> MessageWidget:
+    def _make(self, row: MessageRow, parent: QWidget, *, later: bool = False) -> MessageWidget:
+        """``later``: a stored answer is rendered in a job of its own (``TurnWork``)."""
         if row.role == "user":
             user = UserMessage(row, parent)  # born in place: no reparenting later
             user.edit_submitted.connect(self.edit_requested)
@@ -208,8 +209,11 @@ class ChatView(QScrollArea):
             thinking_open=self.thinking_open,
             live=live,
             samples=self.controller.live_samples if live else 1,
+            later=later,
             parent=parent,
         )
+        if later:
+            TurnWork.of().add(reply, reply.show_answer)
         reply.thinking.folding.connect(partial(self._hold_header, reply.thinking.toggle))
         reply.regenerate.connect(self.controller.regenerate)
         reply.answer_now.connect(self.controller.answer_now)
@@ -221,15 +225,15 @@ class ChatView(QScrollArea):
             self._flush.start()
         return reply
 
-    def load_earlier(self, count: int = 1) -> bool:
+    def load_earlier(self, count: int = 1, *, later: bool = False) -> bool:
         """Build the ``count`` messages before the first built one, keeping what is on
-        screen where it is."""
+        screen where it is (``later``: their answers rendered in jobs of their own)."""
         if self._first == 0:
             return False
         if self._widgets and not self._stick and self._anchor is None:
             first = self._widgets[0]
             self._anchor = (first, self._canvas_y(first) - self.verticalScrollBar().value())
-        self._build_before(count)
+        self._build_before(count, later)
         QTimer.singleShot(0, self._keep_anchor)
         return True
 
@@ -252,9 +256,10 @@ class ChatView(QScrollArea):
         input and formulas being put in place share the turns)."""
         if self._first == 0:
             return
-        if self._fills_screen() and self.verticalScrollBar().value() >= LOAD_EARLIER_PX:
+        full = self._fills_screen()
+        if full and self.verticalScrollBar().value() >= LOAD_EARLIER_PX:
             return
-        self.load_earlier()
+        self.load_earlier(later=full)  # ahead of the user: a reply in two jobs
         TurnWork.of().add(self, self._fill)
 
     def _fills_screen(self) -> bool:

@@ -22,7 +22,7 @@ import html
 import logging
 from collections import deque
 from dataclasses import dataclass
-from functools import partial
+from functools import lru_cache, partial
 from math import ceil
 
 from PySide6.QtCore import (
@@ -41,7 +41,7 @@ from PySide6.QtWidgets import QFrame, QLabel, QSizePolicy, QTextBrowser, QWidget
 
 from app.core.mdblocks import BlockSplitter
 from app.gui.render.document import DocumentWriter, FormulaImage, edit_block, palette_theme
-from app.gui.render.markdown import MathSpan, ParsedBlock, shared_renderer, stylesheet
+from app.gui.render.markdown import MathSpan, ParsedBlock, Theme, shared_renderer, stylesheet
 from app.gui.render.math import MathKey, MathRenderer, default_renderer, middle_axis
 from app.gui.views.pacing import MathQueue, TurnWork
 
@@ -51,6 +51,12 @@ INLINE_MATH_SCALE = 1.15  # STIX glyphs look small next to UI sans fonts at the 
 DISPLAY_MATH_SCALE = 1.25
 _COPY_SCHEME = "copy-code"
 COPIED_MS = 1500  # how long "Copied" stays beside a Copy link
+
+
+@lru_cache(maxsize=8)
+def _sheet(theme: Theme) -> str:
+    """The document style sheet of a theme (the same text for every view of a chat)."""
+    return stylesheet(theme)
 
 
 @dataclass(slots=True)
@@ -107,7 +113,8 @@ class MarkdownView(QTextBrowser):
         self.viewport().setAutoFillBackground(False)  # the message's background shows through
         doc = self.document()
         doc.setUndoRedoEnabled(False)  # nobody edits; an undo stack would only grow
-        doc.setDefaultStyleSheet(stylesheet(self._theme))
+        self._sheet = _sheet(self._theme)
+        doc.setDefaultStyleSheet(self._sheet)
         doc.documentLayout().documentSizeChanged.connect(self._update_height)
         self.anchorClicked.connect(self._on_anchor)
         self._update_height()
@@ -261,7 +268,10 @@ class MarkdownView(QTextBrowser):
 
     def _reset(self) -> None:
         self._writer.clear()  # also drops the formula images the document held
-        self.document().setDefaultStyleSheet(stylesheet(self._theme))
+        sheet = _sheet(self._theme)
+        if sheet != self._sheet:  # Qt parses it again each time it is set
+            self._sheet = sheet
+            self.document().setDefaultStyleSheet(sheet)
         self._splitter = BlockSplitter()
         self._source.clear()
         self._pending.clear()
@@ -363,7 +373,8 @@ class MarkdownView(QTextBrowser):
             return
         self._theme = theme
         self._dpr = dpr
-        self.document().setDefaultStyleSheet(stylesheet(theme))
+        self._sheet = _sheet(theme)
+        self.document().setDefaultStyleSheet(self._sheet)
         if self._streaming:
             self._restyle_at_finish = True  # what is on screen stays; redone once at the end
         elif self._source:

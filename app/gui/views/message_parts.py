@@ -1,29 +1,36 @@
-"""Small parts of a chat message: the question bubble, the thinking panel, tool buttons.
+"""Small parts of a chat message: the thinking panel (with finding in it), tool buttons,
+the "Copied" confirmation.
 
-``message_widgets.AssistantMessage`` assembles a reply from these; the chat view builds a
-``UserMessage`` per question.
+``message_widgets.AssistantMessage`` assembles a reply from these; the question is
+``question.UserMessage``.
 """
 
 from __future__ import annotations
 
 from math import ceil
 
-from PySide6.QtCore import QEvent, Qt, QTimer, Signal
-from PySide6.QtGui import QGuiApplication, QTextCursor, QWheelEvent
+from PySide6.QtCore import QEvent, QObject, QRect, Qt, QTimer, Signal
+from PySide6.QtGui import (
+    QKeyEvent,
+    QKeySequence,
+    QPalette,
+    QTextCharFormat,
+    QTextCursor,
+    QWheelEvent,
+)
 from PySide6.QtWidgets import (
     QFrame,
     QHBoxLayout,
     QLabel,
-    QPlainTextEdit,
+    QLineEdit,
     QPushButton,
+    QScrollArea,
     QSizePolicy,
     QTextEdit,
     QToolButton,
     QVBoxLayout,
     QWidget,
 )
-
-from app.core.store import MessageRow
 
 PEEK_LINES = 6  # live reasoning shows its last few lines
 
@@ -54,129 +61,6 @@ def tool_button(text: str, name: str, tip: str) -> QToolButton:
     return button
 
 
-class WrappedText(QLabel):
-    """A word-wrapped label that lays its text out once per width.
-
-    Qt's layouts ask a word-wrapped label for its height at a width over and over (a box
-    layout's minimum height for a width is not cached for its items), and each time a
-    selectable label lays its whole text out again; in a long chat that was most of the
-    time a scroll step took.
-    """
-
-    def __init__(self, text: str = "", parent: QWidget | None = None) -> None:
-        super().__init__(text, parent)
-        self._heights: dict[int, int] = {}
-        self.setWordWrap(True)
-
-    def setText(self, text: str) -> None:  # noqa: N802 (Qt API)
-        self._heights.clear()
-        super().setText(text)
-
-    def heightForWidth(self, width: int) -> int:  # noqa: N802 (Qt API)
-        height = self._heights.get(width)
-        if height is None:
-            if len(self._heights) > 8:
-                self._heights.clear()
-            height = self._heights[width] = super().heightForWidth(width)
-        return height
-
-    def changeEvent(self, e: QEvent) -> None:  # noqa: N802 (Qt API)
-        if e.type() in (QEvent.Type.FontChange, QEvent.Type.StyleChange):
-            self._heights.clear()
-        super().changeEvent(e)
-
-
-class UserMessage(QFrame):
-    """The user's question, with copy and edit-and-resend."""
-
-    edit_submitted = Signal(int, str)  # position, new text
-    copied = Signal(str)
-
-    def __init__(self, row: MessageRow, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.row = row
-        self.setObjectName("userMessage")
-        self.setAccessibleName("Your message")
-        self.text = WrappedText()
-        self.text.setTextFormat(Qt.TextFormat.PlainText)
-        self.text.setText(row.content)
-        self.text.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.text.setObjectName("userText")
-        self.text.setAccessibleName("Your message text")
-        self._editor: QPlainTextEdit | None = None  # built when the user first edits
-        self.copy_button = tool_button("Copy", "Copy message", "Copy this message")
-        self.edit_button = tool_button("Edit", "Edit message", "Edit and send again")
-        self.resend_button = QPushButton("Send")
-        self.resend_button.setAccessibleName("Send edited message")
-        self.cancel_button = QPushButton("Cancel")
-        self.cancel_button.setAccessibleName("Cancel editing")
-        self.resend_button.hide()
-        self.cancel_button.hide()
-
-        actions = QHBoxLayout()
-        actions.setContentsMargins(0, 0, 0, 0)
-        actions.addStretch(1)
-        for w in (self.copy_button, self.edit_button, self.cancel_button, self.resend_button):
-            actions.addWidget(w)
-        small = self.copy_button.font()
-        small.setPointSizeF(small.pointSizeF() * 0.9)
-        for b in (self.copy_button, self.edit_button):
-            b.setFont(small)
-        self._layout = QVBoxLayout(self)
-        self._layout.setContentsMargins(14, 10, 10, 2)
-        self._layout.setSpacing(2)
-        self._layout.addWidget(self.text)
-        self._layout.addLayout(actions)
-
-        self.copy_button.clicked.connect(self._copy)
-        self.edit_button.clicked.connect(self.start_edit)
-        self.cancel_button.clicked.connect(self._end_edit)
-        self.resend_button.clicked.connect(self._resend)
-
-    @property
-    def editor(self) -> QPlainTextEdit:
-        if self._editor is None:
-            self._editor = QPlainTextEdit(self.row.content)
-            self._editor.setAccessibleName("Edit your message")
-            self._editor.setTabChangesFocus(True)
-            self._editor.hide()
-            self._layout.insertWidget(1, self._editor)
-        return self._editor
-
-    def set_editable(self, editable: bool) -> None:
-        """False while a reply runs: an edit could not be sent then."""
-        self.edit_button.setEnabled(editable)
-        self.resend_button.setEnabled(editable)
-
-    def start_edit(self) -> None:
-        self.editor.setPlainText(self.row.content)
-        self._set_editing(True)
-        self.editor.setFocus()
-
-    def _set_editing(self, editing: bool) -> None:
-        self.text.setVisible(not editing)
-        self.editor.setVisible(editing)
-        self.copy_button.setVisible(not editing)
-        self.edit_button.setVisible(not editing)
-        self.resend_button.setVisible(editing)
-        self.cancel_button.setVisible(editing)
-
-    def _end_edit(self) -> None:
-        self._set_editing(False)
-
-    def _resend(self) -> None:
-        # The editor stays open: a sent edit replaces this message (and this widget); one
-        # that is refused (cancelled, no model, a full disk) keeps what was typed.
-        text = self.editor.toPlainText().strip()
-        if text:
-            self.edit_submitted.emit(self.row.position, text)
-
-    def _copy(self) -> None:
-        QGuiApplication.clipboard().setText(self.row.content)
-        confirm_copied(self.copy_button)
-        self.copied.emit(self.row.content)
-
-
 class ThoughtText(QTextEdit):
     """The reasoning's text, with no scroll bar of its own once the thought is finished.
 
@@ -185,6 +69,8 @@ class ThoughtText(QTextEdit):
     scrolls inside it; its height follows the document's, which Qt lays out again when the
     width changes.
     """
+
+    find_requested = Signal()
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -235,6 +121,23 @@ class ThoughtText(QTextEdit):
     def wheelEvent(self, e: QWheelEvent) -> None:  # noqa: N802 (Qt API)
         e.ignore()  # the chat scrolls, not the thought
 
+    def event(self, e: QEvent) -> bool:
+        # Ctrl+F in the thought finds in the thought, not in the window's chat list.
+        if (
+            e.type() == QEvent.Type.ShortcutOverride
+            and isinstance(e, QKeyEvent)
+            and e.matches(QKeySequence.StandardKey.Find)
+        ):
+            e.accept()
+            return True
+        return super().event(e)
+
+    def keyPressEvent(self, e: QKeyEvent) -> None:  # noqa: N802 (Qt API)
+        if e.matches(QKeySequence.StandardKey.Find):
+            self.find_requested.emit()
+        else:
+            super().keyPressEvent(e)
+
 
 class ThinkingPanel(QFrame):
     """The chain of thought: a live peek while the model reasons, then folded away; opened
@@ -281,11 +184,13 @@ class ThinkingPanel(QFrame):
         self._body: ThoughtText | None = None
         self._foot: ThoughtFoot | None = None
         self._chunks: list[str] = []
+        self._shown_match = -1
 
     @property
     def body(self) -> ThoughtText:
         if self._body is None:
             body = ThoughtText()
+            body.find_requested.connect(self.open_find)
             body.setPlainText("".join(self._chunks))
             self._layout.addWidget(body)  # parent first: a parentless show() opens a window
             body.setVisible(self.is_open())
@@ -295,13 +200,98 @@ class ThinkingPanel(QFrame):
 
     @property
     def foot(self) -> ThoughtFoot:
-        """The line at the end of an opened thought: its size, and "Collapse"."""
+        """The line at the end of an opened thought: its size, finding, and "Collapse"."""
         if self._foot is None:
-            self._foot = ThoughtFoot(self)
-            self._layout.addWidget(self._foot)
-            self._foot.collapse_button.clicked.connect(lambda: self.toggle.setChecked(False))
-            self._foot.hide()
+            foot = self._foot = ThoughtFoot(self)
+            self._layout.addWidget(foot)
+            foot.collapse_button.clicked.connect(lambda: self.toggle.setChecked(False))
+            foot.find_field.textChanged.connect(self._mark_matches)
+            foot.find_field.returnPressed.connect(self.find_next)
+            foot.find_field.installEventFilter(self)
+            foot.hide()
         return self._foot
+
+    def open_find(self) -> None:
+        """Ctrl+F in an opened thought: the find field at its end, ready for typing."""
+        if not self.is_open() or self._live:
+            return
+        foot = self.foot
+        foot.find_field.show()
+        foot.found.show()
+        foot.find_field.setFocus()
+        foot.find_field.selectAll()
+        self._mark_matches(foot.find_field.text())
+
+    def close_find(self) -> None:
+        if self._foot is None:
+            return
+        self._foot.find_field.clear()
+        self._foot.find_field.hide()
+        self._foot.found.hide()
+        if self._body is not None:
+            self._body.setFocus()
+
+    def eventFilter(self, watched: QObject, e: QEvent) -> bool:  # noqa: N802 (Qt API)
+        if (
+            self._foot is not None
+            and watched is self._foot.find_field
+            and isinstance(e, QKeyEvent)
+            and e.key() == Qt.Key.Key_Escape
+        ):
+            if e.type() == QEvent.Type.ShortcutOverride:
+                e.accept()  # Esc closes the find field, not what the window does with it
+                return True
+            if e.type() == QEvent.Type.KeyPress:
+                self.close_find()
+                return True
+        return super().eventFilter(watched, e)
+
+    def _matches(self, needle: str) -> list[QTextCursor]:
+        if not needle or self._body is None:
+            return []
+        doc, found = self._body.document(), []
+        cursor = doc.find(needle)
+        while not cursor.isNull():
+            found.append(cursor)
+            cursor = doc.find(needle, cursor)
+        return found
+
+    def _mark_matches(self, needle: str) -> None:
+        """Every match highlighted; the count beside the field."""
+        body, matches = self.body, self._matches(needle)
+        highlight = QTextCharFormat()
+        highlight.setBackground(self.palette().color(QPalette.ColorRole.Highlight).lighter(170))
+        marks = []
+        for cursor in matches:
+            mark = QTextEdit.ExtraSelection()
+            mark.cursor, mark.format = cursor, highlight
+            marks.append(mark)
+        body.setExtraSelections(marks)
+        self._shown_match = -1
+        if self._foot is not None:
+            self._foot.found.setText(f"{len(matches):,} found" if needle else "")
+
+    def find_next(self) -> None:
+        """Select the next match and bring it into view (the chat scrolls to it)."""
+        needle = self.foot.find_field.text()
+        matches = self._matches(needle)
+        if not matches:
+            return
+        self._shown_match = (self._shown_match + 1) % len(matches)
+        cursor = matches[self._shown_match]
+        self.body.setTextCursor(cursor)
+        self.foot.found.setText(f"{self._shown_match + 1:,} of {len(matches):,}")
+        self._reveal(self.body.cursorRect(cursor))
+
+    def _reveal(self, rect: QRect) -> None:
+        area = self.parentWidget()
+        while area is not None and not isinstance(area, QScrollArea):
+            area = area.parentWidget()
+        canvas = area.widget() if area is not None else None
+        if area is None or canvas is None:
+            return
+        at = self.body.viewport().mapTo(canvas, rect.center())
+        area.ensureVisible(at.x(), at.y(), 0, max(60, area.viewport().height() // 3))
 
     def set_text(self, text: str) -> None:
         self._chunks = [text] if text else []
@@ -379,9 +369,22 @@ class ThoughtFoot(QWidget):
             "Collapse", "Collapse the reasoning", "Fold the reasoning away"
         )
         self.collapse_button.setObjectName("thinkingCollapse")
+        self.find_field = QLineEdit()
+        self.find_field.setObjectName("thinkingFind")
+        self.find_field.setAccessibleName("Find in the reasoning")
+        self.find_field.setPlaceholderText("Find in the reasoning")
+        self.find_field.setClearButtonEnabled(True)
+        self.find_field.setMaximumWidth(260)
+        self.find_field.hide()
+        self.found = QLabel()
+        self.found.setObjectName("thinkingOutline")
+        self.found.setAccessibleName("Matches")
+        self.found.hide()
         row = QHBoxLayout(self)
         row.setContentsMargins(0, 0, 0, 0)
         row.addWidget(self.outline, 1)
+        row.addWidget(self.find_field)
+        row.addWidget(self.found)
         row.addWidget(self.collapse_button)
         self._described: str | None = None
 

@@ -25,7 +25,8 @@ from app.core.store import MessageRow
 from app.gui.render.math import MathRenderer
 from app.gui.views.group_panel import GroupPanel
 from app.gui.views.markdown_view import MarkdownView
-from app.gui.views.message_parts import ThinkingPanel, UserMessage, confirm_copied, tool_button
+from app.gui.views.message_parts import ThinkingPanel, confirm_copied, tool_button
+from app.gui.views.question import UserMessage
 
 __all__ = ["AssistantMessage", "ThinkingPanel", "UserMessage"]
 
@@ -55,11 +56,15 @@ class AssistantMessage(QFrame):
         thinking_open: bool = True,
         live: bool = False,
         samples: int = 1,
+        later: bool = False,
         parent: QWidget | None = None,
     ) -> None:
-        """``samples``: how many ways a live reply thinks (a stored one's row says)."""
+        """``samples``: how many ways a live reply thinks (a stored one's row says).
+        ``later``: a stored answer is rendered when ``show_answer`` is called (the chat
+        builds the messages above the screen in small steps)."""
         super().__init__(parent)
         self.row = row
+        self._answer_later = later and not live
         self.setObjectName("assistantMessage")
         self.setAccessibleName("Assistant reply")
         self.thinking_open = thinking_open
@@ -150,10 +155,21 @@ class AssistantMessage(QFrame):
                 stats_text.thinking_done(own.reasoning_s, own.reasoning_tokens, own.decode_tok_s)
             )
             self.thinking.set_live(False, False)
-        self.answer_view.setVisible(bool(row.content))
-        if row.content:
-            self.answer_view.set_markdown(row.content)
+        if self._answer_later:
+            self.answer_view.hide()
+        else:
+            self.answer_view.setVisible(bool(row.content))
+            if row.content:
+                self.answer_view.set_markdown(row.content)
         self._show_footer(row)
+
+    def show_answer(self) -> None:
+        """Render a stored answer built ``later``."""
+        if self._answer_later:
+            self._answer_later = False
+            self.answer_view.setVisible(bool(self.row.content))
+            if self.row.content:
+                self.answer_view.set_markdown(self.row.content)
 
     # -- live ---------------------------------------------------------------------------
 
@@ -267,6 +283,7 @@ class AssistantMessage(QFrame):
     def update_row(self, row: MessageRow) -> None:
         """The saved reply changed (another sample chosen, a vote): show it as it is now."""
         self.row = row
+        self._answer_later = False
         self._show_stored()
 
     @property
@@ -295,6 +312,7 @@ class AssistantMessage(QFrame):
         self.regenerate_button.setVisible(can)
 
     def _copy_answer(self) -> None:
+        self.show_answer()
         text = self.answer_view.markdown()
         QGuiApplication.clipboard().setText(text)
         confirm_copied(self.copy_button)

@@ -104,7 +104,9 @@ class MathQueue(QObject):
 
 class TurnWork(QObject):
     """Small jobs run a few per event-loop turn: as many as fit ``TURN_BUDGET_S`` (at
-    least one), the rest in the next turn. A job added again before it ran runs once.
+    least one), the rest in the next turn; after a turn of long jobs (building a reply),
+    one turn without any, for Qt to show and lay out what they made. A job added again
+    before it ran runs once.
     """
 
     def __init__(self, parent: QObject | None = None) -> None:
@@ -112,6 +114,7 @@ class TurnWork(QObject):
         self._jobs: dict[tuple[int, str], tuple[QObject, Callable[[], None]]] = {}
         self._timer = QTimer(self, singleShot=True, interval=0)
         self._timer.timeout.connect(self._run)
+        self._rest = False
 
     @staticmethod
     def of() -> TurnWork:
@@ -134,6 +137,11 @@ class TurnWork(QObject):
         return len(self._jobs)
 
     def _run(self) -> None:
+        if self._rest:
+            # The turn after a long job: Qt shows, lays out and paints what it built.
+            self._rest = False
+            self._timer.start()
+            return
         start = time.perf_counter()
         while self._jobs:
             key = next(iter(self._jobs))
@@ -142,5 +150,6 @@ class TurnWork(QObject):
                 job()
             if time.perf_counter() - start >= TURN_BUDGET_S:
                 break
+        self._rest = time.perf_counter() - start >= 2 * TURN_BUDGET_S
         if self._jobs:
             self._timer.start()
