@@ -16,9 +16,14 @@ process with the replay backend) and measures:
    they come into view) and back, with the time of each step.
 
 Streaming runs ``--rounds`` times; the table shows medians (and the worst stall of all).
+The window opens on the chat (``welcome=False``), as for a user who has chosen a model.
+On a shared machine, run the code before and after a change alternately and pass the
+before run's JSON as ``--baseline`` (and how the machine was as ``--conditions``): the
+table then shows both; the GUI thread's CPU time per scroll step is given beside the wall
+time, as other programs' load inflates the latter.
 
 Usage: python benchmarks/gui_streaming.py [--tokens 8000] [--rate 500] [--messages 500]
-                                          [--rounds 3]
+                                          [--rounds 3] [--baseline JSON] [--conditions TEXT]
 Writes benchmarks/results/gui_streaming.json and .md.
 """
 
@@ -248,20 +253,26 @@ def bench_long_chat(app: QApplication, s: Session, messages: int) -> dict:
     built_at_open = s.window.chat.built_count()
     bar = s.window.chat.verticalScrollBar()
     steps: list[float] = []
+    cpu: list[float] = []  # the GUI thread's CPU time per step (other programs' load aside)
 
     def step(delta: int) -> None:
-        t = time.perf_counter()
+        t, c = time.perf_counter(), time.thread_time()
         bar.setValue(bar.value() + delta)
         app.processEvents()
         s.window.chat.viewport().repaint()
         steps.append((time.perf_counter() - t) * 1000)
+        cpu.append((time.thread_time() - c) * 1000)
 
     app.processEvents()
     s.window.chat.scroll_to_end()
     app.processEvents()
+    if not s.window.chat.isVisible() or bar.maximum() <= 0:
+        raise SystemExit("the chat is not on screen or does not scroll: nothing to measure")
     stuck = 0  # steps in a row without movement or new messages (a safety stop)
+    waits = 0  # steps at the top of what is built, while earlier messages are being built
     while (bar.value() > 0 or s.window.chat._first > 0) and stuck < 50:
         before = (bar.value(), s.window.chat.built_count())
+        waits += bar.value() == 0
         step(-bar.pageStep())
         stuck = stuck + 1 if (bar.value(), s.window.chat.built_count()) == before else 0
     up = len(steps)
@@ -271,10 +282,15 @@ def bench_long_chat(app: QApplication, s: Session, messages: int) -> dict:
         "messages": messages,
         "open_ms": round(open_ms, 1),
         "built_at_open": built_at_open,
+        "scroll_range_px": bar.maximum(),
         "scroll_steps_up": up,
+        "scroll_steps_waiting_at_top": waits,
         "scroll_steps_down": len(steps) - up,
+        "scroll_step_p50_ms": round(percentile(steps, 50), 1),
         "scroll_step_p99_ms": round(percentile(steps, 99), 1),
         "scroll_step_max_ms": round(max(steps, default=0.0), 1),
+        "scroll_step_cpu_p50_ms": round(percentile(cpu, 50), 1),
+        "scroll_step_cpu_p99_ms": round(percentile(cpu, 99), 1),
         "scroll_total_s": round(sum(steps) / 1000, 2),
         "messages_built_after_scroll": s.window.chat.built_count(),
     }
@@ -288,6 +304,13 @@ def main() -> int:
     ap.add_argument("--rounds", type=int, default=3, help="streaming runs (medians reported)")
     ap.add_argument("--name", default="gui_streaming")
     ap.add_argument("--switch", type=float, default=None, help="sys.setswitchinterval (test)")
+    ap.add_argument(
+        "--baseline",
+        type=Path,
+        default=None,
+        help="the JSON of an earlier run (e.g. the code before a change) to show alongside",
+    )
+    ap.add_argument("--conditions", default="", help="how the machine was, for the record")
     args = ap.parse_args()
     if args.switch:
         sys.setswitchinterval(args.switch)
@@ -296,7 +319,9 @@ def main() -> int:
         tmp = Path(tmp_dir)
         os.environ["PONDER_HOME"] = str(tmp / "home")
         app = make_application([sys.argv[0]])
-        session = open_session(app)
+        # welcome=False: the chat page, as for a user who has chosen a model (a fresh home
+        # would otherwise open the first-run page, and the scroll test would scroll nothing).
+        session = open_session(app, welcome=False)
         session.window.resize(1180, 780)
         session.window.show()
         app.processEvents()
@@ -319,6 +344,7 @@ def main() -> int:
         "answer: last 1000 tokens no costlier than the first": streaming["answer_last_1000"]
         <= streaming["answer_first_1000"],
         "500-message chat opens < 300 ms": long_chat["open_ms"] < 300,
+        "500-message chat scroll step p99 <= 16 ms": long_chat["scroll_step_p99_ms"] <= 16,
     }
     result: dict[str, Any] = {
         "machine": {
@@ -327,10 +353,14 @@ def main() -> int:
             "python": platform.python_version(),
             "qpa": os.environ.get("QT_QPA_PLATFORM"),
         },
+        "conditions": args.conditions,
         "streaming": streaming,
         "long_chat": long_chat,
         "targets": targets,
     }
+    if args.baseline is not None:
+        base = json.loads(args.baseline.read_text())
+        result["baseline"] = {k: base[k] for k in ("streaming", "long_chat") if k in base}
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / f"{args.name}.json").write_text(json.dumps(result, indent=2) + "\n")
     (RESULTS / f"{args.name}.md").write_text(markdown(result))
@@ -340,29 +370,95 @@ def main() -> int:
 
 def markdown(r: dict[str, Any]) -> str:
     st, lc = r["streaming"], r["long_chat"]
+    base = r.get("baseline")
+    bst, blc = (base["streaming"], base["long_chat"]) if base else ({}, {})
+
+    def row(name: str, value: str, before: str, target: str = "") -> str:
+        return (
+            f"| {name} | {value} | {before} | {target} |"
+            if base
+            else (f"| {name} | {value} | {target} |")
+        )
+
+    def fig(d: dict[str, Any], *keys: str, unit: str = "", sep: str = " / ") -> str:
+        if not d or any(k not in d for k in keys):
+            return "n/a" if base else ""
+        return sep.join(str(d[k]) for k in keys) + unit
+
     lines = [
         "# GUI streaming benchmark",
         "",
         f"Machine: {r['machine']['cores']} cores, Python {r['machine']['python']}, "
         f"Qt platform {r['machine']['qpa']}.",
+    ]
+    if r.get("conditions"):
+        lines += ["", f"Conditions: {r['conditions']}"]
+    lines += [
         "",
-        "| measure | value | target |",
-        "|---|---|---|",
-        f"| tokens streamed (rate), rounds | {st['tokens']:,.0f} ({st['rate_tok_s']:.0f} tok/s), "
-        f"{st['rounds']} | 8,000 at 500 |",
-        f"| event-loop stall p99 | {st['stall_p99_ms']} ms | <= 16 ms |",
-        f"| event-loop stall max | {st['stall_max_ms']} ms | <= 50 ms |",
-        f"| GUI thread CPU per token, reply's first / last 1,000 | "
-        f"{st['first_1000_us_per_token']} / {st['last_1000_us_per_token']} µs | |",
-        f"| ... reasoning (plain text): first / last 1,000 | {st['reasoning_first_1000']} / "
-        f"{st['reasoning_last_1000']} µs | last <= first |",
-        f"| ... answer (Markdown, math, code): first / last 1,000 | "
-        f"{st['answer_first_1000']} / {st['answer_last_1000']} µs | last <= first |",
-        f"| GUI thread CPU, whole reply | {st['gui_cpu_s']} s of {st['wall_s']} s | |",
-        f"| {lc['messages']}-message chat: open and paint | {lc['open_ms']} ms | < 300 ms |",
-        f"| scroll end to start and back: steps | {lc['scroll_steps_up']} up, "
-        f"{lc['scroll_steps_down']} down | |",
-        f"| scroll step p99 / max | {lc['scroll_step_p99_ms']} / {lc['scroll_step_max_ms']} ms | |",
+        "| measure | value | before | target |" if base else "| measure | value | target |",
+        "|---|---|---|---|" if base else "|---|---|---|",
+        row(
+            "tokens streamed (rate), rounds",
+            f"{st['tokens']:,.0f} ({st['rate_tok_s']:.0f} tok/s), {st['rounds']}",
+            fig(bst, "tokens", "rounds", sep=", "),
+            "8,000 at 500",
+        ),
+        row(
+            "event-loop stall p99",
+            f"{st['stall_p99_ms']} ms",
+            fig(bst, "stall_p99_ms", unit=" ms"),
+            "<= 16 ms",
+        ),
+        row(
+            "event-loop stall max",
+            f"{st['stall_max_ms']} ms",
+            fig(bst, "stall_max_ms", unit=" ms"),
+            "<= 50 ms",
+        ),
+        row(
+            "GUI thread CPU per token, reply's first / last 1,000",
+            fig(st, "first_1000_us_per_token", "last_1000_us_per_token", unit=" µs"),
+            fig(bst, "first_1000_us_per_token", "last_1000_us_per_token", unit=" µs"),
+        ),
+        row(
+            "... reasoning (plain text): first / last 1,000",
+            fig(st, "reasoning_first_1000", "reasoning_last_1000", unit=" µs"),
+            fig(bst, "reasoning_first_1000", "reasoning_last_1000", unit=" µs"),
+            "last <= first",
+        ),
+        row(
+            "... answer (Markdown, math, code): first / last 1,000",
+            fig(st, "answer_first_1000", "answer_last_1000", unit=" µs"),
+            fig(bst, "answer_first_1000", "answer_last_1000", unit=" µs"),
+            "last <= first",
+        ),
+        row(
+            "GUI thread CPU, whole reply",
+            f"{st['gui_cpu_s']} s of {st['wall_s']} s",
+            fig(bst, "gui_cpu_s", "wall_s", unit=" s", sep=" s of "),
+        ),
+        row(
+            f"{lc['messages']}-message chat: open and paint",
+            f"{lc['open_ms']} ms",
+            fig(blc, "open_ms", unit=" ms"),
+            "< 300 ms",
+        ),
+        row(
+            "scroll end to start and back: steps up (of them waiting at the top) / down",
+            fig(lc, "scroll_steps_up", "scroll_steps_waiting_at_top", "scroll_steps_down"),
+            fig(blc, "scroll_steps_up", "scroll_steps_waiting_at_top", "scroll_steps_down"),
+        ),
+        row(
+            "scroll step p50 / p99 / max",
+            fig(lc, "scroll_step_p50_ms", "scroll_step_p99_ms", "scroll_step_max_ms", unit=" ms"),
+            fig(blc, "scroll_step_p50_ms", "scroll_step_p99_ms", "scroll_step_max_ms", unit=" ms"),
+            "p99 <= 16 ms",
+        ),
+        row(
+            "scroll step, GUI thread CPU p50 / p99",
+            fig(lc, "scroll_step_cpu_p50_ms", "scroll_step_cpu_p99_ms", unit=" ms"),
+            fig(blc, "scroll_step_cpu_p50_ms", "scroll_step_cpu_p99_ms", unit=" ms"),
+        ),
         "",
         "Targets: "
         + ", ".join(f"{k}: {'met' if v else 'NOT met'}" for k, v in r["targets"].items()),
