@@ -381,7 +381,7 @@ class ThoughtFoot(QWidget):
         self.found.setAccessibleName("Matches")
         self.found.hide()
         row = QHBoxLayout(self)
-        row.setContentsMargins(0, 0, 0, 0)
+        row.setContentsMargins(4, 0, 0, 0)  # in line with the text (its document margin)
         row.addWidget(self.outline, 1)
         row.addWidget(self.find_field)
         row.addWidget(self.found)
