@@ -8,7 +8,7 @@ import signal
 from pathlib import Path
 
 import pytest
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QPoint, Qt
 from PySide6.QtWidgets import QAbstractButton, QApplication, QLineEdit, QPlainTextEdit, QWidget
 from pytestqt.qtbot import QtBot
 
@@ -88,7 +88,8 @@ def test_reasoning_opened_after_the_reply_reads_from_its_start(
     qtbot: QtBot, window: MainWindow, replay: ReplayFactory
 ) -> None:
     """The live peek follows the end of the reasoning; opened afterwards to read it, the
-    panel starts at the first line, not where the peek left it."""
+    whole thought is there from its first line (no box scrolling inside the chat), not
+    where the peek left it."""
     reasoning = " ".join(f"Step {i}: check the next case carefully.\n" for i in range(60))
     window.controller.set_model(replay(reasoning=reasoning, tokens_per_s=400))
     send(qtbot, window, "hi")
@@ -99,8 +100,9 @@ def test_reasoning_opened_after_the_reply_reads_from_its_start(
         qtbot.mouseClick(panel.toggle, Qt.MouseButton.LeftButton)  # fold it first
     qtbot.mouseClick(panel.toggle, Qt.MouseButton.LeftButton)
     bar = panel.body.verticalScrollBar()
-    assert bar.maximum() > 0  # longer than the panel: it scrolls
-    assert bar.value() == 0
+    assert bar.maximum() == 0 and bar.value() == 0  # all of it, at its full height
+    top = panel.body.cursorForPosition(QPoint(4, 4)).block().text()
+    assert top.startswith("Step 0")
 
 
 def test_shift_enter_makes_a_new_line_and_sends_nothing(
@@ -470,3 +472,26 @@ def test_the_settings_say_what_auto_means_for_the_chosen_model(
     window.open_settings()
     assert seen and seen[0].startswith("Auto for Gemma 3 270m:")
     assert "tokens of context" in seen[0] and "layers on the GPU" in seen[0]
+
+
+def test_editing_a_question_uses_the_message_boxs_keys(
+    qtbot: QtBot, window: MainWindow, replay: ReplayFactory, store: ChatStore
+) -> None:
+    """Esc cancels the edit, Enter sends it (Shift+Enter is a new line), as in the box
+    below the chat."""
+    window.controller.set_model(replay(answer="first"))
+    send(qtbot, window, "original")
+    finish(qtbot, window)
+    first = questions(window)[0]
+    qtbot.mouseClick(first.edit_button, Qt.MouseButton.LeftButton)
+    qtbot.keyClick(first.editor, Qt.Key.Key_Escape)
+    assert not first.editor.isVisible() and first.text.isVisible()
+    qtbot.mouseClick(first.edit_button, Qt.MouseButton.LeftButton)
+    first.editor.clear()
+    qtbot.keyClicks(first.editor, "edited")
+    qtbot.keyClick(first.editor, Qt.Key.Key_Return, Qt.KeyboardModifier.ShiftModifier)
+    assert first.editor.toPlainText() == "edited\n"  # a new line, nothing sent
+    qtbot.keyClick(first.editor, Qt.Key.Key_Return)
+    finish(qtbot, window)
+    rows = store.messages(store.conversations()[0].id)
+    assert [r.content for r in rows if r.role == "user"] == ["edited"]

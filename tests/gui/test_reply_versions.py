@@ -30,9 +30,13 @@ def test_regenerate_keeps_the_old_reply_as_a_version_and_either_can_be_the_reply
     row = controller.rows[1]
     assert (row.version, row.version_count) == (1, 2)
 
+    switch = reply.versions
+    assert switch.isVisible() and switch.label.text() == "2/2"
+    assert switch.previous.isEnabled() and not switch.next.isEnabled()
     with qtbot.waitSignal(controller.reply_changed, timeout=5_000):
-        controller.show_version(row.id, 0)
+        qtbot.mouseClick(switch.previous, Qt.MouseButton.LeftButton)  # "‹"
     assert "first answer" in replies(window)[0].answer_view.toPlainText()
+    assert switch.label.text() == "1/2" and switch.next.isEnabled()
     assert controller.rows[1].content == "first answer"  # what the next question builds on
     saved = store.messages(controller.cid)[1]
     assert saved.content == "first answer" and saved.version == 0
@@ -44,3 +48,13 @@ def test_regenerate_keeps_the_old_reply_as_a_version_and_either_can_be_the_reply
     row = controller.rows[1]
     assert (row.content, row.version, row.version_count) == ("third answer", 2, 3)
     assert [v.content for v in row.others] == ["first answer", "second answer"]
+    assert replies(window)[0].versions.label.text() == "3/3"
+
+
+def test_a_reply_never_regenerated_shows_no_version_switch(
+    qtbot: QtBot, window: MainWindow, replay: ReplayFactory
+) -> None:
+    window.controller.set_model(replay(answer="only answer"))
+    send(qtbot, window, "q")
+    finish(qtbot, window)
+    assert not replies(window)[0].versions.isVisible()

@@ -220,6 +220,7 @@ class ChatView(QScrollArea):
         reply.copied.connect(self.copied)
         reply.use_sample_requested.connect(partial(self.controller.use_sample, row.id))
         reply.vote_requested.connect(partial(self.controller.vote_sample, row.id))
+        reply.version_requested.connect(partial(self.controller.show_version, row.id))
         if live:
             self._live = reply
             self._flush.start()

@@ -195,7 +195,6 @@ class MainWindow(QMainWindow):
         self.composer.stop_requested.connect(c.stop)
         self.composer.boxed_toggled.connect(self._set_boxed)
         self.chat.edit_requested.connect(self._edit_and_resend)
-        self.chat.copied.connect(lambda _text: self.statusBar().showMessage("Copied", 2000))
         self.sidebar.conversation_selected.connect(c.open_conversation)
         self.sidebar.new_requested.connect(self.new_chat)
         self.sidebar.conversation_deleted.connect(c.forget)

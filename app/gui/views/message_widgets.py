@@ -27,6 +27,7 @@ from app.gui.views.group_panel import GroupPanel
 from app.gui.views.markdown_view import MarkdownView
 from app.gui.views.message_parts import ThinkingPanel, confirm_copied, tool_button
 from app.gui.views.question import UserMessage
+from app.gui.views.version_switch import VersionSwitch
 
 __all__ = ["AssistantMessage", "ThinkingPanel", "UserMessage"]
 
@@ -38,6 +39,7 @@ class AssistantMessage(QFrame):
         regenerate(), answer_now(): the user asked for them.
         copied(str): text put on the clipboard.
         use_sample_requested(int): "Use this answer" on a sample of a group reply.
+        version_requested(int): show this version of a regenerated reply ("< 2/3 >").
         vote_requested(int, object): thumbs up (True), down (False) or none (None) for a
             sample of a group reply.
     """
@@ -47,6 +49,7 @@ class AssistantMessage(QFrame):
     copied = Signal(str)
     use_sample_requested = Signal(int)
     vote_requested = Signal(int, object)
+    version_requested = Signal(int)
 
     def __init__(
         self,
@@ -88,8 +91,12 @@ class AssistantMessage(QFrame):
             "Copy reasoning", "Copy reasoning", "Copy the model's chain of thought"
         )
         self.regenerate_button = tool_button("Regenerate", "Regenerate reply", "Answer this again")
+        self.versions = VersionSwitch()
+        self.versions.setFont(small)
+        self.versions.version_requested.connect(self.version_requested)
         footer = QHBoxLayout()
         footer.setContentsMargins(0, 0, 0, 0)
+        footer.addWidget(self.versions)
         footer.addWidget(self.stats_label, 1)
         for b in (self.copy_button, self.copy_reasoning_button, self.regenerate_button):
             b.setFont(small)
@@ -297,6 +304,7 @@ class AssistantMessage(QFrame):
 
     def _show_footer(self, row: MessageRow) -> None:
         self.footer.show()
+        self.versions.show_row(row)
         state, reply = row.state, row.reply_stats
         self.stats_label.setText(
             stats_text.footer(reply.figures, row.model) if state != "error" else row.model

@@ -15,6 +15,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.core.store import MessageRow
+from app.gui.views.edit_box import edit_box
 from app.gui.views.message_parts import confirm_copied, tool_button
 
 
@@ -100,9 +101,8 @@ class UserMessage(QFrame):
     @property
     def editor(self) -> QPlainTextEdit:
         if self._editor is None:
-            self._editor = QPlainTextEdit(self.row.content)
-            self._editor.setAccessibleName("Edit your message")
-            self._editor.setTabChangesFocus(True)
+            # The message box's keys: Enter sends the edit, Esc cancels it.
+            self._editor = edit_box(self.row.content, send=self._resend, cancel=self._end_edit)
             self._editor.hide()
             self._layout.insertWidget(1, self._editor)
         return self._editor
