@@ -48,7 +48,7 @@ from PySide6.QtCore import QElapsedTimer, Qt, QTimer  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
 
 from app.core.events import LiveStats  # noqa: E402
-from app.gui.app import Session, make_application, open_session  # noqa: E402
+from app.gui.app import Session, make_application, open_session, settle_heap  # noqa: E402
 from app.gui.viewmodels.chat_controller import ModelChoice  # noqa: E402
 
 RESULTS = ROOT / "benchmarks" / "results"
@@ -322,6 +322,7 @@ def main() -> int:
         # welcome=False: the chat page, as for a user who has chosen a model (a fresh home
         # would otherwise open the first-run page, and the scroll test would scroll nothing).
         session = open_session(app, welcome=False)
+        settle_heap()  # as `ponder` does once the window is up
         session.window.resize(1180, 780)
         session.window.show()
         app.processEvents()

@@ -152,11 +152,16 @@ def open_session(app: QApplication, *, welcome: bool = True) -> Session:
     api.apply(settings)
     # Code highlighting's imports happen now, in the background, not in the first answer.
     threading.Thread(target=markdown.warm_up, name="warm-up", daemon=True).start()
-    # What start-up built (modules, widgets, Qt wrappers) lives as long as the app: kept
-    # out of the collector's full passes, which otherwise walk all of it and made the odd
-    # scroll step of a long chat take 80-90 ms (a pause of the whole GUI thread).
-    gc.freeze()
     return Session(window, controller, worker, store)
+
+
+def settle_heap() -> None:
+    """Once the app has started: what start-up built (modules, widgets, Qt wrappers) lives
+    as long as the app, so it is kept out of the collector's full passes, which otherwise
+    walk all of it and made the odd scroll step of a long chat take 80-90 ms (a pause of
+    the whole GUI thread). The garbage start-up left is collected first."""
+    gc.collect()
+    gc.freeze()
 
 
 def run_gui() -> int:
@@ -172,6 +177,7 @@ def run_gui() -> int:
         instance.release()
         return 1
     instance.activated.connect(session.window.bring_forward)
+    settle_heap()
     _known_errors_to_status_bar(session.window)
     session.window.show()
     if session.store.unsaved is not None:

@@ -58,3 +58,24 @@ def test_a_reply_never_regenerated_shows_no_version_switch(
     send(qtbot, window, "q")
     finish(qtbot, window)
     assert not replies(window)[0].versions.isVisible()
+
+
+def test_a_version_without_thinking_shows_none_of_the_others(
+    qtbot: QtBot, window: MainWindow, replay: ReplayFactory
+) -> None:
+    """Stepping from a version that thought to one that did not: no thought is left over
+    (nor offered to copy)."""
+    controller = window.controller
+    controller.set_model(replay(reasoning="Let me think about it.", answer="thought"))
+    send(qtbot, window, "q")
+    finish(qtbot, window)
+    controller.set_model(replay(reasoning="", answer="direct"))
+    qtbot.mouseClick(replies(window)[0].regenerate_button, Qt.MouseButton.LeftButton)
+    finish(qtbot, window)
+    reply = replies(window)[0]
+    for ordinal in (0, 1):
+        with qtbot.waitSignal(controller.reply_changed, timeout=5_000):
+            controller.show_version(controller.rows[1].id, ordinal)
+    assert "direct" in reply.answer_view.toPlainText()
+    assert reply.reasoning_text() == "" and not reply.copy_reasoning_button.isVisibleTo(reply)
+    assert not reply.thinking.isVisibleTo(reply)

@@ -232,8 +232,15 @@ class ChatController(QObject):
         """Show version ``ordinal`` of reply ``mid``: from now on it is the reply the
         conversation history carries (the other versions stay with it)."""
         at = next((i for i, r in enumerate(self.rows) if r.id == mid), None)
-        if at is None or self._live is not None:
-            return  # not shown, or a reply is streaming (the history is in use)
+        if at is None:
+            return
+        if self._live is not None:  # the history is in use
+            self.notice.emit("Wait for the reply to finish, or stop it (Esc).")
+            return
+        self._pending.flush()
+        if self._pending.waiting(mid):  # its last version is not saved yet: keep it whole
+            self.notice.emit("This reply is not saved yet; its versions can be shown once it is.")
+            return
         try:
             self.store.show_version(mid, ordinal)
             changed = self.store.message(mid)

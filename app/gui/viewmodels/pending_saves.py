@@ -35,6 +35,10 @@ class PendingSaves(QObject):
         self.flush()
         return mid not in self._waiting
 
+    def waiting(self, mid: int) -> bool:
+        """Whether reply ``mid``'s final form is still waiting to be written."""
+        return mid in self._waiting
+
     def drop(self, mid: int) -> None:
         """A newer version of ``mid`` was saved: the one waiting is out of date."""
         self._waiting.pop(mid, None)

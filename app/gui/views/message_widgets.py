@@ -108,19 +108,13 @@ class AssistantMessage(QFrame):
         age = time.time() - row.created_at if live and row.created_at > 0 else 0.0
         self._started = time.monotonic() - min(max(age, 0.0), 86400.0)
         group = GroupReply.from_stats(row.stats)
+        self._math = math
         self.group_panel: GroupPanel | None = None
-        if samples > 1 or group is not None:
-            asked = group.asked if group is not None else samples
-            self.group_panel = GroupPanel(asked, self._started, math)
-            self.group_panel.use_requested.connect(self.use_sample_requested)
-            self.group_panel.vote_requested.connect(self.vote_requested)
-            self.group_panel.answer_now.connect(self.answer_now)
-
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
         layout.setSpacing(4)
-        if self.group_panel is not None:
-            layout.addWidget(self.group_panel)
+        if samples > 1 or group is not None:
+            self._add_group_panel(group.asked if group is not None else samples)
         layout.addWidget(self.thinking)
         layout.addWidget(self.answer_view)
         layout.addWidget(self.note)
@@ -145,16 +139,30 @@ class AssistantMessage(QFrame):
         else:
             self._show_stored()
 
+    def _add_group_panel(self, asked: int) -> GroupPanel:
+        panel = GroupPanel(asked, self._started, self._math)
+        panel.use_requested.connect(self.use_sample_requested)
+        panel.vote_requested.connect(self.vote_requested)
+        panel.answer_now.connect(self.answer_now)
+        layout = self.layout()
+        assert isinstance(layout, QVBoxLayout)
+        layout.insertWidget(0, panel)
+        self.group_panel = panel
+        return panel
+
     # -- stored messages ----------------------------------------------------------------
 
     def _show_stored(self) -> None:
         row = self.row
         group = GroupReply.from_stats(row.stats)
-        if self.group_panel is not None and group is not None:
-            self.group_panel.show_group(group)
+        # Another version of a regenerated reply may be a group where this one was not,
+        # or the other way round.
+        if group is not None:
+            (self.group_panel or self._add_group_panel(group.asked)).show_group(group)
         self.thinking.setVisible(bool(row.reasoning))
-        if row.reasoning:
+        if row.reasoning != self.thinking.text():  # a version without one keeps none
             self.thinking.set_text(row.reasoning)
+        if row.reasoning:
             # A group's chosen sample has figures of its own (the row's are the group's).
             own = group.reply.stats if group is not None else row.reply_stats.figures
             own = own or GenerationStats()
@@ -288,10 +296,13 @@ class AssistantMessage(QFrame):
         self._show_footer(row)
 
     def update_row(self, row: MessageRow) -> None:
-        """The saved reply changed (another sample chosen, a vote): show it as it is now."""
+        """The saved reply changed (another sample or version chosen, a vote): show it as
+        it is now."""
         self.row = row
         self._answer_later = False
         self._show_stored()
+        if self.group_panel is not None:  # a version that is no group has no samples
+            self.group_panel.setVisible(GroupReply.from_stats(row.stats) is not None)
 
     @property
     def live(self) -> bool:

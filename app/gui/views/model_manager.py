@@ -439,6 +439,7 @@ class ModelManagerDialog(QDialog):
             return
         if row.state is RowState.PAUSED and (quant := self._quant(row)) is not None:
             self.scanner.discard(self._downloads_dir, quant)
+            self.downloads.discarded(row.key)  # the first-run page no longer offers Resume
             self.model.set_download(row.key, RowState.NOT_DOWNLOADED)
 
     def _show_downloads(self) -> None:

@@ -132,7 +132,7 @@ class UserMessage(QFrame):
         # The editor stays open: a sent edit replaces this message (and this widget); one
         # that is refused (cancelled, no model, a full disk) keeps what was typed.
         text = self.editor.toPlainText().strip()
-        if text:
+        if text and self.resend_button.isEnabled():  # Enter too waits for the reply to end
             self.edit_submitted.emit(self.row.position, text)
 
     def _copy(self) -> None:

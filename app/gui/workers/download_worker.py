@@ -248,6 +248,12 @@ class DownloadQueue(QObject):
     def states(self) -> dict[str, DownloadState]:
         return dict(self._states)
 
+    def discarded(self, key: str) -> None:
+        """What a paused or failed download of ``key`` left was deleted (its parts): it
+        stands as cancelled, so no view offers to resume it."""
+        if key in self._states and key not in self._workers:
+            self._set(key, "cancelled")
+
     def _on_progress(self, key: str, progress: Progress) -> None:
         self._states[key] = DownloadState("running", progress)
 

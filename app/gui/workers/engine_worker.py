@@ -148,7 +148,10 @@ class EngineWorker(QThread):
     def shutdown(self) -> None:
         """Stop the running reply, end the thread and the engine process. An engine that
         does not stop within ``SHUTDOWN_GRACE_MS`` (loading a model cannot be interrupted)
-        is killed: quitting must not wait for it, and the chat is saved before this."""
+        is killed: quitting must not wait for it, and the chat is saved before this. A
+        message still waiting for the engine (Compare or an API client has it) is given
+        up."""
+        self._stop_waiting.set()
         self.client.cancel()
         self._requests.put(None)
         if not self.wait(SHUTDOWN_GRACE_MS):
