@@ -24,6 +24,7 @@ _LAYER = re.compile(r"^blk\.(\d+)\.")
 # Far beyond any model (the largest have a few hundred layers); a header that says more
 # is damaged, and sizing it would allocate a list that long.
 MAX_LAYERS = 1000
+MAX_COUNT = 2**40  # no dimension, head or vocabulary of any model comes near it
 _SIZING_HINT = "Ponder cannot predict whether it fits; the file may be damaged."
 
 
@@ -176,7 +177,8 @@ def _int(h: GGUFHeader, suffix: str) -> int:
     layer (head counts in OpenELM and Nemotron): the largest, so memory is not underrated.
 
     Raises:
-        CannotSizeError: the value is not a number, or not a finite count (NaN, negative).
+        CannotSizeError: the value is not a number, or not a finite count (NaN, negative,
+            beyond any model).
     """
     value = h.arch_get(suffix)
     if isinstance(value, list):
@@ -187,6 +189,8 @@ def _int(h: GGUFHeader, suffix: str) -> int:
         problem = "is not a number"
     elif not math.isfinite(value) or value < 0:
         problem = f"is {value}, not a count"
+    elif value > MAX_COUNT:  # products of such counts overflow a float
+        problem = f"is {value:.3g}, more than any model has"
     else:
         return int(value)
     raise CannotSizeError(

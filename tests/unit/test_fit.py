@@ -283,3 +283,15 @@ def test_a_catalog_entry_that_cannot_be_sized_is_one_sentence(
     assert error in err.value.message
     with pytest.raises(BadInputError, match="has no Q9 build"):  # still said as before
         shape_from_catalog(entry, "Q9")
+
+
+def test_a_dimension_beyond_any_model_is_one_sentence_not_an_overflow() -> None:
+    """Found by the property test above: an embedding length of 2.19e304 overflowed a
+    float while the speed was predicted."""
+    header = llama_header()
+    header.metadata["llama.embedding_length"] = 2.1944496275174755e304
+    with pytest.raises(CannotSizeError) as err:
+        plan(shape_from_header(header), machine(16))
+    assert err.value.message == (
+        "Tiny's header value llama.embedding_length is 2.19e+304, more than any model has."
+    )
