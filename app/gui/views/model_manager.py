@@ -41,9 +41,9 @@ from app.gui.services import Services
 from app.gui.viewmodels.model_list import ModelFilter, ModelListModel
 from app.gui.viewmodels.model_rows import ACTIVE, ModelRow, RowKind, RowState
 from app.gui.views.model_table import model_table
-from app.gui.workers.download_worker import ModelScanner
 from app.gui.workers.model_check import ModelChecker, ModelInfo
 from app.gui.workers.model_check import hardware as machine_hardware
+from app.gui.workers.model_scan import ModelScanner
 from app.hardware.probe import HardwareSnapshot
 from app.modelhub.catalog import CatalogQuant
 from app.modelhub.discovery import FoundModel, Source, guess_quantization
