@@ -7,11 +7,13 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from PySide6.QtWidgets import QApplication
 from pytestqt.qtbot import QtBot
 
 from app.core.settings import Settings
 from app.core.store import ChatStore
 from app.gui.render.math import MathRenderer
+from app.gui.theme import apply_theme
 from app.gui.viewmodels.chat_controller import ChatController, ModelChoice
 from app.gui.views.main_window import MainWindow
 from app.gui.workers.engine_worker import EngineWorker
@@ -83,3 +85,20 @@ def _chunks(text: str, words: int) -> list[str]:
         piece = " ".join(parts[i : i + words])
         out.append(piece if i + words >= len(parts) else piece + " ")
     return [p for p in out if p]
+
+
+@pytest.fixture
+def app_state(qapp: QApplication) -> Iterator[QApplication]:
+    """The QApplication is shared by every test: its theme and font are put back after
+    one that changes them."""
+    font = qapp.font()
+    yield qapp
+    apply_theme(qapp, "system", font.pointSize())
+    qapp.setFont(font)
+
+
+@pytest.fixture
+def app_font(app_state: QApplication) -> QApplication:
+    """The app's own font size (11 pt, Settings' default), put back afterwards."""
+    apply_theme(app_state, "system", 11)
+    return app_state

@@ -302,15 +302,6 @@ def test_charts_render_offscreen_with_predictions_beside(qtbot: QtBot) -> None:
     assert abs(drawn.hue() - expected.hue()) <= 3
 
 
-@pytest.fixture
-def app_state(qapp: QApplication) -> Iterator[QApplication]:
-    """The QApplication is shared by every test: put its look back afterwards."""
-    font = qapp.font()
-    yield qapp
-    apply_theme(qapp, "system", font.pointSize())
-    qapp.setFont(font)
-
-
 def test_charts_follow_a_switch_to_the_dark_theme(
     qtbot: QtBot, window: CompareWindow, app_state: QApplication
 ) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from itertools import pairwise
 
 import pytest
@@ -26,15 +25,6 @@ from app.gui.views.main_window import MainWindow
 pytestmark = pytest.mark.gui
 
 TOOLS = ["Models", "Hardware", "Compare", "Machines", "Settings"]
-
-
-@pytest.fixture
-def app_state(qapp: QApplication) -> Iterator[QApplication]:
-    """The QApplication is shared by every test: put its look back afterwards."""
-    font = qapp.font()
-    yield qapp
-    apply_theme(qapp, "system", font.pointSize())
-    qapp.setFont(font)
 
 
 def luminance(colour: QColor) -> float:

@@ -18,7 +18,6 @@ from PySide6.QtWidgets import QApplication, QMessageBox
 from pytestqt.modeltest import ModelTester
 from pytestqt.qtbot import QtBot
 
-from app.gui.theme import apply_theme
 from app.gui.viewmodels.ladder_model import NAME, SPEED, VERDICT, LadderModel
 from app.gui.views.hardware_panel import HardwarePanel, LadderTable
 from app.gui.views.sparkline import Sparkline
@@ -283,16 +282,6 @@ def test_reset_measurements_forgets_the_measured_speeds(
     assert predicted.low > 1  # the bandwidth's prediction, not the busy run's 0.3
     assert not panel.reset_measurements.isEnabled()
     assert panel.measured_note.text().startswith("Speeds are predicted")
-
-
-@pytest.fixture
-def app_font(qapp: QApplication) -> Iterator[QApplication]:
-    """The app's own font size (11 pt, Settings' default), put back afterwards."""
-    font = qapp.font()
-    apply_theme(qapp, "system", 11)
-    yield qapp
-    apply_theme(qapp, "system", font.pointSize())
-    qapp.setFont(font)
 
 
 def same(hw: HardwareSnapshot) -> HardwareSnapshot:

@@ -20,7 +20,6 @@ from app.core.paths import app_paths
 from app.core.store import ChatStore
 from app.gui.render.math import MathRenderer
 from app.gui.services import Services
-from app.gui.theme import apply_theme
 from app.gui.viewmodels.chat_controller import ChatController
 from app.gui.viewmodels.ladder_model import DOWNLOAD, NAME, SPEED, VERDICT
 from app.gui.viewmodels.model_rows import RowState
@@ -249,16 +248,6 @@ def test_a_download_started_in_the_models_window_is_the_pages_too(
     qtbot.waitUntil(again.download_button.isEnabled, timeout=10_000)
     assert again.download_button.text() == "Resume the download"
     assert again.status.text().startswith("Paused")
-
-
-@pytest.fixture
-def app_font(qapp: QApplication) -> Iterator[QApplication]:
-    """The app's own font size (11 pt, Settings' default), put back afterwards."""
-    font = qapp.font()
-    apply_theme(qapp, "system", 11)
-    yield qapp
-    apply_theme(qapp, "system", font.pointSize())
-    qapp.setFont(font)
 
 
 def test_the_page_fits_a_1024_by_700_window_without_a_sideways_scroll(
