@@ -9,8 +9,10 @@ from PySide6.QtWidgets import QWidget
 from pytestqt.qtbot import QtBot
 
 from app.core.store import ChatStore
+from app.gui.views.chat_view import CHUNK
 from app.gui.views.main_window import MainWindow
 from app.gui.views.message_widgets import AssistantMessage, UserMessage
+from app.gui.views.question import WrappedText
 
 pytestmark = pytest.mark.gui
 
@@ -21,17 +23,31 @@ ANSWER = (
 ) * 4
 
 
-def open_long_chat(qtbot: QtBot, window: MainWindow, store: ChatStore) -> None:
+RICH_ANSWER = (
+    "## The volume\n\nThe tank is a box: $V = a \\cdot b \\cdot c$.\n\n"
+    "| quantity | value |\n|---|---|\n| base | 2000 |\n| volume | 60000 |\n\n"
+    "```python\ndef volume(a, b, c):\n    return a * b * c\n```\n\n"
+)
+
+
+def open_long_chat(
+    qtbot: QtBot,
+    window: MainWindow,
+    store: ChatStore,
+    answer: str = ANSWER,
+    *,
+    build_all: bool = True,
+) -> None:
     cid = store.create_conversation("long")
     for i in range(PAIRS):
         store.add_message(cid, "user", f"Question {i}: how much does tank {i} hold?")
         mid = store.add_message(cid, "assistant", "", model="Replay")
-        store.finish_message(mid, f"Answer {i}. {ANSWER}", "", "complete", {})
+        store.finish_message(mid, f"Answer {i}. {answer}", "", "complete", {})
     window.controller.open_conversation(cid)
     chat = window.chat
     bar = chat.verticalScrollBar()
     qtbot.waitUntil(lambda: bar.maximum() > 0 and bar.value() == bar.maximum())
-    while chat.load_earlier():
+    while build_all and chat.load_earlier():
         pass
     settle(qtbot)
 
@@ -103,3 +119,33 @@ def test_every_message_near_the_screen_is_shown_all_the_way_up_and_back(
     last = chat._widgets[-1]
     assert isinstance(last, AssistantMessage) and last.isVisible()
     assert len(seen) == 2 * PAIRS  # every message was shown on the way
+
+
+def test_scrolling_up_a_long_chat_asks_only_the_messages_near_the_screen_their_height(
+    qtbot: QtBot, window: MainWindow, store: ChatStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Work per scroll step must not grow with the chat. Scrolling up builds the earlier
+    messages and draws their formulas, so messages change height on most steps; Qt's box
+    layouts keep one width's height each and a long chat's layout is asked at two, so each
+    change went down through every message's layout (hundreds in a long chat, most of a
+    step's time). Counted with the questions' own height query: per step, only questions
+    in the part of the chat that changed or came into view may be asked."""
+    asked: list[int] = []
+    height_for_width = WrappedText.heightForWidth
+
+    def counting(self: WrappedText, width: int) -> int:
+        asked.append(width)
+        return height_for_width(self, width)
+
+    monkeypatch.setattr(WrappedText, "heightForWidth", counting)
+    open_long_chat(qtbot, window, store, answer=RICH_ANSWER, build_all=False)
+    chat = window.chat
+    bar = chat.verticalScrollBar()
+    per_step: list[int] = []
+    while bar.value() > 0 or chat.built_count() < 2 * PAIRS:
+        asked.clear()
+        bar.setValue(bar.value() - bar.pageStep())
+        settle(qtbot)
+        per_step.append(len(asked))
+        assert len(per_step) < 400, "the top of the chat was never reached"
+    assert max(per_step) <= 3 * CHUNK, per_step

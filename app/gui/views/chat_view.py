@@ -29,6 +29,7 @@ from app.core.events import GenerationStats, LiveStats
 from app.core.store import MessageRow
 from app.gui.render.math import MathRenderer
 from app.gui.viewmodels.chat_controller import ChatController
+from app.gui.views.message_stack import StackLayout
 from app.gui.views.message_widgets import AssistantMessage, UserMessage
 from app.gui.views.pacing import TurnWork
 
@@ -50,7 +51,7 @@ NO_MODEL = (
 
 
 class _Chunk(QWidget):
-    """Up to ``CHUNK`` consecutive messages in a layout of their own.
+    """Up to ``CHUNK`` consecutive messages in a layout of their own (``StackLayout``).
 
     Messages are built at the top as the user scrolls up, and a message's height changes
     when its formulas arrive; in one flat column either moves every message below it
@@ -65,9 +66,7 @@ class _Chunk(QWidget):
         policy = self.sizePolicy()
         policy.setRetainSizeWhenHidden(True)
         self.setSizePolicy(policy)
-        self.box = QVBoxLayout(self)
-        self.box.setContentsMargins(0, 0, 0, 0)
-        self.box.setSpacing(MESSAGE_SPACING)
+        self.box = StackLayout(self, MESSAGE_SPACING)
 
     def full(self) -> bool:
         return self.box.count() >= CHUNK
@@ -189,7 +188,7 @@ class ChatView(QScrollArea):
                 self.column_layout.insertWidget(1, self._chunks[0])  # after the empty label
             chunk = self._chunks[0]
             widget = self._make(row, chunk, later=later)
-            chunk.box.insertWidget(0, widget)
+            chunk.box.insert_widget(0, widget)
             new.insert(0, widget)
         self._widgets[0:0] = new
         self._first = start
