@@ -188,7 +188,7 @@ class ChatView(QScrollArea):
                 self.column_layout.insertWidget(1, self._chunks[0])  # after the empty label
             chunk = self._chunks[0]
             widget = self._make(row, chunk, later=later)
-            chunk.box.insert_widget(0, widget)
+            chunk.box.insertWidget(0, widget)
             new.insert(0, widget)
         self._widgets[0:0] = new
         self._first = start
