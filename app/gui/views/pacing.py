@@ -104,7 +104,8 @@ class MathQueue(QObject):
 
 class TurnWork(QObject):
     """Small jobs run a few per event-loop turn: as many as fit ``TURN_BUDGET_S`` (at
-    least one), the rest in the next turn; after a turn of long jobs (building a reply),
+    least one; a job is not started when what jobs of its name took lately would not fit
+    what is left), the rest in the next turn; after a turn of long jobs (building a reply),
     one turn without any, for Qt to show and lay out what they made. A job added again
     before it ran runs once.
     """
@@ -115,6 +116,7 @@ class TurnWork(QObject):
         self._timer = QTimer(self, singleShot=True, interval=0)
         self._timer.timeout.connect(self._run)
         self._rest = False
+        self._costs: dict[str, float] = {}  # seconds a job of this name took, lately
 
     @staticmethod
     def of() -> TurnWork:
@@ -143,13 +145,23 @@ class TurnWork(QObject):
             self._timer.start()
             return
         start = time.perf_counter()
+        ran = False
         while self._jobs:
             key = next(iter(self._jobs))
+            # A job that would not fit the rest of the turn waits for the next one: a turn
+            # of a few small jobs and one that builds a reply would be a frame too long.
+            guess = self._costs.get(key[1], 0.0)
+            if ran and time.perf_counter() - start + guess > TURN_BUDGET_S:
+                break
             owner, job = self._jobs.pop(key)
+            began = time.perf_counter()
             if shiboken6.isValid(owner):
                 job()
-            if time.perf_counter() - start >= TURN_BUDGET_S:
-                break
+            took = time.perf_counter() - began
+            # The dearer of this time and a fading memory of the last: a name whose jobs
+            # differ (building a question or a reply) is judged by its dearer ones.
+            self._costs[key[1]] = max(took, 0.8 * guess)
+            ran = True
         self._rest = time.perf_counter() - start >= 2 * TURN_BUDGET_S
         if self._jobs:
             self._timer.start()
