@@ -163,21 +163,16 @@ class ThinkingPanel(QFrame):
         self.toggle.setArrowType(Qt.ArrowType.RightArrow)
         self.toggle.setAutoRaise(True)
         self.toggle.setCursor(Qt.CursorShape.PointingHandCursor)
-        self.answer_now_button = QPushButton("Answer now")
-        self.answer_now_button.setAccessibleName("Answer now")
-        self.answer_now_button.setToolTip("Stop thinking and write the answer from here")
-        self.answer_now_button.hide()
-        head = QHBoxLayout()
+        head = self._head = QHBoxLayout()
         head.setContentsMargins(0, 0, 0, 0)
         head.addWidget(self.toggle)
         head.addStretch(1)
-        head.addWidget(self.answer_now_button)
+        self._answer_now: QPushButton | None = None  # built for a live reply
         self._layout = QVBoxLayout(self)
         self._layout.setContentsMargins(8, 4, 8, 4)
         self._layout.setSpacing(2)
         self._layout.addLayout(head)
         self.toggle.toggled.connect(self._on_toggled)
-        self.answer_now_button.clicked.connect(self.answer_now)
         self._live = False
         # The text view is built the first time the panel opens: most stored replies are
         # never unfolded, and a chat opens faster without them.
@@ -185,6 +180,18 @@ class ThinkingPanel(QFrame):
         self._foot: ThoughtFoot | None = None
         self._chunks: list[str] = []
         self._shown_match = -1
+
+    @property
+    def answer_now_button(self) -> QPushButton:
+        """At the right of the header while the model thinks (a stored reply has none)."""
+        if self._answer_now is None:
+            button = self._answer_now = QPushButton("Answer now")
+            button.setAccessibleName("Answer now")
+            button.setToolTip("Stop thinking and write the answer from here")
+            button.hide()
+            button.clicked.connect(self.answer_now)
+            self._head.addWidget(button)
+        return self._answer_now
 
     @property
     def body(self) -> ThoughtText:
@@ -322,7 +329,8 @@ class ThinkingPanel(QFrame):
 
     def set_live(self, live: bool, open_: bool) -> None:
         self._live = live
-        self.answer_now_button.setVisible(live)
+        if live or self._answer_now is not None:
+            self.answer_now_button.setVisible(live)
         self.toggle.blockSignals(True)  # the program folds it, not the user
         self.toggle.setChecked(open_)
         self.toggle.blockSignals(False)

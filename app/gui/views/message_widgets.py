@@ -16,7 +16,15 @@ import time
 
 from PySide6.QtCore import Signal
 from PySide6.QtGui import QGuiApplication
-from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QSizePolicy, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (
+    QFrame,
+    QHBoxLayout,
+    QLabel,
+    QSizePolicy,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
 
 from app.core import stats_text
 from app.core.events import GenerationStats, LiveStats
@@ -74,31 +82,28 @@ class AssistantMessage(QFrame):
         self.thinking = ThinkingPanel()
         self.answer_view = MarkdownView(math=math)
         self.answer_view.setAccessibleName("Answer")
-        self.note = QLabel()
-        self.note.setObjectName("messageNote")
-        self.note.setWordWrap(True)
-        self.note.setAccessibleName("Message status")
-        self.note.hide()
+        # The note, the version switch and Regenerate are built the first time a reply
+        # needs them: most stored replies never do, and a long chat builds its replies as
+        # the user scrolls (fewer widgets, less to build, style and lay out).
+        self._note: QLabel | None = None
+        self._versions: VersionSwitch | None = None
+        self._regenerate: QToolButton | None = None
         self.stats_label = QLabel()
         self.stats_label.setObjectName("messageStats")
         self.stats_label.setMinimumWidth(40)  # long model names are cut, not the buttons
         small = self.stats_label.font()
         small.setPointSizeF(small.pointSizeF() * 0.9)
+        self._small = small
         self.stats_label.setFont(small)
         self.stats_label.setAccessibleName("Reply statistics")
         self.copy_button = tool_button("Copy", "Copy answer", "Copy the answer as Markdown")
         self.copy_reasoning_button = tool_button(
             "Copy reasoning", "Copy reasoning", "Copy the model's chain of thought"
         )
-        self.regenerate_button = tool_button("Regenerate", "Regenerate reply", "Answer this again")
-        self.versions = VersionSwitch()
-        self.versions.setFont(small)
-        self.versions.version_requested.connect(self.version_requested)
-        footer = QHBoxLayout()
+        footer = self._footer_row = QHBoxLayout()
         footer.setContentsMargins(0, 0, 0, 0)
-        footer.addWidget(self.versions)
         footer.addWidget(self.stats_label, 1)
-        for b in (self.copy_button, self.copy_reasoning_button, self.regenerate_button):
+        for b in (self.copy_button, self.copy_reasoning_button):
             b.setFont(small)
             footer.addWidget(b)
         self.footer = QWidget()
@@ -117,14 +122,12 @@ class AssistantMessage(QFrame):
             self._add_group_panel(group.asked if group is not None else samples)
         layout.addWidget(self.thinking)
         layout.addWidget(self.answer_view)
-        layout.addWidget(self.note)
         layout.addWidget(self.footer)
         self.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Maximum)
 
         self.thinking.answer_now.connect(self.answer_now)
         self.copy_button.clicked.connect(self._copy_answer)
         self.copy_reasoning_button.clicked.connect(self._copy_reasoning)
-        self.regenerate_button.clicked.connect(self.regenerate)
         self.answer_view.copy_requested.connect(self.copied)
 
         self._live = live
@@ -313,22 +316,62 @@ class AssistantMessage(QFrame):
 
     # -- footer -------------------------------------------------------------------------
 
+    @property
+    def note(self) -> QLabel:
+        """Why a reply ended as it did (stopped, failed, cut short), above its footer."""
+        if self._note is None:
+            note = self._note = QLabel()
+            note.setObjectName("messageNote")
+            note.setWordWrap(True)
+            note.setAccessibleName("Message status")
+            note.hide()
+            layout = self.layout()
+            assert isinstance(layout, QVBoxLayout)
+            layout.insertWidget(layout.indexOf(self.footer), note)
+        return self._note
+
+    @property
+    def versions(self) -> VersionSwitch:
+        """ "< 2/3 >": the versions of a regenerated reply, first in the footer."""
+        if self._versions is None:
+            versions = self._versions = VersionSwitch()
+            versions.setFont(self._small)
+            versions.version_requested.connect(self.version_requested)
+            self._footer_row.insertWidget(0, versions)
+        return self._versions
+
+    @property
+    def regenerate_button(self) -> QToolButton:
+        """Regenerate, last in the footer (only the last reply shows it)."""
+        if self._regenerate is None:
+            button = self._regenerate = tool_button(
+                "Regenerate", "Regenerate reply", "Answer this again"
+            )
+            button.setFont(self._small)
+            button.hide()
+            button.clicked.connect(self.regenerate)
+            self._footer_row.addWidget(button)
+        return self._regenerate
+
     def _show_footer(self, row: MessageRow) -> None:
         self.footer.show()
-        self.versions.show_row(row)
+        if row.version_count > 1 or self._versions is not None:
+            self.versions.show_row(row)
         state, reply = row.state, row.reply_stats
         self.stats_label.setText(
             stats_text.footer(reply.figures, row.model) if state != "error" else row.model
         )
         note = stats_text.state_note(state, reply)
-        self.note.setText(note)
-        self.note.setVisible(bool(note))
-        self.note.setProperty("error", state == "error")
+        if note or self._note is not None:
+            self.note.setText(note)
+            self.note.setVisible(bool(note))
+            self.note.setProperty("error", state == "error")
         self.copy_button.setEnabled(bool(self.row.content))
         self.copy_reasoning_button.setVisible(self.thinking.has_text())
 
     def set_can_regenerate(self, can: bool) -> None:
-        self.regenerate_button.setVisible(can)
+        if can or self._regenerate is not None:
+            self.regenerate_button.setVisible(can)
 
     def _copy_answer(self) -> None:
         self.show_answer()

@@ -71,17 +71,11 @@ class UserMessage(QFrame):
         self._editor: QPlainTextEdit | None = None  # built when the user first edits
         self.copy_button = tool_button("Copy", "Copy message", "Copy this message")
         self.edit_button = tool_button("Edit", "Edit message", "Edit and send again")
-        self.resend_button = QPushButton("Send")
-        self.resend_button.setAccessibleName("Send edited message")
-        self.cancel_button = QPushButton("Cancel")
-        self.cancel_button.setAccessibleName("Cancel editing")
-        self.resend_button.hide()
-        self.cancel_button.hide()
-
-        actions = QHBoxLayout()
+        self._editable = True
+        actions = self._actions = QHBoxLayout()
         actions.setContentsMargins(0, 0, 0, 0)
         actions.addStretch(1)
-        for w in (self.copy_button, self.edit_button, self.cancel_button, self.resend_button):
+        for w in (self.copy_button, self.edit_button):
             actions.addWidget(w)
         small = self.copy_button.font()
         small.setPointSizeF(small.pointSizeF() * 0.9)
@@ -95,22 +89,34 @@ class UserMessage(QFrame):
 
         self.copy_button.clicked.connect(self._copy)
         self.edit_button.clicked.connect(self.start_edit)
-        self.cancel_button.clicked.connect(self._end_edit)
-        self.resend_button.clicked.connect(self._resend)
 
     @property
     def editor(self) -> QPlainTextEdit:
+        """The box the question is edited in, with Cancel and Send (built on first use:
+        most questions are never edited)."""
         if self._editor is None:
             # The message box's keys: Enter sends the edit, Esc cancels it.
             self._editor = edit_box(self.row.content, send=self._resend, cancel=self._end_edit)
             self._editor.hide()
             self._layout.insertWidget(1, self._editor)
+            self.cancel_button = QPushButton("Cancel")
+            self.cancel_button.setAccessibleName("Cancel editing")
+            self.resend_button = QPushButton("Send")
+            self.resend_button.setAccessibleName("Send edited message")
+            self.resend_button.setEnabled(self._editable)
+            for button in (self.cancel_button, self.resend_button):
+                button.hide()
+                self._actions.addWidget(button)
+            self.cancel_button.clicked.connect(self._end_edit)
+            self.resend_button.clicked.connect(self._resend)
         return self._editor
 
     def set_editable(self, editable: bool) -> None:
         """False while a reply runs: an edit could not be sent then."""
+        self._editable = editable
         self.edit_button.setEnabled(editable)
-        self.resend_button.setEnabled(editable)
+        if self._editor is not None:
+            self.resend_button.setEnabled(editable)
 
     def start_edit(self) -> None:
         self.editor.setPlainText(self.row.content)
@@ -119,7 +125,7 @@ class UserMessage(QFrame):
 
     def _set_editing(self, editing: bool) -> None:
         self.text.setVisible(not editing)
-        self.editor.setVisible(editing)
+        self.editor.setVisible(editing)  # (builds Cancel and Send too)
         self.copy_button.setVisible(not editing)
         self.edit_button.setVisible(not editing)
         self.resend_button.setVisible(editing)
