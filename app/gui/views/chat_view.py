@@ -40,7 +40,7 @@ STICK_PX = 48  # "at the end" tolerance for following a streaming reply
 COLUMN_MAX_WIDTH = 900
 MESSAGE_SPACING = 14
 LOAD_EARLIER_PX = 1200  # build earlier messages when the view gets this close to the top
-SHOWN_PX = 900  # chunks within this distance of the screen stay shown
+SHOWN_PX = 900  # chunks within this distance of the screen are shown (see _sync_chunks)
 
 MessageWidget = UserMessage | AssistantMessage
 
@@ -379,25 +379,57 @@ class ChatView(QScrollArea):
         bar.setValue(bar.maximum())
 
     def _sync_chunks(self) -> None:
-        """Show the chunks on or near the screen and hide the others (in their place).
+        """Show the chunks on or near the screen, and hide those far from it (in their
+        place).
 
-        A chunk shown again above the screen may have changed height while hidden (its
-        formulas were drawn, the window was resized): the anchor (``_on_scrolled``) keeps
-        what the user looks at where it is.
+        Within ``SHOWN_PX`` of the screen a chunk is shown at once; within twice that, in
+        a job of its own (``_show_ahead``), so that a scroll step seldom has a chunk of
+        messages to show (polish, lay out) on top of its painting; beyond three times
+        that, it is hidden (between the two it stays as it is, so that scrolling back and
+        forth does not show and hide the same chunk again and again). A chunk shown again
+        above the screen may have changed height while hidden (its formulas were drawn,
+        the window was resized): the anchor (``_on_scrolled``) keeps what the user looks
+        at where it is.
         """
         if not self._chunks:
             return
-        value = self.verticalScrollBar().value()
-        offset = self._canvas_y(self.column)
-        top = value - offset - SHOWN_PX
-        bottom = value - offset + self.viewport().height() + SHOWN_PX
+        top, bottom = self._screen_span()
         focus = QApplication.focusWidget()
+        ahead = False
         for chunk in self._chunks:
             box = chunk.geometry()
-            shown = box.bottom() >= top and box.top() <= bottom
-            shown = shown or (focus is not None and chunk.isAncestorOf(focus))
-            if shown == chunk.isHidden():
-                chunk.setVisible(shown)
+            away = max(top - box.bottom(), box.top() - bottom, 0)  # 0: on screen
+            if focus is not None and chunk.isAncestorOf(focus):
+                away = 0
+            if away <= SHOWN_PX:
+                if chunk.isHidden():
+                    chunk.show()
+            elif away <= 2 * SHOWN_PX:
+                ahead = ahead or chunk.isHidden()
+            elif away > 3 * SHOWN_PX and not chunk.isHidden():
+                chunk.hide()
+        if ahead:
+            TurnWork.of().add(self, self._show_ahead)
+
+    def _screen_span(self) -> tuple[int, int]:
+        """The part of the message column on screen (its own coordinates)."""
+        value = self.verticalScrollBar().value()
+        offset = self._canvas_y(self.column)
+        return value - offset, value - offset + self.viewport().height()
+
+    def _show_ahead(self) -> None:
+        """Show the nearest hidden chunk within twice ``SHOWN_PX`` of the screen (a job)."""
+        top, bottom = self._screen_span()
+        waiting = [
+            (max(top - c.geometry().bottom(), c.geometry().top() - bottom), i)
+            for i, c in enumerate(self._chunks)
+            if c.isHidden()
+        ]
+        near = sorted(w for w in waiting if w[0] <= 2 * SHOWN_PX)
+        if near:
+            self._chunks[near[0][1]].show()
+        if len(near) > 1:
+            TurnWork.of().add(self, self._show_ahead)
 
     def resizeEvent(self, e: QResizeEvent) -> None:  # noqa: N802 (Qt API)
         super().resizeEvent(e)
