@@ -69,4 +69,15 @@ QPlainTextEdit#composerInput {{
     border: 1px solid {rule}; border-radius: 8px; padding: 4px; background: {base.name()};
 }}
 QPlainTextEdit#composerInput:focus {{ border: 1px solid {accent.name()}; }}
+QScrollArea#chatView QScrollBar:vertical {{
+    background: {base.name()}; width: 12px; margin: 0; border: none;
+}}
+QScrollArea#chatView QScrollBar::handle:vertical {{
+    background: {rule}; border-radius: 3px; min-height: 40px; margin: 2px 3px;
+}}
+QScrollArea#chatView QScrollBar::handle:vertical:hover {{ background: {muted}; }}
+QScrollArea#chatView QScrollBar::add-line:vertical,
+QScrollArea#chatView QScrollBar::sub-line:vertical {{ height: 0; border: none; }}
+QScrollArea#chatView QScrollBar::add-page:vertical,
+QScrollArea#chatView QScrollBar::sub-page:vertical {{ background: none; }}
 """
