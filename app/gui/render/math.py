@@ -3,9 +3,8 @@
 ziamath typesets TeX to SVG in pure Python (3-13 ms a formula, far too slow to run per
 streamed token on the GUI thread); QtSvg then paints that SVG into an image in about a
 millisecond. So ``request`` runs ziamath in the app's math process (``texsvg``: a thread
-would fight the GUI thread for the GIL); the SVG becomes a QImage on the pool's thread as it
-comes back (Qt paints it with the GIL released), and the image crosses to the GUI thread in
-a queued signal; ``render`` does both at once, here (tests, exports).
+would fight the GUI thread for the GIL) and hands the SVG back to the GUI thread (a queued
+signal), where it becomes a QImage; ``render`` does both at once, here (tests, exports).
 One renderer serves the whole app, so a formula is drawn once for every message showing it.
 
 Inline formulas are padded so that Qt's ``vertical-align: middle`` (which centres an image
@@ -96,7 +95,7 @@ class MathRenderer(QObject):
     """
 
     ready = Signal(object)
-    _drawn = Signal(object, object)  # key, MathImage; emitted on the pool's thread
+    _svg_done = Signal(object, str, str)  # key, svg, error; emitted on the worker thread
 
     def __init__(
         self, parent: QObject | None = None, *, max_bytes: int = DEFAULT_CACHE_BYTES
@@ -106,7 +105,7 @@ class MathRenderer(QObject):
         self._bytes = 0
         self._cache: OrderedDict[MathKey, MathImage] = OrderedDict()
         self._in_flight: set[MathKey] = set()
-        self._drawn.connect(self._on_drawn, Qt.ConnectionType.QueuedConnection)
+        self._svg_done.connect(self._on_svg_done, Qt.ConnectionType.QueuedConnection)
         _math_pool()  # start the math process now, so the first formula is not late
 
     def lookup(self, key: MathKey) -> MathImage | None:
@@ -144,9 +143,7 @@ class MathRenderer(QObject):
         future.add_done_callback(partial(self._deliver, key))
 
     def _deliver(self, key: MathKey, future: Future[tuple[str, str]]) -> None:
-        # Runs on the pool's thread: the SVG is painted into its image here (a QImage may
-        # be painted on any thread), not in a frame of the GUI thread, and only a queued
-        # signal crosses to the GUI thread.
+        # Runs on the pool's thread: only a queued signal may cross to the GUI thread.
         if future.cancelled():
             return
         try:
@@ -155,17 +152,17 @@ class MathRenderer(QObject):
             svg, error = "", f"{type(exc).__name__}: {exc}"
             _reset_pool()
         try:
-            self._drawn.emit(key, _to_image(key, svg, error))
+            self._svg_done.emit(key, svg, error)
         except RuntimeError:  # the renderer was deleted while this formula was drawn
             log.debug("math renderer gone before %r was delivered", key.tex)
 
-    @Slot(object, object)
-    def _on_drawn(self, key: MathKey, image: MathImage) -> None:
+    @Slot(object, str, str)
+    def _on_svg_done(self, key: MathKey, svg: str, error: str) -> None:
         self._in_flight.discard(key)
-        if image.error:
-            log.debug("TeX not rendered (%s): %r", image.error, key.tex)
+        if error:
+            log.debug("TeX not rendered (%s): %r", error, key.tex)
         if key not in self._cache:
-            self._store(key, image)
+            self._store(key, _to_image(key, svg, error))
         self.ready.emit(key)
 
     def _store(self, key: MathKey, image: MathImage) -> MathImage:
@@ -249,7 +246,7 @@ def _math_pool() -> ProcessPoolExecutor:
 
 
 def _to_image(key: MathKey, svg: str, error: str) -> MathImage:
-    """Paint ``svg`` at the key's pixel ratio, padded for baseline alignment (any thread)."""
+    """Paint ``svg`` at the key's pixel ratio, padded for baseline alignment (GUI thread)."""
     if error:
         return MathImage(QImage(), 0, 0, error)
     box = _VIEWBOX.search(svg)
