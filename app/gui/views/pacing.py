@@ -22,7 +22,7 @@ from app.gui.render.math import MathKey, MathRenderer
 
 MATH_IN_FLIGHT = 4  # formulas being drawn at once
 MATH_STUCK_MS = 5000  # a formula not back by then no longer holds up the others
-TURN_BUDGET_S = 0.003  # jobs stop for the turn once this much time has gone to them
+TURN_BUDGET_S = 0.002  # jobs stop for the turn once this much time has gone to them
 _TURN_WORK = "ponder_turn_work"
 
 
