@@ -23,6 +23,7 @@ import os
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -32,6 +33,8 @@ from PySide6.QtWidgets import QApplication  # noqa: E402
 
 from app.gui.app import Session, make_application, open_session  # noqa: E402
 from app.gui.viewmodels.chat_controller import ModelChoice  # noqa: E402
+from app.gui.views.welcome import WelcomePage  # noqa: E402
+from tests.integration.hub_server import HubServer  # noqa: E402
 from tests.loopback import start_workers, stop_workers  # noqa: E402
 
 QUESTION = "What is the sum of the first 100 positive integers? Check it in Python."
@@ -127,9 +130,7 @@ def group(app: QApplication, session: Session, out: Path, tmp: Path) -> None:
     window.composer.set_ways(6)
     window.composer.set_text(GROUP_QUESTION)
     window.composer.think_button.click()
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and session.controller.busy:
-        pump(app, 0.1)
+    wait_for(app, lambda: not session.controller.busy, 60)
     pump(app, 1.0)
     window.chat.scroll_to_end()
     shoot(app, out / "group.png")
@@ -157,34 +158,42 @@ def shoot(app: QApplication, path: Path) -> None:
     print(f"wrote {path}")
 
 
+def wait_for(app: QApplication, ready: Callable[[], bool], seconds: float) -> None:
+    deadline = time.monotonic() + seconds
+    while not ready() and time.monotonic() < deadline:
+        pump(app, 0.1)
+
+
+def publish_recommended(app: QApplication, welcome: WelcomePage, hub: HubServer, tmp: Path) -> None:
+    """Put the first-run page's recommended model on the loopback Hub (sparse files of its
+    real size) and point the app at it."""
+    from app.modelhub.catalog import load_catalog
+
+    os.environ["HF_ENDPOINT"] = hub.endpoint
+    wait_for(app, lambda: welcome.ladder.recommended_row is not None, 60)
+    row = welcome.ladder.row_at(welcome.ladder.recommended_row or 0)
+    quant = load_catalog().get(row.id).quant(row.quant)
+    for f in quant.files:
+        blob = tmp / Path(f.path).name
+        with blob.open("wb") as sparse:
+            sparse.truncate(f.size_bytes or f.approx_bytes or row.download_bytes or 1)
+        hub.add_file(quant.repo_id, f.path, blob, sha256="0" * 64)
+    welcome._check_hub()
+
+
 def first_run(app: QApplication, out: Path, tmp: Path) -> None:
     """The welcome page of a fresh install, its recommended model ready to download."""
-    from app.modelhub.catalog import load_catalog
-    from tests.integration.hub_server import HubServer
-
     os.environ["PONDER_HOME"] = str(tmp / "first-run")
     session = open_session(app)
     window = session.window
     welcome = window.welcome
     assert welcome is not None
     with HubServer() as hub:
-        os.environ["HF_ENDPOINT"] = hub.endpoint
-        deadline = time.monotonic() + 60
-        while welcome.ladder.recommended_row is None and time.monotonic() < deadline:
-            pump(app, 0.1)
-        row = welcome.ladder.row_at(welcome.ladder.recommended_row or 0)
-        quant = load_catalog().get(row.id).quant(row.quant)
-        for f in quant.files:
-            blob = tmp / Path(f.path).name
-            with blob.open("wb") as sparse:
-                sparse.truncate(f.size_bytes or f.approx_bytes or row.download_bytes or 1)
-            hub.add_file(quant.repo_id, f.path, blob, sha256="0" * 64)
-        welcome._check_hub()
+        publish_recommended(app, welcome, hub, tmp)
         window.resize(1240, 790)
         window.move(20, 15)
         window.show()
-        while not welcome.download_button.isEnabled() and time.monotonic() < deadline:
-            pump(app, 0.1)
+        wait_for(app, welcome.download_button.isEnabled, 60)
         shoot(app, out / "welcome.png")
     del os.environ["HF_ENDPOINT"]
     window.close()
@@ -205,9 +214,7 @@ def machines(app: QApplication, session: Session, out: Path) -> None:
             tab.address.setText(address)
             tab.add_button.click()
         ladder = tab.ladder.model()
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline and (ladder.rowCount() == 0 or window.machines.busy):
-            pump(app, 0.1)
+        wait_for(app, lambda: ladder.rowCount() > 0 and not window.machines.busy, 60)
         tab.pooled.click()
         pump(app, 1.0)
         shoot(app, out / "machines.png")
@@ -251,30 +258,15 @@ def set_theme(app: QApplication, session: Session, theme: str) -> None:
 
 def design(app: QApplication, out: Path, tmp: Path) -> None:
     """Main window with a chat, first-run page, Hardware and Models, light and dark."""
-    from app.modelhub.catalog import load_catalog
-    from tests.integration.hub_server import HubServer
-
     os.environ["PONDER_HOME"] = str(tmp / "design-first-run")
     session = open_session(app)
     window = session.window
     welcome = window.welcome
     assert welcome is not None
     with HubServer() as hub:
-        os.environ["HF_ENDPOINT"] = hub.endpoint
-        deadline = time.monotonic() + 60
-        while welcome.ladder.recommended_row is None and time.monotonic() < deadline:
-            pump(app, 0.1)
-        row = welcome.ladder.row_at(welcome.ladder.recommended_row or 0)
-        quant = load_catalog().get(row.id).quant(row.quant)
-        for f in quant.files:
-            blob = tmp / Path(f.path).name
-            with blob.open("wb") as sparse:
-                sparse.truncate(f.size_bytes or f.approx_bytes or row.download_bytes or 1)
-            hub.add_file(quant.repo_id, f.path, blob, sha256="0" * 64)
-        welcome._check_hub()
+        publish_recommended(app, welcome, hub, tmp)
         window.showMaximized()
-        while not welcome.download_button.isEnabled() and time.monotonic() < deadline:
-            pump(app, 0.1)
+        wait_for(app, welcome.download_button.isEnabled, 60)
         for theme in ("light", "dark"):
             set_theme(app, session, theme)
             shoot(app, out / f"welcome-{theme}.png")
@@ -309,9 +301,7 @@ def design(app: QApplication, out: Path, tmp: Path) -> None:
     )
     window.composer.set_text(QUESTION)
     window.composer.send_button.click()
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and session.controller.busy:
-        pump(app, 0.1)
+    wait_for(app, lambda: not session.controller.busy, 60)
     pump(app, 1.0)
     for theme in ("light", "dark"):
         set_theme(app, session, theme)
@@ -319,9 +309,7 @@ def design(app: QApplication, out: Path, tmp: Path) -> None:
         hardware = window.tools.open_hardware()
         hardware.resize(1180, 720)
         hardware.move(60, 60)
-        deadline = time.monotonic() + 30
-        while window.ladder.recommended_row is None and time.monotonic() < deadline:
-            pump(app, 0.1)
+        wait_for(app, lambda: window.ladder.recommended_row is not None, 30)
         pump(app, 3.0)  # a few live samples for the sparklines
         shoot(app, out / f"hardware-{theme}.png")
         hardware.close()
@@ -386,9 +374,7 @@ def main() -> int:
         hardware = window.tools.open_hardware()
         hardware.resize(1180, 720)
         hardware.move(50, 50)
-        deadline = time.monotonic() + 30
-        while window.ladder.recommended_row is None and time.monotonic() < deadline:
-            pump(app, 0.1)
+        wait_for(app, lambda: window.ladder.recommended_row is not None, 30)
         pump(app, 4.0)  # a few live samples for the sparklines
         shoot(app, out / "hardware.png")
         hardware.close()
