@@ -4,7 +4,7 @@ Opening a long chat builds widgets only for its last ``OPEN_BATCH`` messages; ea
 are built as the user scrolls up, a message per job of ``pacing.TurnWork`` (a few
 milliseconds of work per event-loop turn), so a 500-message chat opens as fast as a short
 one and scrolling up through it never waits for a batch of messages built in one frame.
-Messages sit in chunks of ``CHUNK`` (see ``_Chunk``). While a reply streams, one timer at
+Messages sit in chunks (``message_stack.MessageChunk``). While a reply streams, one timer at
 ``FLUSH_MS`` paints the live message (and only it), and the view follows the end unless
 the user scrolled away from it.
 """
@@ -29,18 +29,20 @@ from app.core.events import GenerationStats, LiveStats
 from app.core.store import MessageRow
 from app.gui.render.math import MathRenderer
 from app.gui.viewmodels.chat_controller import ChatController
-from app.gui.views.message_stack import StackLayout
+from app.gui.views.message_stack import (
+    MessageChunk,
+    show_near,
+    show_nearest_ahead,
+)
 from app.gui.views.message_widgets import AssistantMessage, UserMessage
 from app.gui.views.pacing import TurnWork
 
 OPEN_BATCH = 6  # messages built when a chat opens (more follow if the screen is not full)
-CHUNK = 16  # messages per container widget (see _Chunk)
 FLUSH_MS = 33  # at most ~30 repaints a second while streaming
 STICK_PX = 48  # "at the end" tolerance for following a streaming reply
 COLUMN_MAX_WIDTH = 900
 MESSAGE_SPACING = 14
 LOAD_EARLIER_PX = 1200  # build earlier messages when the view gets this close to the top
-SHOWN_PX = 900  # chunks within this distance of the screen are shown (see _sync_chunks)
 
 MessageWidget = UserMessage | AssistantMessage
 
@@ -48,28 +50,6 @@ MessageWidget = UserMessage | AssistantMessage
 NO_MODEL = (
     "No model is chosen yet: open a GGUF file from the toolbar, or download one in Models (Ctrl+M)."
 )
-
-
-class _Chunk(QWidget):
-    """Up to ``CHUNK`` consecutive messages in a layout of their own (``StackLayout``).
-
-    Messages are built at the top as the user scrolls up, and a message's height changes
-    when its formulas arrive; in one flat column either moves every message below it
-    (hundreds of widgets in a long chat). Grouped, only the chunks below move, and their
-    messages move with them for free. A chunk far from the screen is hidden, keeping its
-    place (``ChatView._sync_chunks``): Qt then neither moves, lays out nor paints its
-    messages.
-    """
-
-    def __init__(self, parent: QWidget) -> None:
-        super().__init__(parent)
-        policy = self.sizePolicy()
-        policy.setRetainSizeWhenHidden(True)
-        self.setSizePolicy(policy)
-        self.box = StackLayout(self, MESSAGE_SPACING)
-
-    def full(self) -> bool:
-        return self.box.count() >= CHUNK
 
 
 class ChatView(QScrollArea):
@@ -125,7 +105,7 @@ class ChatView(QScrollArea):
         self._rows: list[MessageRow] = []
         self._first = 0  # index in _rows of the first message with a widget
         self._widgets: list[MessageWidget] = []
-        self._chunks: list[_Chunk] = []  # in order, after the (hidden) empty label
+        self._chunks: list[MessageChunk] = []  # in order, after the (hidden) empty label
         self._live: AssistantMessage | None = None
         self._stick = True
         self._adjusting = False  # True while the view itself moves the scroll bar
@@ -184,7 +164,7 @@ class ChatView(QScrollArea):
         new: list[MessageWidget] = []
         for row in reversed(self._rows[start : self._first]):
             if not self._chunks or self._chunks[0].full():
-                self._chunks.insert(0, _Chunk(self.column))
+                self._chunks.insert(0, MessageChunk(self.column, MESSAGE_SPACING))
                 self.column_layout.insertWidget(1, self._chunks[0])  # after the empty label
             chunk = self._chunks[0]
             widget = self._make(row, chunk, later=later)
@@ -282,7 +262,7 @@ class ChatView(QScrollArea):
         self._rows.append(row)
         self.empty.hide()
         if not self._chunks or self._chunks[-1].full():
-            self._chunks.append(_Chunk(self.column))
+            self._chunks.append(MessageChunk(self.column, MESSAGE_SPACING))
             self.column_layout.insertWidget(self.column_layout.count() - 1, self._chunks[-1])
         chunk = self._chunks[-1]
         widget = self._make(row, chunk)
@@ -379,36 +359,13 @@ class ChatView(QScrollArea):
         bar.setValue(bar.maximum())
 
     def _sync_chunks(self) -> None:
-        """Show the chunks on or near the screen, and hide those far from it (in their
-        place).
-
-        Within ``SHOWN_PX`` of the screen a chunk is shown at once; within twice that, in
-        a job of its own (``_show_ahead``), so that a scroll step seldom has a chunk of
-        messages to show (polish, lay out) on top of its painting; beyond three times
-        that, it is hidden (between the two it stays as it is, so that scrolling back and
-        forth does not show and hide the same chunk again and again). A chunk shown again
+        """Show the chunks on or near the screen, hide those far from it (``show_near``),
+        and show those a little further ahead in jobs of their own. A chunk shown again
         above the screen may have changed height while hidden (its formulas were drawn,
         the window was resized): the anchor (``_on_scrolled``) keeps what the user looks
-        at where it is.
-        """
-        if not self._chunks:
-            return
+        at where it is."""
         top, bottom = self._screen_span()
-        focus = QApplication.focusWidget()
-        ahead = False
-        for chunk in self._chunks:
-            box = chunk.geometry()
-            away = max(top - box.bottom(), box.top() - bottom, 0)  # 0: on screen
-            if focus is not None and chunk.isAncestorOf(focus):
-                away = 0
-            if away <= SHOWN_PX:
-                if chunk.isHidden():
-                    chunk.show()
-            elif away <= 2 * SHOWN_PX:
-                ahead = ahead or chunk.isHidden()
-            elif away > 3 * SHOWN_PX and not chunk.isHidden():
-                chunk.hide()
-        if ahead:
+        if show_near(self._chunks, top, bottom, QApplication.focusWidget()):
             TurnWork.of().add(self, self._show_ahead)
 
     def _screen_span(self) -> tuple[int, int]:
@@ -418,17 +375,8 @@ class ChatView(QScrollArea):
         return value - offset, value - offset + self.viewport().height()
 
     def _show_ahead(self) -> None:
-        """Show the nearest hidden chunk within twice ``SHOWN_PX`` of the screen (a job)."""
-        top, bottom = self._screen_span()
-        waiting = [
-            (max(top - c.geometry().bottom(), c.geometry().top() - bottom), i)
-            for i, c in enumerate(self._chunks)
-            if c.isHidden()
-        ]
-        near = sorted(w for w in waiting if w[0] <= 2 * SHOWN_PX)
-        if near:
-            self._chunks[near[0][1]].show()
-        if len(near) > 1:
+        """Show the nearest hidden chunk ahead of the screen (a job)."""
+        if show_nearest_ahead(self._chunks, *self._screen_span()):
             TurnWork.of().add(self, self._show_ahead)
 
     def resizeEvent(self, e: QResizeEvent) -> None:  # noqa: N802 (Qt API)
