@@ -12,6 +12,7 @@ from app.core.store import ChatStore
 from app.gui.views.main_window import MainWindow
 from app.gui.views.message_widgets import AssistantMessage, UserMessage
 from app.gui.views.question import WrappedText
+from tests.gui.conftest import ReplayFactory
 
 pytestmark = pytest.mark.gui
 
@@ -157,3 +158,30 @@ def test_scrolling_up_a_long_chat_asks_only_the_messages_near_the_screen_their_h
         per_step.append(len(asked))
         assert len(per_step) < 400, "the top of the chat was never reached"
     assert max(per_step) <= 2 * PAIRS, per_step
+
+
+def test_a_question_edited_while_scrolled_up_leaves_nothing_pulling_the_view_back(
+    qtbot: QtBot, window: MainWindow, store: ChatStore, replay: ReplayFactory
+) -> None:
+    """The user scrolled up (the message they read holds the view in place), then edited
+    a question above it and sent it again: that message is gone, and earlier messages
+    still being built above (a job queued while scrolled up) must neither reach for it nor
+    pull the view away from the new reply."""
+    open_long_chat(qtbot, window, store, build_all=False)
+    chat = window.chat
+    bar = chat.verticalScrollBar()
+    bar.setValue(bar.maximum() // 2)  # the user scrolls up and reads
+    settle(qtbot)
+    reading = message_at_top(window)
+    above = max(
+        w.row.position
+        for w in chat._widgets
+        if isinstance(w, UserMessage) and w.row.position < reading.row.position
+    )
+    window.controller.set_model(replay(answer="Done."))
+    assert window.controller.edit_and_resend(above, "Question, asked again")
+    qtbot.waitUntil(lambda: not window.controller.busy, timeout=20_000)
+    settle(qtbot)  # (the messages after the edited one are deleted)
+    chat.load_earlier()  # as the job queued while scrolled up does
+    settle(qtbot)
+    assert bar.value() == bar.maximum()

@@ -221,8 +221,9 @@ class ChatView(QScrollArea):
         return widget.mapTo(self.canvas, QPoint(0, 0)).y()
 
     def _keep_anchor(self) -> None:
-        """Put the anchored message back where the user saw it (content grew above it)."""
-        if self._anchor is None:
+        """Put the anchored message back where the user saw it (content grew above it);
+        not while the view follows the end."""
+        if self._anchor is None or self._stick:
             return
         widget, offset = self._anchor
         self._adjusting = True
@@ -268,13 +269,18 @@ class ChatView(QScrollArea):
         widget = self._make(row, chunk)
         chunk.box.addWidget(widget)
         self._widgets.append(widget)
-        self._stick = True
+        self._stick = True  # a new message: the view follows the end again
+        self._anchor = None
         self._update_actions()
 
     def _on_messages_removed(self, position: int) -> None:
         keep = [w for w in self._widgets if w.row.position <= position]
         for w in self._widgets:
             if w.row.position > position:
+                if self._anchor is not None and (
+                    w is self._anchor[0] or w.isAncestorOf(self._anchor[0])
+                ):
+                    self._anchor = None  # (what it held in place goes)
                 w.setParent(None)
                 w.deleteLater()
         self._widgets = keep
