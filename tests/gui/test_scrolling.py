@@ -61,7 +61,7 @@ def screen_y(window: MainWindow, widget: QWidget) -> int:
     return widget.mapTo(window.chat.viewport(), QPoint(0, 0)).y()
 
 
-def message_at_top(window: MainWindow) -> QWidget:
+def message_at_top(window: MainWindow) -> UserMessage | AssistantMessage:
     """The first message whose bottom is on screen."""
     return next(w for w in window.chat._widgets if screen_y(window, w) + w.height() > 0)
 
