@@ -9,14 +9,12 @@ from __future__ import annotations
 
 from PySide6.QtGui import QColor, QPalette
 
+from app.gui.theme import blend
+
 
 def mix(a: QColor, b: QColor, t: float) -> str:
     """``a`` blended toward ``b`` by ``t`` (0..1), as #rrggbb."""
-    return QColor(
-        round(a.red() + (b.red() - a.red()) * t),
-        round(a.green() + (b.green() - a.green()) * t),
-        round(a.blue() + (b.blue() - a.blue()) * t),
-    ).name()
+    return blend(a, b, t).name()
 
 
 def stylesheet(palette: QPalette) -> str:

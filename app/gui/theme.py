@@ -124,17 +124,19 @@ def dark_palette() -> QPalette:
 _EDGE_TOWARD_TEXT = 0.58
 
 
+def blend(a: QColor, b: QColor, t: float) -> QColor:
+    """``a`` blended toward ``b`` by ``t`` (0..1)."""
+    return QColor(
+        round(a.red() + (b.red() - a.red()) * t),
+        round(a.green() + (b.green() - a.green()) * t),
+        round(a.blue() + (b.blue() - a.blue()) * t),
+    )
+
+
 def indicator_edge(palette: QPalette) -> QColor:
     """The outline of a check box or radio button: from the window most of the way to its
     text (#767677 on the light window, #959699 on the dark one)."""
-    window = palette.color(Role.Window)
-    text = palette.color(Role.WindowText)
-    t = _EDGE_TOWARD_TEXT
-    return QColor(
-        round(window.red() + (text.red() - window.red()) * t),
-        round(window.green() + (text.green() - window.green()) * t),
-        round(window.blue() + (text.blue() - window.blue()) * t),
-    )
+    return blend(palette.color(Role.Window), palette.color(Role.WindowText), _EDGE_TOWARD_TEXT)
 
 
 # Fusion draws a check box's outline as window.darker(140).lighter(110) and a radio

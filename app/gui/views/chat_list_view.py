@@ -38,6 +38,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.gui.theme import blend
 from app.gui.viewmodels.conversation_list import ConversationListModel
 
 _Index = QModelIndex | QPersistentModelIndex
@@ -58,14 +59,6 @@ def heading_font(font: QFont) -> QFont:
         heading.setPixelSize(max(8, round(font.pixelSize() * HEADING_SCALE)))
     heading.setWeight(QFont.Weight.DemiBold)
     return heading
-
-
-def _blend(a: QColor, b: QColor, t: float) -> QColor:
-    return QColor(
-        round(a.red() + (b.red() - a.red()) * t),
-        round(a.green() + (b.green() - a.green()) * t),
-        round(a.blue() + (b.blue() - a.blue()) * t),
-    )
 
 
 class ChatRowDelegate(QStyledItemDelegate):
@@ -124,9 +117,9 @@ class ChatRowDelegate(QStyledItemDelegate):
             # A soft accent, the title in its usual colour: readable in both themes, and
             # calmer than Qt's solid highlight bar (LM Studio and Jan light the row the same).
             dark = behind.lightnessF() < 0.5
-            fill = _blend(behind, accent, 0.42 if dark else 0.2)
+            fill = blend(behind, accent, 0.42 if dark else 0.2)
         elif hovered:
-            fill = _blend(behind, text, 0.07)
+            fill = blend(behind, text, 0.07)
         if fill is not None:
             painter.setBrush(fill)
             painter.drawRoundedRect(pill, 6, 6)
