@@ -43,6 +43,7 @@ from app.core.mdblocks import BlockSplitter
 from app.gui.render.document import DocumentWriter, FormulaImage, edit_block, palette_theme
 from app.gui.render.markdown import MathSpan, ParsedBlock, Theme, shared_renderer, stylesheet
 from app.gui.render.math import MathKey, MathRenderer, default_renderer, middle_axis
+from app.gui.views.message_parts import COPIED_MS
 from app.gui.views.pacing import MathQueue, TurnWork
 
 log = logging.getLogger(__name__)
@@ -50,7 +51,6 @@ log = logging.getLogger(__name__)
 INLINE_MATH_SCALE = 1.15  # STIX glyphs look small next to UI sans fonts at the same size
 DISPLAY_MATH_SCALE = 1.25
 _COPY_SCHEME = "copy-code"
-COPIED_MS = 1500  # how long "Copied" stays beside a Copy link
 
 
 @lru_cache(maxsize=8)

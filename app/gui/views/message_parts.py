@@ -35,7 +35,7 @@ from PySide6.QtWidgets import (
 PEEK_LINES = 6  # live reasoning shows its last few lines
 
 
-COPIED_MS = 1500
+COPIED_MS = 1500  # how long "Copied" stays beside a Copy button or link
 
 
 def confirm_copied(button: QToolButton) -> None:
