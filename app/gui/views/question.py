@@ -68,7 +68,9 @@ class UserMessage(QFrame):
         self.text.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.text.setObjectName("userText")
         self.text.setAccessibleName("Your message text")
-        self._editor: QPlainTextEdit | None = None  # built when the user first edits
+        self._editor: QPlainTextEdit | None = None  # built when the user first edits,
+        self._cancel: QPushButton | None = None  # with its Cancel
+        self._send: QPushButton | None = None  # and Send
         self.copy_button = tool_button("Copy", "Copy message", "Copy this message")
         self.edit_button = tool_button("Edit", "Edit message", "Edit and send again")
         self._editable = True
@@ -92,31 +94,49 @@ class UserMessage(QFrame):
 
     @property
     def editor(self) -> QPlainTextEdit:
-        """The box the question is edited in, with Cancel and Send (built on first use:
-        most questions are never edited)."""
+        """The box the question is edited in (built on first use, with its Cancel and
+        Send: most questions are never edited)."""
         if self._editor is None:
-            # The message box's keys: Enter sends the edit, Esc cancels it.
-            self._editor = edit_box(self.row.content, send=self._resend, cancel=self._end_edit)
-            self._editor.hide()
-            self._layout.insertWidget(1, self._editor)
-            self.cancel_button = QPushButton("Cancel")
-            self.cancel_button.setAccessibleName("Cancel editing")
-            self.resend_button = QPushButton("Send")
-            self.resend_button.setAccessibleName("Send edited message")
-            self.resend_button.setEnabled(self._editable)
-            for button in (self.cancel_button, self.resend_button):
-                button.hide()
-                self._actions.addWidget(button)
-            self.cancel_button.clicked.connect(self._end_edit)
-            self.resend_button.clicked.connect(self._resend)
+            self._build_editing()
+        assert self._editor is not None
         return self._editor
+
+    @property
+    def cancel_button(self) -> QPushButton:
+        if self._cancel is None:
+            self._build_editing()
+        assert self._cancel is not None
+        return self._cancel
+
+    @property
+    def resend_button(self) -> QPushButton:
+        if self._send is None:
+            self._build_editing()
+        assert self._send is not None
+        return self._send
+
+    def _build_editing(self) -> None:
+        # The message box's keys: Enter sends the edit, Esc cancels it.
+        self._editor = edit_box(self.row.content, send=self._resend, cancel=self._end_edit)
+        self._editor.hide()
+        self._layout.insertWidget(1, self._editor)
+        cancel = self._cancel = QPushButton("Cancel")
+        cancel.setAccessibleName("Cancel editing")
+        resend = self._send = QPushButton("Send")
+        resend.setAccessibleName("Send edited message")
+        resend.setEnabled(self._editable)
+        for button in (cancel, resend):
+            button.hide()
+            self._actions.addWidget(button)
+        cancel.clicked.connect(self._end_edit)
+        resend.clicked.connect(self._resend)
 
     def set_editable(self, editable: bool) -> None:
         """False while a reply runs: an edit could not be sent then."""
         self._editable = editable
         self.edit_button.setEnabled(editable)
-        if self._editor is not None:
-            self.resend_button.setEnabled(editable)
+        if self._send is not None:
+            self._send.setEnabled(editable)
 
     def start_edit(self) -> None:
         self.editor.setPlainText(self.row.content)
