@@ -243,3 +243,21 @@ def test_ctrl_f_in_an_opened_thought_finds_in_it_and_brings_each_match_into_view
     qtbot.keyClick(find, Qt.Key.Key_Escape)
     assert not find.isVisible()
     assert body.extraSelections() == []
+
+
+def test_finding_in_a_thought_follows_its_text_when_another_version_replaces_it(
+    qtbot: QtBot, window: MainWindow, replay: ReplayFactory
+) -> None:
+    """The find field stays open when the thought's text is replaced (another version of
+    the reply is shown): its count and highlights are those of the text now shown."""
+    window.controller.set_model(replay(reasoning=STEPS, words_per_chunk=20))
+    panel = ask(qtbot, window, "Which case is left?").thinking
+    qtbot.mouseClick(panel.toggle, Qt.MouseButton.LeftButton)
+    settle(qtbot)
+    panel.open_find()
+    qtbot.keyClicks(panel.foot.find_field, "case 3")
+    assert panel.foot.found.text() == "11 found"
+
+    panel.set_text("Only case 3 is left, and case 3 alone.")
+    assert panel.foot.found.text() == "2 found"
+    assert len(panel.body.extraSelections()) == 2

@@ -306,6 +306,8 @@ class ThinkingPanel(QFrame):
             self._body.setPlainText(text)
         if self._foot is not None:
             self._foot.describe(text)
+            if self._foot.find_field.isVisible():  # (another version's thought)
+                self._mark_matches(self._foot.find_field.text())
 
     def append(self, text: str) -> None:
         if not text:
