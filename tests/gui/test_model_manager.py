@@ -18,6 +18,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from filelock import FileLock
 from PySide6.QtCore import QObject, Qt, QThreadPool, QTimer, QUrl, Slot
 from PySide6.QtGui import QDesktopServices
 from PySide6.QtWidgets import QApplication, QMessageBox, QWidget
@@ -183,6 +184,34 @@ def test_pause_keeps_the_part_and_resume_finishes_it(
     assert fit_text(manager, str(target)) == ""
     manager.select(str(target))
     assert not manager.use_button.isEnabled()  # an unusable file cannot go to the chat
+
+
+def test_a_paused_download_another_ponder_is_writing_stays_paused_when_cancel_fails(
+    qtbot: QtBot, manager: ModelManagerDialog, hub: HubServer
+) -> None:
+    """Cancel on a paused row deletes its parts in the background. When that fails (here
+    another Ponder holds the part's lock), the row and the app's download queue still say
+    Paused, so Resume is offered for the parts that are still there; only a delete that
+    happened stands as cancelled."""
+    hub.add_file(REPO, FILE, blob(3_000_000))
+    hub.faults.rate = 1e6
+    manager.select(KEY)
+    click(qtbot, manager.download_button)
+    wait_progress(qtbot, manager, KEY)
+    click(qtbot, manager.pause_button)
+    qtbot.waitUntil(lambda: state(manager, KEY) is RowState.PAUSED)
+    part = next(p for p in parts_left() if p.name.endswith(".part"))
+
+    with FileLock(f"{part}.lock", timeout=0), qtbot.waitSignal(manager.scanner.failed):
+        click(qtbot, manager.cancel_button)
+    assert state(manager, KEY) is RowState.PAUSED
+    queued = manager.downloads.state(KEY)
+    assert queued is not None and queued.status == "paused"
+    assert part.exists()
+
+    click(qtbot, manager.cancel_button)  # nobody holds it now
+    qtbot.waitUntil(lambda: state(manager, KEY) is RowState.NOT_DOWNLOADED)
+    assert parts_left() == []
 
 
 def test_cancel_leaves_nothing_installed(

@@ -16,6 +16,7 @@ resume on the next Download).
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 from PySide6.QtCore import QModelIndex, QPersistentModelIndex, Qt, QUrl, Signal
@@ -438,9 +439,12 @@ class ModelManagerDialog(QDialog):
         if self.downloads.cancel(row.key):
             return
         if row.state is RowState.PAUSED and (quant := self._quant(row)) is not None:
-            self.scanner.discard(self._downloads_dir, quant)
-            self.downloads.discarded(row.key)  # the first-run page no longer offers Resume
-            self.model.set_download(row.key, RowState.NOT_DOWNLOADED)
+            self.scanner.discard(self._downloads_dir, quant, then=partial(self._discarded, row.key))
+
+    def _discarded(self, key: str) -> None:
+        """A paused download's parts are deleted: no view offers to resume it now."""
+        self.downloads.discarded(key)
+        self.model.set_download(key, RowState.NOT_DOWNLOADED)
 
     def _show_downloads(self) -> None:
         """Downloads started before this window was first opened (on the first-run page),

@@ -183,8 +183,9 @@ class ModelScanner(QObject):
             what=f"Deleting {Path(path).name}",
         )
 
-    def discard(self, downloads_dir: Path, quant: CatalogQuant) -> None:
-        """Delete what a paused download left on disk."""
+    def discard(self, downloads_dir: Path, quant: CatalogQuant, then: Callable[[], None]) -> None:
+        """Delete what a paused download left on disk; ``then()`` once it is gone (a
+        failure is a ``failed`` sentence, and the parts stay)."""
 
         def work() -> None:
             try:  # AppError: another Ponder is downloading it now
@@ -194,7 +195,8 @@ class ModelScanner(QObject):
                     f"Could not delete the partial download: {exc.strerror or exc}."
                 ) from exc
 
-        self._jobs.run(work, lambda _: None, self.failed.emit, what="Deleting the partial download")
+        what = "Deleting the partial download"
+        self._jobs.run(work, lambda _: then(), self.failed.emit, what=what)
 
     def _snapshot(self) -> HardwareSnapshot | None:
         with self._lock:  # one probe even when several jobs ask at once
