@@ -16,7 +16,6 @@ resume on the next Download).
 from __future__ import annotations
 
 from collections.abc import Callable
-from functools import partial
 from pathlib import Path
 
 from PySide6.QtCore import QModelIndex, QPersistentModelIndex, Qt, QUrl, Signal
@@ -39,6 +38,7 @@ from PySide6.QtWidgets import (
 
 from app.core.units import format_bytes
 from app.gui.services import Services
+from app.gui.viewmodels.model_downloads import ModelDownloads
 from app.gui.viewmodels.model_list import ModelFilter, ModelListModel
 from app.gui.viewmodels.model_rows import ACTIVE, ModelRow, RowKind, RowState
 from app.gui.views.model_table import model_table
@@ -46,9 +46,7 @@ from app.gui.workers.model_check import ModelChecker, ModelInfo
 from app.gui.workers.model_check import hardware as machine_hardware
 from app.gui.workers.model_scan import ModelScanner
 from app.hardware.probe import HardwareSnapshot
-from app.modelhub.catalog import CatalogQuant
 from app.modelhub.discovery import FoundModel, Source, guess_quantization
-from app.modelhub.downloader import Progress
 
 _Index = QModelIndex | QPersistentModelIndex
 DELETE_TIP = "Delete the file from disk"
@@ -89,21 +87,21 @@ class ModelManagerDialog(QDialog):
         self.setWindowTitle("Models")
         self.setModal(False)
         self._store = store = services.models
-        self._catalog = catalog = services.catalog
+        catalog = services.catalog
         self._downloads_dir = services.paths.downloads_dir
         # The app's one queue: the first-run page shows and controls the same downloads.
         self.downloads = services.downloads
-        self.downloads.progressed.connect(self._on_progress)
-        self.downloads.installed.connect(self._on_installed)
-        self.downloads.failed.connect(self._on_failed)
-        self.downloads.stopped.connect(self._on_stopped)
         self.downloads.idle.connect(self._update_actions)
         self.message_box: QMessageBox | None = None
 
         self.model = ModelListModel(self)
         self.model.set_catalog(catalog)
-        self._show_downloads()
         self.scanner = ModelScanner(store, hardware, self)
+        self.download_rows = ModelDownloads(
+            self.model, self.downloads, self.scanner, catalog, self._downloads_dir, parent=self
+        )
+        self.download_rows.message.connect(self._show_message)
+        self.download_rows.installed.connect(self.refresh)
         self.scanner.found.connect(self._on_found)
         self.scanner.checked.connect(self._on_checked)
         self.scanner.catalog_planned.connect(self._on_catalog_planned)
@@ -410,17 +408,9 @@ class ModelManagerDialog(QDialog):
 
     # -- downloads ------------------------------------------------------------------------
 
-    def _quant(self, row: ModelRow) -> CatalogQuant | None:
-        if row.catalog_id is None:
-            return None
-        return self._catalog.get(row.catalog_id).quant(row.quant)
-
     def start_download(self, key: str) -> None:
         """Download (or resume) the available row ``key``."""
-        i = self.model.find(key)
-        quant = self._quant(self.model.row_at(i)) if i >= 0 else None
-        if quant is not None and self.downloads.start(key, quant):
-            self.model.set_download(key, RowState.STARTING)
+        if self.download_rows.start(key):
             self._hide_message()
 
     def _on_download(self) -> None:
@@ -430,46 +420,11 @@ class ModelManagerDialog(QDialog):
 
     def _on_pause(self) -> None:
         if (row := self.current_row()) is not None:
-            self.downloads.pause(row.key)
+            self.download_rows.pause(row)
 
     def _on_cancel(self) -> None:
-        row = self.current_row()
-        if row is None:
-            return
-        if self.downloads.cancel(row.key):
-            return
-        if row.state is RowState.PAUSED and (quant := self._quant(row)) is not None:
-            self.scanner.discard(self._downloads_dir, quant, then=partial(self._discarded, row.key))
-
-    def _discarded(self, key: str) -> None:
-        """A paused download's parts are deleted: no view offers to resume it now."""
-        self.downloads.discarded(key)
-        self.model.set_download(key, RowState.NOT_DOWNLOADED)
-
-    def _show_downloads(self) -> None:
-        """Downloads started before this window was first opened (on the first-run page),
-        as the app's one queue has them."""
-        shown = {"running": RowState.DOWNLOADING, "paused": RowState.PAUSED,
-                 "failed": RowState.FAILED}  # fmt: skip
-        for key, now in self.downloads.states().items():
-            if (state := shown.get(now.status)) is not None:
-                self.model.set_download(key, state, progress=now.progress, error=now.error)
-
-    def _on_progress(self, key: str, progress: Progress) -> None:
-        if key in self.downloads:
-            self.model.set_download(key, RowState.DOWNLOADING, progress=progress)
-
-    def _on_installed(self, key: str, paths: list[str]) -> None:
-        self.model.set_download(key, RowState.NOT_DOWNLOADED)
-        self._show_message(f"Downloaded {Path(paths[0]).name}; it is listed under Installed.")
-        self.refresh()
-
-    def _on_failed(self, key: str, message: str) -> None:
-        self.model.set_download(key, RowState.FAILED, error=message)
-        self._show_message(message)
-
-    def _on_stopped(self, key: str, cancelled: bool) -> None:
-        self.model.set_download(key, RowState.NOT_DOWNLOADED if cancelled else RowState.PAUSED)
+        if (row := self.current_row()) is not None:
+            self.download_rows.cancel(row)
 
     # -- messages -------------------------------------------------------------------------
 
