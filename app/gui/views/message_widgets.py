@@ -162,6 +162,8 @@ class AssistantMessage(QFrame):
         # or the other way round.
         if group is not None:
             (self.group_panel or self._add_group_panel(group.asked)).show_group(group)
+        if self.group_panel is not None:  # a version that is no group has no samples
+            self.group_panel.setVisible(group is not None)
         self.thinking.setVisible(bool(row.reasoning))
         if row.reasoning != self.thinking.text():  # a version without one keeps none
             self.thinking.set_text(row.reasoning)
@@ -304,8 +306,6 @@ class AssistantMessage(QFrame):
         self.row = row
         self._answer_later = False
         self._show_stored()
-        if self.group_panel is not None:  # a version that is no group has no samples
-            self.group_panel.setVisible(GroupReply.from_stats(row.stats) is not None)
 
     @property
     def live(self) -> bool:
