@@ -186,7 +186,11 @@ def _reset_pool() -> None:
 def default_renderer() -> MathRenderer:
     """The app's shared renderer, for views not handed one (created on first use)."""
     app = QCoreApplication.instance()
-    found = app.findChild(MathRenderer, _DEFAULT_NAME) if app is not None else None
+    found = (
+        app.findChild(MathRenderer, _DEFAULT_NAME, Qt.FindChildOption.FindDirectChildrenOnly)
+        if app is not None
+        else None
+    )
     if isinstance(found, MathRenderer):
         return found
     renderer = MathRenderer(app)

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from typing import Protocol
 
 import shiboken6
-from PySide6.QtCore import QCoreApplication, QObject, QTimer, Slot
+from PySide6.QtCore import QCoreApplication, QObject, Qt, QTimer, Slot
 
 from app.gui.render.math import MathKey, MathRenderer
 
@@ -24,6 +24,9 @@ MATH_IN_FLIGHT = 4  # formulas being drawn at once
 MATH_STUCK_MS = 5000  # a formula not back by then no longer holds up the others
 TURN_BUDGET_S = 0.002  # jobs stop for the turn once this much time has gone to them
 _TURN_WORK = "ponder_turn_work"
+# The app-wide queues are looked up often (each message built, each formula drawn): among
+# their owner's own children only, not its whole tree.
+_DIRECT = Qt.FindChildOption.FindDirectChildrenOnly
 
 
 class MathWaiter(Protocol):
@@ -57,7 +60,7 @@ class MathQueue(QObject):
 
     @staticmethod
     def of(renderer: MathRenderer) -> MathQueue:
-        found = renderer.findChild(MathQueue)
+        found = renderer.findChild(MathQueue, options=_DIRECT)
         return found if isinstance(found, MathQueue) else MathQueue(renderer)
 
     def ask(self, waiter: MathWaiter, keys: list[MathKey]) -> None:
@@ -122,7 +125,7 @@ class TurnWork(QObject):
     def of() -> TurnWork:
         """The application's queue (one, so that its jobs share each turn's budget)."""
         app = QCoreApplication.instance()
-        found = app.findChild(TurnWork, _TURN_WORK) if app is not None else None
+        found = app.findChild(TurnWork, _TURN_WORK, _DIRECT) if app is not None else None
         if isinstance(found, TurnWork):
             return found
         work = TurnWork(app)
