@@ -85,6 +85,12 @@ class ConversationListModel(QAbstractListModel):
         self._today = today
         self._query = ""
         self._rows: list[ConversationRow] = []
+        # Each row's section, worked out once per change of the rows (or of the day): the
+        # list's delegate asks for every row's size and on every paint.
+        self._sections: tuple[date, list[str]] | None = None
+        for changed in (self.modelReset, self.rowsInserted, self.rowsRemoved, self.rowsMoved,
+                        self.layoutChanged, self.dataChanged):  # fmt: skip
+            changed.connect(self._forget_sections)
         self.refresh()
 
     # -- Qt model interface ------------------------------------------------------------
@@ -169,15 +175,23 @@ class ConversationListModel(QAbstractListModel):
 
     def section(self, row: int) -> str:
         """The date section ``row`` belongs to ("Today", "Previous 7 days", "May 2026")."""
-        return date_section(self._rows[row].updated_at, self._today())
+        return self._section_list()[row]
 
     def starts_section(self, row: int) -> bool:
         """Whether ``row`` is the first of its section (its heading goes above it)."""
         if not 0 <= row < len(self._rows):
             return False
+        sections = self._section_list()
+        return row == 0 or sections[row - 1] != sections[row]
+
+    def _section_list(self) -> list[str]:
         today = self._today()
-        here = date_section(self._rows[row].updated_at, today)
-        return row == 0 or date_section(self._rows[row - 1].updated_at, today) != here
+        if self._sections is None or self._sections[0] != today:
+            self._sections = (today, [date_section(r.updated_at, today) for r in self._rows])
+        return self._sections[1]
+
+    def _forget_sections(self) -> None:
+        self._sections = None
 
     def touch(self, cid: int, title: str | None = None) -> None:
         """Conversation ``cid`` got a message or a title: move it to its place and repaint.

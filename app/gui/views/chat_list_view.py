@@ -68,6 +68,7 @@ class ChatRowDelegate(QStyledItemDelegate):
     def __init__(self, view: QListView) -> None:
         super().__init__(view)
         self._view = view
+        self._heading: tuple[str, int] | None = None  # (font key, the heading's line height)
 
     # -- geometry ------------------------------------------------------------------------
 
@@ -77,7 +78,14 @@ class ChatRowDelegate(QStyledItemDelegate):
         if not isinstance(model, ConversationListModel) or not model.starts_section(index.row()):
             return 0
         gap = 4 if index.row() == 0 else HEADING_GAP
-        return gap + QFontMetrics(heading_font(self._view.font())).height() + 4
+        return gap + self._heading_line() + 4
+
+    def _heading_line(self) -> int:
+        """The heading font's line height (kept: every row's size asks for it)."""
+        font = self._view.font()
+        if self._heading is None or self._heading[0] != font.key():
+            self._heading = (font.key(), QFontMetrics(heading_font(font)).height())
+        return self._heading[1]
 
     def row_rect(self, rect: QRect, index: _Index) -> QRect:
         """The part of an item's ``rect`` that is the chat's row (below any heading)."""
